@@ -1,0 +1,18 @@
+// One parallel_for for the whole engine, on oneTBB. Threads are bounded by the
+// tbb::task_arena the caller runs in (Session owns one per --threads value).
+// Work is split into fixed chunks of `grain`, so every element is computed by
+// the same arithmetic whatever the thread count: results never depend on it.
+#pragma once
+#include <cstdint>
+#include <functional>
+
+namespace cvt {
+
+// Calls fn(lo, hi) over [begin, end) in chunks of at most `grain` elements.
+void parallel_for(int64_t begin, int64_t end, int64_t grain,
+                  const std::function<void(int64_t, int64_t)>& fn);
+
+// Threads available in the current arena (1 when called outside any arena).
+int current_concurrency();
+
+}  // namespace cvt

@@ -1,0 +1,5 @@
+// Placeholder until the pool op family lands: registers nothing.
+#include "ops/registry.h"
+namespace cvt {
+void register_pool_ops(std::vector<OpSchema>&) {}
+}  // namespace cvt
