@@ -1,0 +1,404 @@
+// Packed SGEMM driver (cache blocking, packing, parallel output tiles, ISA
+// dispatch) with a portable scalar micro-kernel, plus the Gemm and MatMul ops.
+// The SIMD micro-kernels live in x86/gemm_avx2.cpp and x86/gemm_avx512.cpp.
+#include "ops/gemm.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/parallel.h"
+#include "ops/registry.h"
+
+namespace cvt {
+
+// ---- micro-kernels and blocking ------------------------------------------------
+
+void gemm_f32_ukernel_4x8__scalar(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
+                                  int nr, const UkernelParams& p) noexcept {
+  constexpr int kMr = 4, kNr = 8;
+  float acc[kMr][kNr] = {};
+  for (int64_t k = 0; k < kc; ++k, a += kMr, b += kNr)
+    for (int i = 0; i < kMr; ++i)
+      for (int j = 0; j < kNr; ++j) acc[i][j] += a[i] * b[j];
+  for (int i = 0; i < mr; ++i)
+    for (int j = 0; j < nr; ++j) {
+      float v = acc[i][j];
+      if (p.load_c) v += c[i * ldc + j];
+      if (p.row_bias) v += p.row_bias[i];
+      if (p.finish) v = p.epilogue.apply(v);
+      c[i * ldc + j] = v;
+    }
+}
+
+const GemmKernelSet& gemm_kernels(Isa isa) {
+  // kc*nr floats of B stay in L1, mc*kc of A in L2 (sizes for 32-48 KiB L1, >= 512 KiB L2).
+  static const GemmKernelSet kScalarSet{Isa::kScalar, 4, 8, 256, 128, 512, gemm_f32_ukernel_4x8__scalar,
+                                        "gemm_f32_4x8__scalar"};
+  static const GemmKernelSet kAvx2Set{Isa::kAvx2, 6, 16, 256, 144, 768, gemm_f32_ukernel_6x16__avx2,
+                                      "gemm_f32_6x16__avx2"};
+  static const GemmKernelSet kAvx512Set{Isa::kAvx512, 14, 32, 256, 140, 1024, gemm_f32_ukernel_14x32__avx512,
+                                        "gemm_f32_14x32__avx512"};
+  Isa use = std::min(isa, active_isa());
+  if (use == Isa::kAvx512) return kAvx512Set;
+  if (use == Isa::kAvx2) return kAvx2Set;
+  return kScalarSet;
+}
+
+float* gemm_scratch(int slot, size_t floats) {
+  struct Buffer {
+    std::shared_ptr<void> mem;
+    size_t floats = 0;
+  };
+  thread_local Buffer buffers[4];
+  CVT_ASSERT(slot >= 0 && slot < 4);
+  Buffer& buf = buffers[slot];
+  if (buf.floats < floats) {
+    buf.mem = aligned_buffer(floats * sizeof(float), false);
+    buf.floats = floats;
+  }
+  return static_cast<float*>(buf.mem.get());
+}
+
+// ---- packing -------------------------------------------------------------------
+
+static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+static int64_t ceil_div(int64_t v, int64_t d) { return (v + d - 1) / d; }
+
+// Rows [m0, m0+mc) x depth [k0, k0+kc) of op(A) -> MR panels, each kc x mr, scaled.
+static void pack_a_block(MatrixView a, int64_t m0, int64_t mc, int64_t k0, int64_t kc, int mr, float scale,
+                         float* dst) {
+  for (int64_t i0 = 0; i0 < mc; i0 += mr, dst += kc * mr) {
+    const int rows = static_cast<int>(std::min<int64_t>(mr, mc - i0));
+    if (rows < mr) std::memset(dst, 0, sizeof(float) * kc * mr);
+    if (a.trans) {  // op(A)[r][k] = data[k*ld + r]: rows of a panel are contiguous
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = a.data + (k0 + k) * a.ld + m0 + i0;
+        for (int r = 0; r < rows; ++r) dst[k * mr + r] = scale * src[r];
+      }
+    } else {
+      for (int r = 0; r < rows; ++r) {
+        const float* src = a.data + (m0 + i0 + r) * a.ld + k0;
+        for (int64_t k = 0; k < kc; ++k) dst[k * mr + r] = scale * src[k];
+      }
+    }
+  }
+}
+
+// Depth [k0, k0+kc) x cols [n0, n0+nc) of op(B) -> NR panels, each kc x nr.
+static void pack_b_block(MatrixView b, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+  for (int64_t j0 = 0; j0 < nc; j0 += nr, dst += kc * nr) {
+    const int cols = static_cast<int>(std::min<int64_t>(nr, nc - j0));
+    if (cols < nr) std::memset(dst, 0, sizeof(float) * kc * nr);
+    if (b.trans) {  // op(B)[k][n] = data[n*ld + k]
+      for (int c = 0; c < cols; ++c) {
+        const float* src = b.data + (n0 + j0 + c) * b.ld + k0;
+        for (int64_t k = 0; k < kc; ++k) dst[k * nr + c] = src[k];
+      }
+    } else {
+      for (int64_t k = 0; k < kc; ++k)
+        std::memcpy(dst + k * nr, b.data + (k0 + k) * b.ld + n0 + j0, sizeof(float) * cols);
+    }
+  }
+}
+
+PackedA::PackedA(const GemmKernelSet& ks, int64_t m, int64_t k, MatrixView a, float scale)
+    : m_(m), k_(k), padded_rows_(round_up(m, ks.mr)), mr_(ks.mr), isa_(ks.isa) {
+  const size_t floats = static_cast<size_t>(std::max<int64_t>(1, padded_rows_ * k));
+  data_ = std::static_pointer_cast<float>(aligned_buffer(floats * sizeof(float), true));
+  for (int64_t k0 = 0; k0 < k; k0 += ks.kc) {
+    const int64_t kc = std::min(ks.kc, k - k0);
+    pack_a_block(a, 0, m, k0, kc, mr_, scale, data_.get() + k0 * padded_rows_);
+  }
+}
+
+PackedB::PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, MatrixView b)
+    : k_(k), n_(n), padded_cols_(round_up(n, ks.nr)), nr_(ks.nr), isa_(ks.isa) {
+  const size_t floats = static_cast<size_t>(std::max<int64_t>(1, padded_cols_ * k));
+  data_ = std::static_pointer_cast<float>(aligned_buffer(floats * sizeof(float), true));
+  for (int64_t k0 = 0; k0 < k; k0 += ks.kc) {
+    const int64_t kc = std::min(ks.kc, k - k0);
+    pack_b_block(b, k0, kc, 0, n, nr_, data_.get() + k0 * padded_cols_);
+  }
+}
+
+// ---- driver ----------------------------------------------------------------------
+
+namespace {
+
+struct TileGrid {
+  int64_t m_tile, n_tile, m_tiles, n_tiles;
+};
+
+// Tile sizes only change which task computes an element, never its arithmetic,
+// so they may follow the thread count without breaking bit-identical results.
+TileGrid plan_tiles(const GemmKernelSet& ks, const GemmShape& s, int64_t batch) {
+  constexpr int64_t kMinTaskFmas = int64_t(1) << 18;  // below this a task costs more than it saves
+  const int threads = current_concurrency();
+  int64_t want = threads <= 1 ? 1 : 4 * int64_t(threads);
+  want = std::clamp<int64_t>(s.m * s.n * std::max<int64_t>(s.k, 1) * batch / kMinTaskFmas, 1, want);
+  const int64_t want_per_gemm = ceil_div(want, batch);
+  TileGrid g;
+  g.n_tiles = ceil_div(s.n, ks.nc);
+  // Split N first (for conv this splits the im2col work), down to 4 panels a strip.
+  if (g.n_tiles < want_per_gemm) g.n_tiles = std::min(ceil_div(s.n, 4 * ks.nr), want_per_gemm);
+  g.n_tiles = std::max<int64_t>(1, g.n_tiles);
+  g.n_tile = round_up(ceil_div(s.n, g.n_tiles), ks.nr);
+  g.n_tiles = ceil_div(s.n, g.n_tile);
+  g.m_tiles = std::clamp<int64_t>(ceil_div(want_per_gemm, g.n_tiles), 1, ceil_div(s.m, ks.mr));
+  g.m_tile = round_up(ceil_div(s.m, g.m_tiles), ks.mr);
+  g.m_tiles = ceil_div(s.m, g.m_tile);
+  return g;
+}
+
+// K == 0: C is just its old value or zero, plus bias, through the epilogue.
+void gemm_empty_k(const GemmShape& s, const GemmOperands& op) {
+  for (int64_t i = 0; i < s.m; ++i)
+    for (int64_t j = 0; j < s.n; ++j) {
+      float v = s.accumulate ? op.c[i * op.ldc + j] : 0.f;
+      if (op.row_bias) v += op.row_bias[i];
+      op.c[i * op.ldc + j] = s.epilogue.apply(v);
+    }
+}
+
+void gemm_tile(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& op, int64_t m0, int64_t m1,
+               int64_t n0, int64_t n1) {
+  const int mr = ks.mr, nr = ks.nr;
+  const int64_t ncols = n1 - n0;
+  float* b_buf = op.packed_b ? nullptr : gemm_scratch(0, ks.kc * round_up(ncols, nr));
+  float* a_buf = op.packed_a ? nullptr : gemm_scratch(1, ks.kc * round_up(std::min(ks.mc, m1 - m0), mr));
+  for (int64_t k0 = 0; k0 < s.k; k0 += ks.kc) {
+    const int64_t kc = std::min(ks.kc, s.k - k0);
+    const float* b_block;
+    if (op.packed_b) {
+      b_block = op.packed_b->panel(k0, kc, n0);
+    } else {
+      if (op.pack_b)
+        (*op.pack_b)(k0, kc, n0, ncols, nr, b_buf);
+      else
+        pack_b_block(op.b, k0, kc, n0, ncols, nr, b_buf);
+      b_block = b_buf;
+    }
+    UkernelParams p;
+    p.load_c = s.accumulate || k0 > 0;
+    p.finish = k0 + kc >= s.k;
+    p.epilogue = s.epilogue;
+    for (int64_t i0 = m0; i0 < m1; i0 += ks.mc) {
+      const int64_t mc = std::min(ks.mc, m1 - i0);
+      const float* a_block;
+      if (op.packed_a) {
+        a_block = op.packed_a->panel(k0, kc, i0);
+      } else {
+        pack_a_block(op.a, i0, mc, k0, kc, mr, s.alpha, a_buf);
+        a_block = a_buf;
+      }
+      // B panel (kc x nr) stays in L1 while the A block streams from L2.
+      for (int64_t j = 0; j < ncols; j += nr) {
+        const float* b_panel = b_block + (j / nr) * kc * nr;
+        const int cols = static_cast<int>(std::min<int64_t>(nr, ncols - j));
+        for (int64_t i = 0; i < mc; i += mr) {
+          const int64_t row = i0 + i;
+          p.row_bias = (op.row_bias && k0 == 0) ? op.row_bias + row : nullptr;
+          ks.ukernel(kc, a_block + (i / mr) * kc * mr, b_panel, op.c + row * op.ldc + n0 + j, op.ldc,
+                     static_cast<int>(std::min<int64_t>(mr, mc - i)), cols, p);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void gemm_f32(const GemmKernelSet& ks, const GemmShape& s, int64_t batch,
+              const std::function<void(int64_t, GemmOperands&)>& bind) {
+  if (s.m <= 0 || s.n <= 0 || batch <= 0) return;
+  if (s.k <= 0) {
+    for (int64_t t = 0; t < batch; ++t) {
+      GemmOperands op;
+      bind(t, op);
+      gemm_empty_k(s, op);
+    }
+    return;
+  }
+  const TileGrid g = plan_tiles(ks, s, batch);
+  const int64_t per_gemm = g.m_tiles * g.n_tiles;
+  parallel_for(0, batch * per_gemm, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      GemmOperands op;
+      bind(t / per_gemm, op);
+      CVT_ASSERT(!op.packed_a || (op.packed_a->isa() == ks.isa && s.alpha == 1.f));
+      CVT_ASSERT(!op.packed_b || op.packed_b->isa() == ks.isa);
+      const int64_t mi = (t % per_gemm) / g.n_tiles, ni = t % g.n_tiles;
+      const int64_t m0 = mi * g.m_tile, n0 = ni * g.n_tile;
+      gemm_tile(ks, s, op, m0, std::min(s.m, m0 + g.m_tile), n0, std::min(s.n, n0 + g.n_tile));
+    }
+  });
+}
+
+// ---- Gemm op -----------------------------------------------------------------
+
+namespace {
+
+Status check_f32(const Tensor* t, const char* what) {
+  if (!t) return invalid_argument(std::string("missing input ") + what);
+  if (t->dtype() != DType::kFloat32)
+    return unsupported(std::string("input ") + what + " has dtype " + dtype_name(t->dtype()) +
+                       "; only float32 is implemented");
+  return Status::ok();
+}
+
+class GemmOpKernel final : public Kernel {
+ public:
+  GemmOpKernel(GemmOpAttrs attrs, bool c_required, const Tensor* const_b)
+      : attrs_(attrs), c_required_(c_required), ks_(&gemm_kernels()) {
+    if (const_b && const_b->dtype() == DType::kFloat32 && const_b->rank() == 2) {
+      const int64_t k = attrs_.trans_b ? const_b->dim(1) : const_b->dim(0);
+      const int64_t n = attrs_.trans_b ? const_b->dim(0) : const_b->dim(1);
+      packed_b_ = PackedB(*ks_, k, n, MatrixView{const_b->data<float>(), const_b->dim(1), attrs_.trans_b});
+    }
+  }
+
+  Status run(KernelContext& ctx) override {
+    const Tensor* a = ctx.input(0);
+    const Tensor* b = ctx.input(1);
+    const Tensor* c = ctx.num_inputs() > 2 ? ctx.input(2) : nullptr;
+    CVT_RETURN_IF_ERROR(check_f32(a, "A"));
+    CVT_RETURN_IF_ERROR(check_f32(b, "B"));
+    if (c) CVT_RETURN_IF_ERROR(check_f32(c, "C"));
+    if (!c && c_required_) return invalid_argument("input C is required before opset 11");
+    if (a->rank() != 2 || b->rank() != 2)
+      return shape_mismatch("Gemm needs 2-D A and B, got " + shape_str(a->shape()) + " and " + shape_str(b->shape()));
+    const int64_t m = attrs_.trans_a ? a->dim(1) : a->dim(0);
+    const int64_t k = attrs_.trans_a ? a->dim(0) : a->dim(1);
+    const int64_t kb = attrs_.trans_b ? b->dim(1) : b->dim(0);
+    const int64_t n = attrs_.trans_b ? b->dim(0) : b->dim(1);
+    if (k != kb)
+      return shape_mismatch("Gemm inner dimensions differ: op(A) is " + std::to_string(m) + "x" + std::to_string(k) +
+                            ", op(B) is " + std::to_string(kb) + "x" + std::to_string(n));
+    BroadcastStrides cs;
+    if (c) {
+      CVT_ASSIGN_OR_RETURN(cs, gemm_c_strides(c->shape(), m, n));
+    }
+    CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, DType::kFloat32, {m, n}));
+    if (ctx.use_reference()) {
+      gemm_op_ref(attrs_, *a, *b, c, *y);
+      return Status::ok();
+    }
+    float* out = y->data<float>();
+    const bool add_c = c && attrs_.beta != 0.f;
+    if (add_c) {  // pre-fill beta*C, then accumulate alpha*A*B onto it
+      const float* cd = c->data<float>();
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) out[i * n + j] = attrs_.beta * cd[i * cs.row + j * cs.col];
+    }
+    GemmShape s;
+    s.m = m, s.n = n, s.k = k, s.alpha = attrs_.alpha, s.accumulate = add_c;
+    const bool use_packed = !packed_b_.empty() && packed_b_.depth() == k && packed_b_.cols() == n;
+    gemm_f32(*ks_, s, 1, [&](int64_t, GemmOperands& op) {
+      op.a = MatrixView{a->data<float>(), a->dim(1), attrs_.trans_a};
+      if (use_packed)
+        op.packed_b = &packed_b_;
+      else
+        op.b = MatrixView{b->data<float>(), b->dim(1), attrs_.trans_b};
+      op.c = out;
+      op.ldc = n;
+    });
+    return Status::ok();
+  }
+  std::string impl_name() const override { return ks_->name; }
+
+ private:
+  GemmOpAttrs attrs_;
+  bool c_required_;
+  const GemmKernelSet* ks_;
+  PackedB packed_b_;
+};
+
+Result<std::unique_ptr<Kernel>> make_gemm(const NodeDesc& node) {
+  GemmOpAttrs attrs;
+  attrs.alpha = node.attrs.get_float("alpha", 1.f);
+  attrs.beta = node.attrs.get_float("beta", 1.f);
+  const int64_t ta = node.attrs.get_int("transA", 0), tb = node.attrs.get_int("transB", 0);
+  if ((ta != 0 && ta != 1) || (tb != 0 && tb != 1))
+    return invalid_argument("transA/transB must be 0 or 1, got " + std::to_string(ta) + "/" + std::to_string(tb));
+  attrs.trans_a = ta == 1;
+  attrs.trans_b = tb == 1;
+  if (node.opset < 7) {
+    // Opsets 1-6 flag a broadcast C with `broadcast`; C is broadcast by the
+    // opset-7 rule either way, as ONNX Runtime does, so old exporters still load.
+    const int64_t bc = node.attrs.get_int("broadcast", 0);
+    if (bc != 0 && bc != 1) return invalid_argument("broadcast must be 0 or 1, got " + std::to_string(bc));
+  } else if (node.attrs.has("broadcast")) {
+    return invalid_argument("attribute 'broadcast' was removed in opset 7");
+  }
+  if (node.inputs.size() < 2 || !node.has_input(0) || !node.has_input(1))
+    return invalid_argument("Gemm needs inputs A and B");
+  const bool c_required = node.opset < 11;
+  if (c_required && !node.has_input(2)) return invalid_argument("input C is required before opset 11");
+  return std::unique_ptr<Kernel>(std::make_unique<GemmOpKernel>(attrs, c_required, node.constant(1)));
+}
+
+// ---- MatMul op -------------------------------------------------------------------
+
+class MatMulKernel final : public Kernel {
+ public:
+  explicit MatMulKernel(const Tensor* const_b) : ks_(&gemm_kernels()) {
+    // A constant 1-D or 2-D B (a fully connected layer) is packed once.
+    if (const_b && const_b->dtype() == DType::kFloat32 && (const_b->rank() == 1 || const_b->rank() == 2)) {
+      const int64_t k = const_b->dim(0), n = const_b->rank() == 2 ? const_b->dim(1) : 1;
+      packed_b_ = PackedB(*ks_, k, n, MatrixView{const_b->data<float>(), n, false});
+    }
+  }
+
+  Status run(KernelContext& ctx) override {
+    const Tensor* a = ctx.input(0);
+    const Tensor* b = ctx.input(1);
+    CVT_RETURN_IF_ERROR(check_f32(a, "A"));
+    CVT_RETURN_IF_ERROR(check_f32(b, "B"));
+    CVT_ASSIGN_OR_RETURN(MatMulPlan plan, plan_matmul(a->shape(), b->shape()));
+    CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, DType::kFloat32, plan.out));
+    const float* ad = a->data<float>();
+    const float* bd = b->data<float>();
+    float* yd = y->data<float>();
+    if (ctx.use_reference()) {
+      matmul_ref(plan, ad, bd, yd);
+      return Status::ok();
+    }
+    const bool use_packed = !packed_b_.empty() && packed_b_.depth() == plan.k && packed_b_.cols() == plan.n;
+    GemmShape s;
+    s.n = plan.n, s.k = plan.k;
+    // One shared B and A's batch contiguous after its offsets: fold the batch into M.
+    const bool fold = plan.b_is_matrix && plan.batch > 0 && plan.a_offsets.back() == (plan.batch - 1) * plan.m * plan.k;
+    s.m = fold ? plan.batch * plan.m : plan.m;
+    const int64_t batch = fold ? 1 : plan.batch;
+    gemm_f32(*ks_, s, batch, [&](int64_t t, GemmOperands& op) {
+      op.a = MatrixView{ad + plan.a_offsets[t], plan.k, false};
+      if (use_packed)
+        op.packed_b = &packed_b_;
+      else
+        op.b = MatrixView{bd + plan.b_offsets[t], plan.n, false};
+      op.c = yd + t * plan.m * plan.n;
+      op.ldc = plan.n;
+    });
+    return Status::ok();
+  }
+  std::string impl_name() const override { return ks_->name; }
+
+ private:
+  const GemmKernelSet* ks_;
+  PackedB packed_b_;
+};
+
+Result<std::unique_ptr<Kernel>> make_matmul(const NodeDesc& node) {
+  if (node.inputs.size() < 2 || !node.has_input(0) || !node.has_input(1))
+    return invalid_argument("MatMul needs inputs A and B");
+  return std::unique_ptr<Kernel>(std::make_unique<MatMulKernel>(node.constant(1)));
+}
+
+}  // namespace
+
+void register_gemm_ops(std::vector<OpSchema>& t) {
+  t.push_back({"", "Gemm", 1, 18, make_gemm});
+  t.push_back({"", "MatMul", 1, 18, make_matmul});
+}
+
+}  // namespace cvt

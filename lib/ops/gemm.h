@@ -1,0 +1,186 @@
+// Packed single-precision GEMM shared by Gemm, MatMul, Conv and ConvTranspose:
+// C = op(A) * op(B) (+ row bias) (+ C) with a fused activation epilogue.
+// Not a general BLAS: float32 only, row-major, no strided batches.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/status.h"
+#include "core/tensor.h"
+
+namespace cvt {
+
+/// Elementwise transform fused into the last write of an output tile.
+struct Epilogue {
+  enum class Kind : uint8_t { kNone, kClamp, kLeakyRelu };
+  Kind kind = Kind::kNone;
+  float lo = -std::numeric_limits<float>::infinity();  // kClamp bounds (relu: lo = 0)
+  float hi = std::numeric_limits<float>::infinity();
+  float slope = 0.01f;  // kLeakyRelu: x < 0 ? slope * x : x
+
+  static Epilogue none() { return {}; }
+  static Epilogue relu() { return clamp(0.f, std::numeric_limits<float>::infinity()); }
+  static Epilogue clamp(float lo, float hi) { Epilogue e; e.kind = Kind::kClamp; e.lo = lo; e.hi = hi; return e; }
+  static Epilogue leaky_relu(float slope) { Epilogue e; e.kind = Kind::kLeakyRelu; e.slope = slope; return e; }
+  float apply(float v) const {
+    if (kind == Kind::kClamp) return v < lo ? lo : (v > hi ? hi : v);
+    if (kind == Kind::kLeakyRelu) return v < 0.f ? v * slope : v;
+    return v;
+  }
+};
+
+/// What a micro-kernel does with its MR x NR tile besides accumulating.
+struct UkernelParams {
+  bool load_c = false;              // C += acc instead of C = acc
+  const float* row_bias = nullptr;  // added once (on the first K block), one value per tile row
+  bool finish = false;              // last K block: apply the epilogue
+  Epilogue epilogue;
+};
+
+// c[i*ldc + j] (=|+=) sum_k a[k*MR + i] * b[k*NR + j] for i < mr, j < nr.
+// `a` is an MR-row panel, `b` an NR-column panel, both zero padded.
+using GemmUkernelFn = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
+                               int nr, const UkernelParams& p) noexcept;
+
+/// One micro-kernel and the cache blocking that suits it.
+struct GemmKernelSet {
+  Isa isa;
+  int mr, nr;          // register tile
+  int64_t kc;          // K block: one B panel (kc x nr) stays in L1
+  int64_t mc;          // M block: one packed A block (mc x kc) stays in L2
+  int64_t nc;          // widest N strip handled by one task
+  GemmUkernelFn ukernel;
+  const char* name;    // "gemm_f32_6x16__avx2"
+};
+
+// ISA kernels (lib/ops/x86/gemm_*.cpp); raw pointers, no validation.
+void gemm_f32_ukernel_6x16__avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
+                                 int nr, const UkernelParams& p) noexcept;
+void gemm_f32_ukernel_14x32__avx512(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
+                                    int nr, const UkernelParams& p) noexcept;
+void gemm_f32_ukernel_4x8__scalar(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
+                                  int nr, const UkernelParams& p) noexcept;
+
+/// The kernel set for `isa` (clamped to what the CPU runs); gemm_kernels() uses active_isa().
+const GemmKernelSet& gemm_kernels(Isa isa);
+inline const GemmKernelSet& gemm_kernels() { return gemm_kernels(active_isa()); }
+
+/// A strided row-major matrix, read as its transpose when `trans` is set:
+/// op(X)[r][c] = trans ? data[c*ld + r] : data[r*ld + c].
+struct MatrixView {
+  const float* data = nullptr;
+  int64_t ld = 0;
+  bool trans = false;
+  float at(int64_t r, int64_t c) const { return trans ? data[c * ld + r] : data[r * ld + c]; }
+};
+
+/// op(A) (M x K) packed once into MR-row panels per K block, e.g. conv weights.
+/// Panel (block p starting at k0, panel i) lives at k0 * padded_rows + i * kc * MR.
+class PackedA {
+ public:
+  PackedA() = default;
+  PackedA(const GemmKernelSet& ks, int64_t m, int64_t k, MatrixView a, float scale = 1.f);
+  const float* panel(int64_t k0, int64_t kc, int64_t row0) const {
+    return data_.get() + k0 * padded_rows_ + (row0 / mr_) * kc * mr_;
+  }
+  int64_t rows() const { return m_; }
+  int64_t depth() const { return k_; }
+  Isa isa() const { return isa_; }
+  bool empty() const { return !data_; }
+
+ private:
+  std::shared_ptr<float> data_;
+  int64_t m_ = 0, k_ = 0, padded_rows_ = 0;
+  int mr_ = 1;
+  Isa isa_ = Isa::kScalar;
+};
+
+/// op(B) (K x N) packed once into NR-column panels per K block, e.g. FC weights.
+class PackedB {
+ public:
+  PackedB() = default;
+  PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, MatrixView b);
+  const float* panel(int64_t k0, int64_t kc, int64_t col0) const {
+    return data_.get() + k0 * padded_cols_ + (col0 / nr_) * kc * nr_;
+  }
+  int64_t cols() const { return n_; }
+  int64_t depth() const { return k_; }
+  Isa isa() const { return isa_; }
+  bool empty() const { return !data_; }
+
+ private:
+  std::shared_ptr<float> data_;
+  int64_t k_ = 0, n_ = 0, padded_cols_ = 0;
+  int nr_ = 1;
+  Isa isa_ = Isa::kScalar;
+};
+
+/// Packs rows [k0, k0+kc) x cols [n0, n0+nc) of a virtual B into NR panels at
+/// dst (panel j at dst + j*kc*nr, last panel zero padded). Lets conv feed
+/// im2col straight into the packed layout.
+using PackBFn = std::function<void(int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst)>;
+
+/// One GEMM of a batch. Exactly one source per operand must be set.
+struct GemmOperands {
+  const PackedA* packed_a = nullptr;
+  MatrixView a;                     // packed per task when packed_a is null
+  const PackedB* packed_b = nullptr;
+  MatrixView b;
+  const PackBFn* pack_b = nullptr;  // takes precedence over `b`
+  float* c = nullptr;
+  int64_t ldc = 0;
+  const float* row_bias = nullptr;  // M values, or null
+};
+
+struct GemmShape {
+  int64_t m = 0, n = 0, k = 0;
+  float alpha = 1.f;        // scales op(A) while packing; must be 1 with packed_a
+  bool accumulate = false;  // C += alpha*A*B (C pre-filled by the caller)
+  Epilogue epilogue;
+};
+
+/// Runs `batch` GEMMs of one shape; bind(i, ops) fills the pointers of GEMM i.
+/// Output tiles run in parallel; each C element is always the same k-ordered
+/// chain of FMAs (K is blocked by ks.kc only), so results are bit-identical
+/// whatever the thread count or tiling.
+void gemm_f32(const GemmKernelSet& ks, const GemmShape& shape, int64_t batch,
+              const std::function<void(int64_t, GemmOperands&)>& bind);
+
+/// Plain triple loop (reference path): C = alpha*op(A)*op(B) (+C if accumulate).
+void gemm_f32_ref(int64_t m, int64_t n, int64_t k, float alpha, MatrixView a, MatrixView b, float* c,
+                  int64_t ldc, bool accumulate);
+
+/// Gemm op attributes (validated) and the reference op on float32 tensors.
+struct GemmOpAttrs {
+  float alpha = 1.f, beta = 1.f;
+  bool trans_a = false, trans_b = false;
+};
+/// Element strides of C (rank <= 2) broadcast unidirectionally to (M, N), or an error.
+struct BroadcastStrides {
+  int64_t row = 0, col = 0;
+};
+Result<BroadcastStrides> gemm_c_strides(const Shape& c, int64_t m, int64_t n);
+/// y = alpha*op(A)*op(B) + beta*C; shapes already validated, y allocated (M, N).
+void gemm_op_ref(const GemmOpAttrs& attrs, const Tensor& a, const Tensor& b, const Tensor* c, Tensor& y);
+
+/// numpy matmul: batch dims broadcast, 1-D operands promoted then squeezed.
+struct MatMulPlan {
+  Shape out;
+  int64_t m = 0, n = 0, k = 0;
+  int64_t batch = 1;
+  std::vector<int64_t> a_offsets, b_offsets;  // element offset of each output batch's operands
+  bool b_is_matrix = false;                   // B has no batch dims: one (K, N) matrix for all
+};
+Result<MatMulPlan> plan_matmul(const Shape& a, const Shape& b);
+void matmul_ref(const MatMulPlan& plan, const float* a, const float* b, float* y);
+
+/// Thread-local scratch for kernels: `slot` separates simultaneous users in
+/// one task. Valid until the next call with the same slot on this thread.
+float* gemm_scratch(int slot, size_t floats);
+
+}  // namespace cvt

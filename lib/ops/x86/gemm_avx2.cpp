@@ -1,0 +1,96 @@
+// SGEMM micro-kernel for AVX2+FMA: a 6x16 register tile (12 ymm accumulators,
+// 2 B loads and 1 broadcast per k step). Compiled with -mavx2 -mfma only; no
+// blocking or packing here (see ops/gemm.cpp).
+#include <immintrin.h>
+
+#include "ops/gemm.h"
+
+namespace cvt {
+namespace {
+
+constexpr int kMr = 6, kNr = 16;
+
+inline __m256 apply_epilogue(__m256 v, const Epilogue& e) {
+  if (e.kind == Epilogue::Kind::kClamp) {
+    v = _mm256_max_ps(v, _mm256_set1_ps(e.lo));
+    v = _mm256_min_ps(v, _mm256_set1_ps(e.hi));
+  } else if (e.kind == Epilogue::Kind::kLeakyRelu) {
+    const __m256 neg = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
+    v = _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(e.slope)), neg);
+  }
+  return v;
+}
+
+// Full-width tile of `Rows` rows; c has at least 16 writable columns per row.
+template <int Rows>
+inline void tile_rows(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                      const UkernelParams& p) noexcept {
+  __m256 lo[Rows], hi[Rows];
+#pragma GCC unroll 6
+  for (int i = 0; i < Rows; ++i) lo[i] = hi[i] = _mm256_setzero_ps();
+#pragma GCC unroll 2
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m256 b0 = _mm256_load_ps(b);
+    const __m256 b1 = _mm256_load_ps(b + 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < Rows; ++i) {
+      const __m256 ai = _mm256_broadcast_ss(a + i);
+      lo[i] = _mm256_fmadd_ps(ai, b0, lo[i]);
+      hi[i] = _mm256_fmadd_ps(ai, b1, hi[i]);
+    }
+    a += kMr;
+    b += kNr;
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < Rows; ++i) {
+    float* ci = c + i * ldc;
+    __m256 v0 = lo[i], v1 = hi[i];
+    if (p.load_c) {
+      v0 = _mm256_add_ps(v0, _mm256_loadu_ps(ci));
+      v1 = _mm256_add_ps(v1, _mm256_loadu_ps(ci + 8));
+    }
+    if (p.row_bias) {
+      const __m256 bias = _mm256_set1_ps(p.row_bias[i]);
+      v0 = _mm256_add_ps(v0, bias);
+      v1 = _mm256_add_ps(v1, bias);
+    }
+    if (p.finish) {
+      v0 = apply_epilogue(v0, p.epilogue);
+      v1 = apply_epilogue(v1, p.epilogue);
+    }
+    _mm256_storeu_ps(ci, v0);
+    _mm256_storeu_ps(ci + 8, v1);
+  }
+}
+
+inline void tile_dispatch(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
+                          const UkernelParams& p) noexcept {
+  switch (mr) {
+    case 1: tile_rows<1>(kc, a, b, c, ldc, p); break;
+    case 2: tile_rows<2>(kc, a, b, c, ldc, p); break;
+    case 3: tile_rows<3>(kc, a, b, c, ldc, p); break;
+    case 4: tile_rows<4>(kc, a, b, c, ldc, p); break;
+    case 5: tile_rows<5>(kc, a, b, c, ldc, p); break;
+    default: tile_rows<6>(kc, a, b, c, ldc, p); break;
+  }
+}
+
+}  // namespace
+
+void gemm_f32_ukernel_6x16__avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
+                                 int nr, const UkernelParams& p) noexcept {
+  if (nr == kNr) {
+    tile_dispatch(kc, a, b, c, ldc, mr, p);
+    return;
+  }
+  // Right edge: run the full-width tile on a local copy, write back nr columns.
+  alignas(32) float tmp[kMr * kNr] = {};
+  if (p.load_c)
+    for (int i = 0; i < mr; ++i)
+      for (int j = 0; j < nr; ++j) tmp[i * kNr + j] = c[i * ldc + j];
+  tile_dispatch(kc, a, b, tmp, kNr, mr, p);
+  for (int i = 0; i < mr; ++i)
+    for (int j = 0; j < nr; ++j) c[i * ldc + j] = tmp[i * kNr + j];
+}
+
+}  // namespace cvt

@@ -1,0 +1,285 @@
+// Gemm / MatMul conformance: hand-computed cases, odd-shape tables comparing the
+// packed SGEMM (every ISA this CPU runs, 1 and 2 threads) with the reference,
+// invalid inputs, and a hidden [.perf] benchmark that prints GFLOP/s.
+#include <ctime>
+#include <cstring>
+
+#include "core/cpu_features.h"
+#include "ops/gemm.h"
+#include "ops/op_runner.h"
+#include "test_util.h"
+
+using namespace cvt;
+using cvt::testing::random_tensor;
+
+namespace {
+
+Attribute int_attr(int64_t v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kInt;
+  a.i = v;
+  return a;
+}
+Attribute float_attr(float v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kFloat;
+  a.f = v;
+  return a;
+}
+
+NodeDesc make_node(const std::string& op, int opset) {
+  NodeDesc n;
+  n.op_type = op;
+  n.opset = opset;
+  return n;
+}
+
+// Marks inputs in `constant` as load-time constants so the kernel pre-packs them.
+void set_constants(NodeDesc& node, const std::vector<Tensor>& inputs, std::vector<int> constant) {
+  node.inputs.clear();
+  node.constant_inputs.assign(inputs.size(), nullptr);
+  for (size_t i = 0; i < inputs.size(); ++i) node.inputs.push_back(inputs[i].empty_handle() ? "" : "in" + std::to_string(i));
+  for (int i : constant) node.constant_inputs[i] = std::make_shared<Tensor>(inputs[i]);
+}
+
+Tensor run_ok(const NodeDesc& node, const std::vector<Tensor>& inputs, bool ref, int threads) {
+  auto r = run_single_op(node, inputs, SingleOpOptions{ref, threads});
+  INFO(r.status().to_string());
+  REQUIRE(r.is_ok());
+  return r.value()[0];
+}
+
+bool bit_identical(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
+}
+
+// Restores the ISA cap when a test lowers it.
+struct IsaCapGuard {
+  ~IsaCapGuard() { set_isa_cap(Isa::kAvx512); }
+};
+
+std::vector<Isa> runnable_isas() {
+  std::vector<Isa> v{Isa::kScalar};
+  if (cpu_features().has_avx2_fma()) v.push_back(Isa::kAvx2);
+  if (cpu_features().has_avx512()) v.push_back(Isa::kAvx512);
+  return v;
+}
+
+// Runs fast (1 and 2 threads) against the reference for every runnable ISA.
+void check_fast_vs_ref(const NodeDesc& node, const std::vector<Tensor>& inputs, double atol = 1e-4,
+                       double rtol = 1e-4) {
+  const Tensor ref = run_ok(node, inputs, true, 1);
+  IsaCapGuard guard;
+  for (Isa isa : runnable_isas()) {
+    set_isa_cap(isa);
+    INFO("isa " << isa_name(isa));
+    const Tensor one = run_ok(node, inputs, false, 1);
+    const Tensor two = run_ok(node, inputs, false, 2);
+    CHECK_TENSOR_NEAR(one, ref, atol, rtol);
+    CHECK(bit_identical(one, two));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Gemm hand-computed: alpha, beta, transposes, broadcast C", "[ops][gemm]") {
+  // A = [[1,2,3],[4,5,6]], B = [[1,0],[0,1],[1,1]] -> A*B = [[4,5],[10,11]]
+  Tensor a = Tensor::from_vector<float>({2, 3}, {1, 2, 3, 4, 5, 6});
+  Tensor b = Tensor::from_vector<float>({3, 2}, {1, 0, 0, 1, 1, 1});
+  Tensor c = Tensor::from_vector<float>({2}, {100, 200});
+  NodeDesc node = make_node("Gemm", 13);
+  node.attrs.set("alpha", float_attr(2.f));
+  node.attrs.set("beta", float_attr(0.5f));
+  for (bool ref : {true, false}) {
+    Tensor y = run_ok(node, {a, b, c}, ref, 1);
+    CHECK_TENSOR_NEAR(y, Tensor::from_vector<float>({2, 2}, {58, 110, 70, 122}), 0, 0);
+  }
+  // Same product through transA/transB with A^T, B^T stored and C of shape (2,1).
+  Tensor at = Tensor::from_vector<float>({3, 2}, {1, 4, 2, 5, 3, 6});
+  Tensor bt = Tensor::from_vector<float>({2, 3}, {1, 0, 1, 0, 1, 1});
+  Tensor c_col = Tensor::from_vector<float>({2, 1}, {1, -1});
+  NodeDesc tnode = make_node("Gemm", 11);
+  tnode.attrs.set("transA", int_attr(1));
+  tnode.attrs.set("transB", int_attr(1));
+  for (bool ref : {true, false}) {
+    Tensor y = run_ok(tnode, {at, bt, c_col}, ref, 1);
+    CHECK_TENSOR_NEAR(y, Tensor::from_vector<float>({2, 2}, {5, 6, 9, 10}), 0, 0);
+    Tensor y_noc = run_ok(tnode, {at, bt}, ref, 1);  // C optional from opset 11
+    CHECK_TENSOR_NEAR(y_noc, Tensor::from_vector<float>({2, 2}, {4, 5, 10, 11}), 0, 0);
+  }
+  // Opset 6 with the legacy broadcast flag and a scalar C.
+  NodeDesc old = make_node("Gemm", 6);
+  old.attrs.set("broadcast", int_attr(1));
+  Tensor y = run_ok(old, {a, b, Tensor::from_vector<float>({}, {1})}, false, 1);
+  CHECK_TENSOR_NEAR(y, Tensor::from_vector<float>({2, 2}, {5, 6, 11, 12}), 0, 0);
+}
+
+TEST_CASE("MatMul hand-computed: vectors and batch broadcasting", "[ops][gemm]") {
+  Tensor m = Tensor::from_vector<float>({2, 3}, {1, 2, 3, 4, 5, 6});
+  Tensor v3 = Tensor::from_vector<float>({3}, {1, 1, 2});
+  Tensor v2 = Tensor::from_vector<float>({2}, {1, -1});
+  NodeDesc node = make_node("MatMul", 13);
+  for (bool ref : {true, false}) {
+    CHECK_TENSOR_NEAR(run_ok(node, {m, v3}, ref, 1), Tensor::from_vector<float>({2}, {9, 21}), 0, 0);
+    CHECK_TENSOR_NEAR(run_ok(node, {v2, m}, ref, 1), Tensor::from_vector<float>({3}, {-3, -3, -3}), 0, 0);
+    Tensor dot = run_ok(node, {v3, v3}, ref, 1);
+    CHECK(dot.shape() == Shape{});
+    CHECK(dot.data<float>()[0] == 6.f);
+    // (2,1,1,2) x (3,2,1): batch (2,3); each product is a scalar a.b
+    Tensor a = Tensor::from_vector<float>({2, 1, 1, 2}, {1, 2, 3, 4});
+    Tensor b = Tensor::from_vector<float>({3, 2, 1}, {1, 0, 0, 1, 1, 1});
+    Tensor y = run_ok(node, {a, b}, ref, 1);
+    CHECK_TENSOR_NEAR(y, Tensor::from_vector<float>({2, 3, 1, 1}, {1, 2, 3, 3, 4, 7}), 0, 0);
+  }
+}
+
+TEST_CASE("Gemm odd shapes: packed SGEMM vs reference", "[ops][gemm]") {
+  const int64_t m = GENERATE(1, 3, 7, 13, 127);
+  const int64_t n = GENERATE(1, 7, 17, 127);
+  const int64_t k = GENERATE(1, 13, 300);
+  const int trans = GENERATE(0, 1, 2, 3);
+  const int c_kind = GENERATE(0, 1, 2, 3);  // none, (N), (M,1), (M,N)
+  const bool const_b = GENERATE(false, true);
+  CAPTURE(m, n, k, trans, c_kind, const_b);
+  const bool ta = trans & 1, tb = trans & 2;
+  NodeDesc node = make_node("Gemm", 13);
+  node.attrs.set("transA", int_attr(ta));
+  node.attrs.set("transB", int_attr(tb));
+  node.attrs.set("alpha", float_attr(0.75f));
+  node.attrs.set("beta", float_attr(-1.5f));
+  std::vector<Tensor> in{random_tensor(ta ? Shape{k, m} : Shape{m, k}, 1),
+                         random_tensor(tb ? Shape{n, k} : Shape{k, n}, 2)};
+  if (c_kind == 1) in.push_back(random_tensor({n}, 3));
+  if (c_kind == 2) in.push_back(random_tensor({m, 1}, 3));
+  if (c_kind == 3) in.push_back(random_tensor({m, n}, 3));
+  set_constants(node, in, const_b ? std::vector<int>{1} : std::vector<int>{});
+  check_fast_vs_ref(node, in);
+}
+
+TEST_CASE("MatMul odd shapes and batches: packed SGEMM vs reference", "[ops][gemm]") {
+  using Case = std::pair<Shape, Shape>;
+  const Case c = GENERATE(Case{{127}, {127, 13}}, Case{{7, 13}, {13}}, Case{{3, 7, 13}, {13, 17}},
+                          Case{{2, 3, 5, 33}, {3, 33, 7}}, Case{{1, 4, 9}, {5, 9, 130}}, Case{{260, 300}, {300, 70}},
+                          Case{{4, 1, 6, 8}, {1, 3, 8, 1}}, Case{{0, 3}, {3, 4}}, Case{{3, 0}, {0, 5}});
+  const bool const_b = GENERATE(false, true);
+  CAPTURE(shape_str(c.first), shape_str(c.second), const_b);
+  NodeDesc node = make_node("MatMul", 13);
+  std::vector<Tensor> in{random_tensor(c.first, 4), random_tensor(c.second, 5)};
+  set_constants(node, in, const_b ? std::vector<int>{1} : std::vector<int>{});
+  check_fast_vs_ref(node, in);
+}
+
+TEST_CASE("gemm_f32 row bias, accumulate and fused epilogues", "[ops][gemm]") {
+  const int64_t m = GENERATE(5, 31), n = GENERATE(9, 40), k = GENERATE(3, 600);
+  const Epilogue ep = GENERATE(Epilogue::none(), Epilogue::relu(), Epilogue::clamp(-0.5f, 0.25f),
+                               Epilogue::leaky_relu(0.1f));
+  const bool accumulate = GENERATE(false, true);
+  CAPTURE(m, n, k, int(ep.kind), accumulate);
+  Tensor a = random_tensor({m, k}, 6), b = random_tensor({k, n}, 7), c0 = random_tensor({m, n}, 8);
+  Tensor bias = random_tensor({m}, 9);
+  // Expected: reference product, then bias and epilogue by hand.
+  Tensor expect = c0.clone();
+  gemm_f32_ref(m, n, k, 1.f, {a.data<float>(), k, false}, {b.data<float>(), n, false}, expect.data<float>(), n,
+               accumulate);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      float& v = expect.data<float>()[i * n + j];
+      v = ep.apply(v + bias.data<float>()[i]);
+    }
+  IsaCapGuard guard;
+  for (Isa isa : runnable_isas()) {
+    set_isa_cap(isa);
+    INFO("isa " << isa_name(isa));
+    const GemmKernelSet& ks = gemm_kernels(isa);
+    PackedA packed_a(ks, m, k, {a.data<float>(), k, false});
+    for (bool use_packed : {false, true}) {
+      Tensor c = c0.clone();
+      GemmShape s;
+      s.m = m, s.n = n, s.k = k, s.accumulate = accumulate, s.epilogue = ep;
+      gemm_f32(ks, s, 1, [&](int64_t, GemmOperands& op) {
+        if (use_packed)
+          op.packed_a = &packed_a;
+        else
+          op.a = {a.data<float>(), k, false};
+        op.b = {b.data<float>(), n, false};
+        op.c = c.data<float>();
+        op.ldc = n;
+        op.row_bias = bias.data<float>();
+      });
+      CHECK_TENSOR_NEAR(c, expect, 1e-4, 1e-4);
+    }
+  }
+}
+
+TEST_CASE("Gemm and MatMul reject invalid inputs with a Status", "[ops][gemm]") {
+  auto fails = [](const NodeDesc& node, const std::vector<Tensor>& in, const char* needle) {
+    for (bool ref : {true, false}) {
+      auto r = run_single_op(node, in, SingleOpOptions{ref, 1});
+      INFO(r.status().to_string());
+      REQUIRE_FALSE(r.is_ok());
+      CHECK(r.status().message().find(needle) != std::string::npos);
+    }
+  };
+  NodeDesc gemm = make_node("Gemm", 13);
+  fails(gemm, {random_tensor({2, 3}, 1), random_tensor({4, 2}, 2)}, "inner dimensions");
+  fails(gemm, {random_tensor({2, 3, 1}, 1), random_tensor({3, 2}, 2)}, "2-D");
+  fails(gemm, {random_tensor({2, 3}, 1), random_tensor({3, 2}, 2), random_tensor({3}, 3)}, "broadcast");
+  fails(gemm, {random_tensor({2, 3}, 1), Tensor::from_vector<int32_t>({3, 2}, {1, 2, 3, 4, 5, 6})}, "float32");
+  fails(make_node("Gemm", 9), {random_tensor({2, 3}, 1), random_tensor({3, 2}, 2)}, "input C is required");
+  NodeDesc bad_trans = make_node("Gemm", 13);
+  bad_trans.attrs.set("transA", int_attr(2));
+  fails(bad_trans, {random_tensor({2, 3}, 1), random_tensor({3, 2}, 2)}, "transA");
+  NodeDesc matmul = make_node("MatMul", 13);
+  fails(matmul, {random_tensor({2, 3}, 1), random_tensor({2, 3}, 2)}, "inner dimensions");
+  fails(matmul, {random_tensor({2, 2, 3}, 1), random_tensor({3, 3, 2}, 2)}, "batch dims");
+  fails(matmul, {Tensor::from_vector<float>({}, {1}), random_tensor({3, 2}, 2)}, "rank");
+}
+
+// CPU time of this thread: other processes on a shared machine do not count.
+static double thread_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+TEST_CASE("SGEMM throughput", "[.perf]") {
+  {  // micro-kernel alone on L1-resident panels: the practical peak
+    const GemmKernelSet& ks = gemm_kernels();
+    Tensor a = random_tensor({ks.mr * 256}, 1), b = random_tensor({ks.nr * 256}, 2);  // 64-byte aligned
+    std::vector<float> c(ks.mr * ks.nr);
+    UkernelParams p;
+    const int reps = 200000;
+    double t0 = thread_seconds();
+    for (int r = 0; r < reps; ++r) ks.ukernel(256, a.data<float>(), b.data<float>(), c.data(), ks.nr, ks.mr, ks.nr, p);
+    double sec = thread_seconds() - t0;
+    WARN(ks.name << " micro-kernel, kc=256: " << 2.0 * ks.mr * ks.nr * 256 * reps / sec * 1e-9 << " GFLOP/s");
+  }
+  IsaCapGuard guard;
+  for (int64_t size : {256, 512, 1024}) {
+    Tensor a = random_tensor({size, size}, 1), b = random_tensor({size, size}, 2), c({DType::kFloat32}, {size, size});
+    const GemmKernelSet& ks = gemm_kernels();
+    PackedB packed(ks, size, size, {b.data<float>(), size, false});
+    for (bool prepacked : {false, true}) {
+      auto run = [&] {
+        GemmShape s;
+        s.m = s.n = s.k = size;
+        gemm_f32(ks, s, 1, [&](int64_t, GemmOperands& op) {
+          op.a = {a.data<float>(), size, false};
+          if (prepacked)
+            op.packed_b = &packed;
+          else
+            op.b = {b.data<float>(), size, false};
+          op.c = c.data<float>();
+          op.ldc = size;
+        });
+      };
+      run();
+      const int reps = size <= 256 ? 200 : (size <= 512 ? 30 : 5);
+      double t0 = thread_seconds();
+      for (int r = 0; r < reps; ++r) run();
+      double sec = (thread_seconds() - t0) / reps;
+      WARN(ks.name << " " << size << "^3 " << (prepacked ? "prepacked B" : "packed per call") << ": "
+                   << 2.0 * size * size * size / sec * 1e-9 << " GFLOP/s (1 thread)");
+    }
+  }
+}
