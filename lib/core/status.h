@@ -90,7 +90,7 @@ class [[nodiscard]] Result {
     if (!cvt_status_.is_ok()) return cvt_status_; \
   } while (0)
 
-// CVT_ASSIGN_OR_RETURN(auto x, make_x());
+// CVT_ASSIGN_OR_RETURN(auto x, make_x());  (several statements: brace it under an if)
 #define CVT_ASSIGN_OR_RETURN(decl, expr) \
   CVT_ASSIGN_OR_RETURN_IMPL(CVT_CONCAT(cvt_result_, __LINE__), decl, expr)
 #define CVT_ASSIGN_OR_RETURN_IMPL(tmp, decl, expr) \

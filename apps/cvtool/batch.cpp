@@ -1,0 +1,262 @@
+#include "batch.h"
+
+#include <fnmatch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "io/atomic_file.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+void add_batch_options(CLI::App* cmd, BatchOptions& o) {
+  cmd->add_option("inputs", o.inputs,
+                  "Images: files, folders, quoted globs ('imgs/**/*.jpg'), @list.txt, or - for paths on stdin");
+  cmd->add_flag("-r,--recursive", o.recursive, "Recurse into sub-folders");
+  cmd->add_option("-o,--output", o.output_file, "Write JSON Lines here instead of stdout");
+  cmd->add_option("--out-dir", o.out_dir, "Also write one <stem>.json per input into this folder");
+  cmd->add_flag("--force", o.force, "Overwrite existing output files");
+  cmd->add_option("-j,--jobs", o.jobs, "Images processed in parallel")->check(CLI::Range(1, 256));
+  cmd->add_option("-t,--threads", o.threads, "Threads inside one image (0 = cores / jobs)")->check(CLI::Range(0, 1024));
+  cmd->add_option("--shard", o.shard, "Process only shard i of n (\"i/n\", 0-based) of the expanded input list");
+  cmd->add_option("--skip-done", o.skip_done, "Skip inputs that this earlier JSON Lines output processed without error");
+  cmd->add_option("--progress", o.progress, "Progress bar on stderr")->check(CLI::IsMember({"auto", "always", "never"}));
+  cmd->add_flag("-q,--quiet", o.quiet, "Only errors on stderr");
+  cmd->add_flag("-v,--verbose", o.verbose, "More detail on stderr (repeat for more)");
+}
+
+void log_info(const BatchOptions& o, const std::string& msg) {
+  if (!o.quiet) std::cerr << "cvtool: " << msg << "\n";
+}
+void log_warn(const std::string& msg) { std::cerr << "cvtool: warning: " << msg << "\n"; }
+
+int threads_per_job(const BatchOptions& o) {
+  if (o.threads > 0) return o.threads;
+  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / std::max(1, o.jobs));
+}
+
+static bool is_image_name(const fs::path& p) {
+  static const std::set<std::string> exts = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".pnm", ".jp2", ".exr", ".hdr", ".pic", ".sr", ".ras"};
+  std::string e = p.extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), ::tolower);
+  return exts.count(e) != 0;
+}
+
+static void list_folder(const fs::path& dir, bool recursive, std::vector<std::string>& out) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  if (recursive) {
+    for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+         it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (ec) break;
+      if (it->is_regular_file(ec) && is_image_name(it->path())) found.push_back(it->path().string());
+    }
+  } else {
+    for (const auto& e : fs::directory_iterator(dir, ec))
+      if (!e.is_directory(ec) && is_image_name(e.path())) found.push_back(e.path().string());
+  }
+  std::sort(found.begin(), found.end());
+  out.insert(out.end(), found.begin(), found.end());
+}
+
+// Glob with '**' spanning folders: walk from the longest wildcard-free prefix.
+static void expand_glob(const std::string& pattern, std::vector<std::string>& out) {
+  size_t wild = pattern.find_first_of("*?[");
+  size_t slash = pattern.rfind('/', wild);
+  fs::path root = slash == std::string::npos ? fs::path(".") : fs::path(pattern.substr(0, slash == 0 ? 1 : slash));
+  const bool prefix_dot = slash == std::string::npos;
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    if (!it->is_regular_file(ec)) continue;
+    std::string p = it->path().string();
+    if (prefix_dot && p.rfind("./", 0) == 0) p = p.substr(2);
+    std::string pat = pattern;
+    // '**/' matches zero or more folders: try the pattern with and without it.
+    bool match = fnmatch(pat.c_str(), p.c_str(), 0) == 0;
+    for (size_t pos = pat.find("**/"); !match && pos != std::string::npos; pos = pat.find("**/", pos + 1)) {
+      std::string collapsed = pat.substr(0, pos) + pat.substr(pos + 3);
+      match = fnmatch(collapsed.c_str(), p.c_str(), 0) == 0;
+    }
+    if (match) found.push_back(p);
+  }
+  std::sort(found.begin(), found.end());
+  out.insert(out.end(), found.begin(), found.end());
+}
+
+static void add_list(std::istream& in, std::vector<std::string>& out) {
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty() && line[0] != '#') out.push_back(line);
+  }
+}
+
+cvt::Result<std::vector<std::string>> expand_inputs(const BatchOptions& o) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const std::string& in : o.inputs) {
+    if (in == "-") {
+      add_list(std::cin, out);
+    } else if (in.size() > 1 && in[0] == '@') {
+      std::ifstream f(in.substr(1));
+      if (!f) return cvt::Status(cvt::ErrorCode::kIoError, "cannot read list file " + in.substr(1));
+      add_list(f, out);
+    } else if (fs::is_directory(in, ec)) {
+      list_folder(in, o.recursive, out);
+    } else if (in.find_first_of("*?[") != std::string::npos && !fs::exists(in, ec)) {
+      size_t before = out.size();
+      expand_glob(in, out);
+      if (out.size() == before) log_warn("pattern '" + in + "' matched no file");
+    } else {
+      out.push_back(in);  // a file, or a missing one that becomes an error record
+    }
+  }
+  if (!o.shard.empty()) {
+    int i = -1, n = -1;
+    char slash = 0;
+    std::istringstream ss(o.shard);
+    ss >> i >> slash >> n;
+    if (!ss || slash != '/' || n <= 0 || i < 0 || i >= n)
+      return cvt::Status(cvt::ErrorCode::kInvalidArgument, "--shard must be i/n with 0 <= i < n, got '" + o.shard + "'");
+    std::vector<std::string> mine;
+    for (size_t k = 0; k < out.size(); ++k)
+      if (static_cast<int>(k % n) == i) mine.push_back(out[k]);
+    out.swap(mine);
+  }
+  if (!o.skip_done.empty() && fs::exists(o.skip_done, ec)) {
+    std::set<std::string> done;
+    std::ifstream f(o.skip_done);
+    std::string line;
+    while (std::getline(f, line)) {
+      json r = json::parse(line, nullptr, false);
+      if (r.is_discarded() || !r.is_object()) continue;  // a torn last line from a killed run
+      if (r.contains("source") && r["source"].contains("path") && r.value("error", json()).is_null())
+        done.insert(r["source"]["path"].get<std::string>());
+    }
+    std::vector<std::string> todo;
+    for (const auto& p : out)
+      if (!done.count(p)) todo.push_back(p);
+    out.swap(todo);
+  }
+  return out;
+}
+
+json make_envelope(const std::string& schema, const std::string& path, size_t index) {
+  json r;
+  r["schema"] = schema;
+  r["tool"] = {{"name", "cvtool"}, {"version", CVTOOL_VERSION}};
+  r["source"] = {{"path", path}, {"index", index}, {"width", nullptr}, {"height", nullptr}};
+  r["error"] = nullptr;
+  return r;
+}
+
+json error_json(const cvt::Status& st) {
+  if (st.is_ok()) return nullptr;
+  return {{"code", cvt::error_code_name(st.code())}, {"message", st.message()}};
+}
+
+int run_batch(const BatchOptions& o, const std::vector<std::string>& inputs, const ProcessFn& process) {
+  std::error_code ec;
+  const bool append = !o.output_file.empty() && !o.skip_done.empty() &&
+                      fs::weakly_canonical(o.output_file, ec) == fs::weakly_canonical(o.skip_done, ec);
+  if (!o.output_file.empty() && fs::exists(o.output_file, ec) && !o.force && !append) {
+    std::cerr << "cvtool: error: " << o.output_file << " exists (use --force to overwrite, or --skip-done "
+              << o.output_file << " to resume into it)\n";
+    return 2;
+  }
+  std::ofstream file;
+  if (!o.output_file.empty()) {
+    file.open(o.output_file, append ? std::ios::app : std::ios::trunc);
+    if (!file) {
+      std::cerr << "cvtool: error: cannot write " << o.output_file << "\n";
+      return 1;
+    }
+  }
+  if (!o.out_dir.empty()) {
+    fs::create_directories(o.out_dir, ec);
+    if (ec) {
+      std::cerr << "cvtool: error: cannot create " << o.out_dir << ": " << ec.message() << "\n";
+      return 1;
+    }
+  }
+  std::ostream& out = o.output_file.empty() ? std::cout : file;
+  const bool show_progress = !o.quiet && (o.progress == "always" || (o.progress == "auto" && ::isatty(2)));
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<size_t, json> ready;  // finished records waiting for their turn
+  std::atomic<size_t> next{0};
+  size_t written = 0, failed = 0;
+  std::set<std::string> used_names;
+
+  auto flush_ready = [&] {  // called with mu held
+    while (true) {
+      auto it = ready.find(written);
+      if (it == ready.end()) break;
+      json& r = it->second;
+      if (!r.value("error", json()).is_null()) ++failed;
+      out << r.dump() << "\n";
+      out.flush();
+      if (!o.out_dir.empty()) {
+        // <stem>.json, disambiguated when two inputs share a stem.
+        std::string stem = fs::path(inputs[written]).stem().string();
+        std::string name = stem + ".json";
+        for (int k = 1; used_names.count(name); ++k) name = stem + "_" + std::to_string(k) + ".json";
+        used_names.insert(name);
+        fs::path p = fs::path(o.out_dir) / name;
+        if (fs::exists(p, ec) && !o.force) {
+          std::cerr << "cvtool: warning: " << p.string() << " exists, not overwritten (use --force)\n";
+        } else {
+          cvt::Status st = cvt::write_file_atomic(p.string(), r.dump(2) + "\n");
+          if (!st.is_ok()) std::cerr << "cvtool: error: " << st.message() << "\n";
+        }
+      }
+      ready.erase(it);
+      ++written;
+      if (show_progress) {
+        int width = 30, filled = inputs.empty() ? width : static_cast<int>(width * written / inputs.size());
+        std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, '.') << "] " << written << "/"
+                  << inputs.size() << (failed ? " (" + std::to_string(failed) + " failed)" : "") << std::flush;
+      }
+    }
+  };
+
+  auto worker = [&](int id) {
+    while (true) {
+      size_t i = next.fetch_add(1);
+      if (i >= inputs.size()) break;
+      json r;
+      try {
+        r = process(i, inputs[i], id);
+      } catch (const std::exception& e) {
+        r = make_envelope("cvtool/1", inputs[i], i);
+        r["error"] = {{"code", "internal"}, {"message", e.what()}};
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      ready.emplace(i, std::move(r));
+      flush_ready();
+    }
+  };
+  const int jobs = std::max(1, std::min<int>(o.jobs, static_cast<int>(std::max<size_t>(1, inputs.size()))));
+  std::vector<std::thread> pool;
+  for (int j = 1; j < jobs; ++j) pool.emplace_back(worker, j);
+  worker(0);
+  for (auto& t : pool) t.join();
+  if (show_progress) std::cerr << "\n";
+  if (failed) log_info(o, std::to_string(failed) + " of " + std::to_string(inputs.size()) + " inputs failed");
+  return failed ? 3 : 0;
+}

@@ -1,0 +1,41 @@
+// Dead-node removal: keep only nodes that some graph output depends on.
+#include <set>
+
+#include "graph/passes.h"
+
+namespace cvt {
+
+Status remove_dead_nodes(Graph& g) {
+  std::vector<bool> live(g.num_values(), false);
+  for (int id : g.output_ids) live[id] = true;
+  std::vector<bool> keep(g.nodes.size(), false);
+  for (size_t k = g.nodes.size(); k-- > 0;) {
+    const Node& n = g.nodes[k];
+    bool needed = false;
+    for (int o : n.outputs)
+      if (o >= 0 && live[o]) needed = true;
+    if (!needed) continue;
+    keep[k] = true;
+    for (int i : n.inputs)
+      if (i >= 0) live[i] = true;
+    for (const auto& [name, attr] : n.desc.attrs.all())
+      if (attr.graph)
+        for (const std::string& ref : attr.graph->outer_refs) {
+          int id = g.find_value(ref);
+          if (id >= 0) live[id] = true;
+        }
+  }
+  std::vector<Node> kept;
+  for (size_t k = 0; k < g.nodes.size(); ++k)
+    if (keep[k]) kept.push_back(std::move(g.nodes[k]));
+  g.nodes = std::move(kept);
+  return Status::ok();
+}
+
+Status optimize_graph(Graph& g) {
+  CVT_RETURN_IF_ERROR(fold_constants(g));
+  CVT_RETURN_IF_ERROR(remove_dead_nodes(g));
+  return Status::ok();
+}
+
+}  // namespace cvt

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite: Release build with assertions, reference networks
+# exported from PyTorch (seeded random weights), then every Catch2 test.
+# Model files come from the mirror ($CVTOOL_MODEL_MIRROR, default ../shared/models).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+export CVTOOL_MODEL_MIRROR="${CVTOOL_MODEL_MIRROR:-$(cd "$ROOT/.." && pwd)/shared/models}"
+export CVTOOL_SHARED_DIR="${CVTOOL_SHARED_DIR:-$(dirname "$CVTOOL_MODEL_MIRROR")}"
+export CVTOOL_MODELS_DIR="${CVTOOL_MODELS_DIR:-$ROOT/.cache/models}"
+export CVTOOL_REFNETS_DIR="${CVTOOL_REFNETS_DIR:-$ROOT/.cache/refnets}"
+
+scripts/setup.sh --asserts --build-dir build-test
+
+# PyTorch reference networks (python3-torch from Debian; /usr/bin/python3 has it).
+PY=/usr/bin/python3
+if ! $PY -c "import torch, torchvision, onnx" 2>/dev/null; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends python3-torch python3-torchvision python3-onnx python3-numpy >&2
+fi
+if [ ! -d /usr/share/libonnx-testdata/data ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends libonnx-testdata >&2
+fi
+if [ -x scripts/export_reference_nets.py ]; then
+  $PY scripts/export_reference_nets.py --out "$CVTOOL_REFNETS_DIR" --models "${CVTOOL_REFNETS:-ci}" >&2
+fi
+
+cd build-test
+ctest --output-on-failure
