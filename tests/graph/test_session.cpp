@@ -1,0 +1,193 @@
+// Importer and runtime: errors name the node, the planned arena never changes
+// results, dynamic shapes re-plan, untrusted sizes are bounded.
+#include <filesystem>
+#include <fstream>
+
+#include "graph/memory_plan.h"
+#include "graph/session.h"
+#include "io/npy.h"
+#include "io/onnx/importer.h"
+#include "onnx_builder.h"
+#include "test_util.h"
+
+using namespace cvt;
+using cvt::testing::OnnxBuilder;
+
+namespace {
+
+// x -> Relu -> Add(x) -> Sigmoid -> Mul(relu) -> Reshape -> Relu: intermediates
+// with overlapping lifetimes and an alias, so a wrong plan would corrupt output.
+std::string chain_model(std::vector<int64_t> in_dims) {
+  OnnxBuilder b(13);
+  b.input("x", in_dims);
+  b.initializer_i64("shape", {2}, {0, -1});
+  b.node("Relu", {"x"}, {"r"});
+  b.node("Add", {"r", "x"}, {"a"});
+  b.node("Sigmoid", {"a"}, {"s"});
+  b.node("Mul", {"s", "r"}, {"m"});
+  b.node("Reshape", {"m", "shape"}, {"flat"});
+  b.node("Relu", {"flat"}, {"y"});
+  b.output("y");
+  return b.bytes();
+}
+
+std::vector<float> expected_chain(const Tensor& x) {
+  std::vector<float> out;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    float v = x.data<float>()[i];
+    float r = v > 0 ? v : 0;
+    float s = 1.f / (1.f + std::exp(-(r + v)));
+    out.push_back(std::max(0.f, s * r));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("session: planned arena gives the same results as heap tensors", "[graph][session]") {
+  auto model = import_onnx_bytes(chain_model({2, 3, -1, -1}), ".", "chain");
+  REQUIRE_OK(model);
+  for (bool plan : {false, true}) {
+    SessionOptions so;
+    so.plan_memory = plan;
+    so.threads = 2;
+    auto s = Session::create(model.value(), so);
+    REQUIRE_OK(s);
+    // Several shapes in a row: each change re-plans; repeats use the arena.
+    for (Shape shape : {Shape{2, 3, 5, 7}, Shape{2, 3, 5, 7}, Shape{2, 3, 13, 1}, Shape{2, 3, 5, 7}}) {
+      Tensor x = cvt::testing::random_tensor(shape, 7);
+      auto out = s.value()->run({x});
+      REQUIRE_OK(out);
+      REQUIRE(out.value()[0].shape() == Shape{2, 3 * shape[2] * shape[3]});
+      auto want = expected_chain(x);
+      for (size_t i = 0; i < want.size(); ++i) REQUIRE(out.value()[0].data<float>()[i] == Approx(want[i]).margin(1e-6));
+    }
+    if (plan) CHECK(s.value()->arena_bytes() > 0);
+  }
+}
+
+TEST_CASE("session: wrong input shape or dtype is a clear error", "[graph][session]") {
+  auto model = import_onnx_bytes(chain_model({1, 3, 4, 4}), ".", "chain");
+  REQUIRE_OK(model);
+  auto s = Session::create(model.value(), {});
+  REQUIRE_OK(s);
+  auto r = s.value()->run({Tensor(DType::kFloat32, {1, 3, 5, 4})});
+  REQUIRE_FALSE(r.is_ok());
+  CHECK(r.status().code() == ErrorCode::kShapeMismatch);
+  CHECK_THAT(r.status().message(), Catch::Contains("'x'") && Catch::Contains("[1,3,4,4]"));
+  auto r2 = s.value()->run({Tensor(DType::kInt64, {1, 3, 4, 4})});
+  CHECK_FALSE(r2.is_ok());
+  auto r3 = s.value()->run_named({{"nope", Tensor(DType::kFloat32, {1, 3, 4, 4})}});
+  CHECK(r3.status().code() == ErrorCode::kNotFound);
+}
+
+TEST_CASE("importer: unsupported op names the node, op and opset", "[graph][importer]") {
+  OnnxBuilder b(11);
+  b.input("x", {1, 4});
+  b.node("FancyNewOp", {"x"}, {"y"}, "my_node_7");
+  b.output("y");
+  auto m = import_onnx_bytes(b.bytes(), ".", "model.onnx");
+  REQUIRE_FALSE(m.is_ok());
+  CHECK(m.status().code() == ErrorCode::kUnsupported);
+  CHECK_THAT(m.status().message(),
+             Catch::Contains("my_node_7") && Catch::Contains("FancyNewOp") && Catch::Contains("opset 11") && Catch::Contains("model.onnx"));
+}
+
+TEST_CASE("importer: corrupt, truncated and inconsistent files fail cleanly", "[graph][importer]") {
+  std::string good = chain_model({1, 3, 4, 4});
+  SECTION("garbage") {
+    auto m = import_onnx_bytes("this is not protobuf at all \x01\x02\x03", ".", "junk.onnx");
+    CHECK_FALSE(m.is_ok());
+  }
+  SECTION("every truncation is an error or a valid model, never a crash") {
+    for (size_t len = 0; len < good.size(); len += 3) {
+      auto m = import_onnx_bytes(good.substr(0, len), ".", "cut.onnx");
+      if (m.is_ok()) continue;  // a prefix can be a valid smaller protobuf
+      CHECK_FALSE(m.status().message().empty());
+    }
+  }
+  SECTION("initializer smaller than its shape") {
+    OnnxBuilder b(13);
+    b.input("x", {4});
+    b.initializer("w", {1000000, 1000}, {1.f, 2.f});
+    b.node("Add", {"x", "w"}, {"y"});
+    b.output("y");
+    auto m = import_onnx_bytes(b.bytes(), ".", "small.onnx");
+    REQUIRE_FALSE(m.is_ok());
+    CHECK_THAT(m.status().message(), Catch::Contains("'w'"));
+  }
+  SECTION("absurd dims are bounded before allocation") {
+    OnnxBuilder b(13);
+    b.input("x", {4});
+    b.initializer("w", {int64_t(1) << 40, int64_t(1) << 40}, {});
+    b.node("Add", {"x", "w"}, {"y"});
+    b.output("y");
+    auto m = import_onnx_bytes(b.bytes(), ".", "huge.onnx");
+    REQUIRE_FALSE(m.is_ok());
+    CHECK(m.status().code() == ErrorCode::kLimitExceeded);
+  }
+  SECTION("undefined input and cycles") {
+    OnnxBuilder b(13);
+    b.input("x", {4});
+    b.node("Relu", {"nowhere"}, {"y"}, "reader");
+    b.output("y");
+    auto m = import_onnx_bytes(b.bytes(), ".", "m.onnx");
+    REQUIRE_FALSE(m.is_ok());
+    CHECK_THAT(m.status().message(), Catch::Contains("reader") && Catch::Contains("nowhere"));
+    OnnxBuilder c(13);
+    c.input("x", {4});
+    c.node("Add", {"x", "b"}, {"a"});
+    c.node("Relu", {"a"}, {"b"});
+    c.output("b");
+    auto m2 = import_onnx_bytes(c.bytes(), ".", "cycle.onnx");
+    REQUIRE_FALSE(m2.is_ok());
+    CHECK_THAT(m2.status().message(), Catch::Contains("cycle"));
+  }
+  SECTION("missing file and empty file") {
+    CHECK(import_onnx_file("/nonexistent/model.onnx").status().code() == ErrorCode::kIoError);
+    std::string p = std::filesystem::temp_directory_path() / "cvtool_empty.onnx";
+    std::ofstream(p).close();
+    CHECK_FALSE(import_onnx_file(p).is_ok());
+  }
+}
+
+TEST_CASE("constant folding removes shape arithmetic on initializers", "[graph][passes]") {
+  OnnxBuilder b(13);
+  b.input("x", {2, 6});
+  b.initializer_i64("s", {2}, {3, 4});
+  b.node("Identity", {"s"}, {"s2"});
+  b.node("Reshape", {"x", "s2"}, {"y"});
+  b.node("Relu", {"y"}, {"unused"});  // dead: not an output
+  b.output("y");
+  auto folded = import_onnx_bytes(b.bytes(), ".", "f");
+  REQUIRE_OK(folded);
+  CHECK(folded.value()->graph->nodes.size() == 1);  // only Reshape remains
+  OnnxImportOptions plain;
+  plain.optimize = false;
+  auto unfolded = import_onnx_bytes(b.bytes(), ".", "f", plain);
+  REQUIRE_OK(unfolded);
+  CHECK(unfolded.value()->graph->nodes.size() == 3);
+  Tensor x = cvt::testing::random_tensor({2, 6}, 3);
+  auto s1 = Session::create(folded.value(), {});
+  auto s2 = Session::create(unfolded.value(), {});
+  auto o1 = s1.value()->run({x});
+  auto o2 = s2.value()->run({x});
+  REQUIRE_OK(o1);
+  REQUIRE_OK(o2);
+  CHECK_TENSOR_NEAR(o1.value()[0], o2.value()[0], 0, 0);
+  CHECK(o1.value()[0].shape() == Shape{3, 4});
+}
+
+TEST_CASE("npy round trip and corrupt npy", "[io][npy]") {
+  std::string p = std::filesystem::temp_directory_path() / "cvtool_rt.npy";
+  Tensor t = cvt::testing::random_tensor({2, 3, 5}, 1);
+  REQUIRE(write_npy(p, t).is_ok());
+  auto back = read_npy(p);
+  REQUIRE_OK(back);
+  CHECK_TENSOR_NEAR(back.value(), t, 0, 0);
+  Tensor i64 = Tensor::from_vector<int64_t>({3}, {1, -2, 3});
+  REQUIRE(write_npy(p, i64).is_ok());
+  CHECK(read_npy(p).value().to_int64_vector() == std::vector<int64_t>{1, -2, 3});
+  CHECK_FALSE(parse_npy("\x93NUMPY\x01\x00", "x").is_ok());
+  CHECK_FALSE(parse_npy(std::string("\x93NUMPY\x01\x00\x20\x00{'descr': '<f4', 'shape': (9999999,), }", 42), "x").is_ok());
+}
