@@ -1,0 +1,92 @@
+// Activation op family (Relu ... Mish, Gelu, PRelu, Clip): parameters, the scalar
+// definition of each function (the reference semantics), and loop entry points.
+// activation.cpp: factories + fast path; activation_ref.cpp: oracle; x86/activation_avx2.cpp: SIMD.
+#pragma once
+#include <cmath>
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+
+#include "core/status.h"
+#include "core/tensor.h"
+
+namespace cvt {
+
+enum class ActKind {
+  kRelu, kLeakyRelu, kSigmoid, kTanh, kHardSigmoid, kHardSwish, kElu, kSelu, kCelu,
+  kSoftplus, kSoftsign, kMish, kGelu, kGeluTanh, kThresholdedRelu, kShrink,
+};
+
+struct ActParams {
+  ActKind kind = ActKind::kRelu;
+  float alpha = 0;  // LeakyRelu, Elu, Selu, Celu, HardSigmoid, ThresholdedRelu
+  float beta = 0;   // HardSigmoid; Shrink bias
+  float gamma = 0;  // Selu; Shrink lambd
+};
+
+/// The definition every path must agree with (T = float or double).
+template <class T>
+inline T activation_float_value(const ActParams& p, T x) {
+  using std::exp;
+  const T alpha = static_cast<T>(p.alpha);
+  switch (p.kind) {
+    case ActKind::kRelu: return x < T(0) ? T(0) : x;  // NaN passes through
+    case ActKind::kLeakyRelu: return x < T(0) ? alpha * x : x;
+    case ActKind::kSigmoid: return x >= T(0) ? T(1) / (T(1) + exp(-x)) : exp(x) / (T(1) + exp(x));
+    case ActKind::kTanh: return std::tanh(x);
+    case ActKind::kHardSigmoid: return std::max(T(0), std::min(T(1), alpha * x + static_cast<T>(p.beta)));
+    case ActKind::kHardSwish: return x * std::max(T(0), std::min(T(1), x / T(6) + T(0.5)));
+    case ActKind::kElu: return x < T(0) ? alpha * std::expm1(x) : x;
+    case ActKind::kSelu: return static_cast<T>(p.gamma) * (x <= T(0) ? alpha * std::expm1(x) : x);
+    case ActKind::kCelu: return std::max(T(0), x) + std::min(T(0), alpha * std::expm1(x / alpha));
+    case ActKind::kSoftplus: return x > T(0) ? x + std::log1p(exp(-x)) : std::log1p(exp(x));
+    case ActKind::kSoftsign: return x / (T(1) + std::fabs(x));
+    case ActKind::kMish: {
+      const T softplus = x > T(0) ? x + std::log1p(exp(-x)) : std::log1p(exp(x));
+      return x * std::tanh(softplus);
+    }
+    case ActKind::kGelu: return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
+    case ActKind::kGeluTanh:
+      return T(0.5) * x * (T(1) + std::tanh(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)));
+    case ActKind::kThresholdedRelu: return x > alpha ? x : T(0);
+    case ActKind::kShrink: {
+      const T bias = static_cast<T>(p.beta), lambd = static_cast<T>(p.gamma);
+      return x < -lambd ? x + bias : (x > lambd ? x - bias : T(0));
+    }
+  }
+  return x;
+}
+
+/// Same, for any dtype: only Relu accepts integers.
+template <class T>
+inline T activation_value(const ActParams& p, T x) {
+  if constexpr (std::is_integral_v<T>) return x < T(0) ? T(0) : x;
+  else return activation_float_value(p, x);
+}
+
+/// Integer activations only exist for Relu; everything else needs float.
+inline bool activation_allows_integers(ActKind k) { return k == ActKind::kRelu; }
+
+/// y = f(x) elementwise; y has x's dtype and shape.
+void activation_fast(const ActParams& p, const Tensor& x, Tensor& y);
+void activation_ref(const ActParams& p, const Tensor& x, Tensor& y);
+/// y = x < 0 ? slope * x : x, slope broadcast (unidirectionally) as `slope_shape`.
+void prelu_fast(const Tensor& x, const Tensor& slope, const Shape& slope_shape, Tensor& y);
+void prelu_ref(const Tensor& x, const Tensor& slope, const Shape& slope_shape, Tensor& y);
+/// y = min(max(x, lo), hi); lo and hi are one-element tensors of x's dtype. When lo > hi
+/// every output is hi (ONNX). NaN passes through.
+void clip_fast(const Tensor& x, const Tensor& lo, const Tensor& hi, Tensor& y);
+void clip_ref(const Tensor& x, const Tensor& lo, const Tensor& hi, Tensor& y);
+template <class T>
+inline T clip_value(T x, T lo, T hi) {
+  const T v = x < lo ? lo : x;
+  return v > hi ? hi : v;
+}
+
+// AVX2+FMA kernels (x86/activation_avx2.cpp); x and y may alias. Max error ~2 ulp.
+void exp_f32__avx2(const float* x, float* y, int64_t n) noexcept;
+void sigmoid_f32__avx2(const float* x, float* y, int64_t n) noexcept;
+void tanh_f32__avx2(const float* x, float* y, int64_t n) noexcept;
+void mish_f32__avx2(const float* x, float* y, int64_t n) noexcept;
+
+}  // namespace cvt
