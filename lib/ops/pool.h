@@ -1,0 +1,78 @@
+// Pooling op family (MaxPool, AveragePool, LpPool and their Global forms):
+// parameters and the window geometry shared by the fast path (pool.cpp) and the
+// oracle (pool_ref.cpp). 1D/2D/3D inputs are all handled as 3D with identity axes.
+#pragma once
+#include <array>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+
+namespace cvt {
+
+enum class PoolKind { kMax, kAverage, kLp };
+
+struct PoolParams {
+  PoolKind kind = PoolKind::kMax;
+  std::vector<int64_t> kernel;     // one per spatial axis
+  std::vector<int64_t> strides;    // default 1
+  std::vector<int64_t> dilations;  // default 1
+  std::vector<int64_t> pads;       // begins then ends; ignored unless auto_pad is NOTSET
+  std::string auto_pad = "NOTSET";
+  bool ceil_mode = false;
+  bool count_include_pad = false;  // AveragePool
+  bool column_major_indices = false;  // MaxPool storage_order=1
+  float p = 2.0f;                  // LpPool
+};
+
+/// One spatial axis. Window o covers input positions start(o) + j*dilation, j < kernel.
+struct PoolAxis {
+  int64_t in = 1, out = 1, kernel = 1, stride = 1, dilation = 1, pad_begin = 0, pad_end = 0;
+  int64_t start(int64_t o) const { return o * stride - pad_begin; }
+  bool identity() const { return kernel == 1 && stride == 1 && pad_begin == 0 && pad_end == 0 && in == out; }
+};
+
+struct PoolGeometry {
+  int64_t batch = 0, channels = 0;
+  int spatial_rank = 0;
+  std::array<PoolAxis, 3> axes;  // D, H, W; unused leading axes stay identity
+  Shape out_shape;
+  int64_t in_plane() const { return axes[0].in * axes[1].in * axes[2].in; }
+  int64_t out_plane() const { return axes[0].out * axes[1].out * axes[2].out; }
+};
+
+/// Checks attribute values once, at load time (kernel size, strides, pads, auto_pad).
+Status validate_pool_params(const PoolParams& p);
+/// Output size and effective pads for input shape x (N, C, spatial...):
+/// explicit pads: floor/ceil((in + pads - dilated_kernel) / stride) + 1, and with ceil_mode
+/// a last window that would start past the input and the left pad is dropped;
+/// SAME_*: ceil(in / stride) with the pad split (extra pad at the end for SAME_UPPER);
+/// VALID: no pads, floor.
+Result<PoolGeometry> pool_geometry(const PoolParams& p, const Shape& x);
+
+/// y (N, C, out...) from x (N, C, in...). `indices` (int64, same shape as y) is only for
+/// MaxPool: flat positions in x, row-major or column-major per plane.
+void pool_fast(const PoolParams& p, const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor* indices);
+void pool_ref(const PoolParams& p, const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor* indices);
+/// Global pools: every spatial position of a plane in one window.
+void global_pool_fast(PoolKind kind, float p, const Tensor& x, Tensor& y);
+void global_pool_ref(PoolKind kind, float p, const Tensor& x, Tensor& y);
+
+/// |x|^p, specialised where it is exact and cheap; and its inverse root.
+template <class T>
+inline T lp_power(T x, float p) {
+  const T a = x < T(0) ? -x : x;
+  if (p == 1.0f) return a;
+  if (p == 2.0f) return a * a;
+  return static_cast<T>(std::pow(a, static_cast<T>(p)));
+}
+template <class T>
+inline T lp_root(T s, float p) {
+  if (p == 1.0f) return s;
+  if (p == 2.0f) return std::sqrt(s);
+  return static_cast<T>(std::pow(s, T(1) / static_cast<T>(p)));
+}
+
+}  // namespace cvt

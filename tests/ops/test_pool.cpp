@@ -1,0 +1,260 @@
+// Pooling ops: hand-computed and torch-checked cases (ceil_mode, count_include_pad,
+// dilation, Indices with both storage orders), attribute errors, and a sweep of
+// pad/stride/dilation/ceil_mode/auto_pad over odd shapes comparing fast vs reference.
+#include "test_util.h"
+
+#include <random>
+
+#include "ops/op_runner.h"
+
+using namespace cvt;
+using cvt::testing::random_tensor;
+
+namespace {
+
+Attribute attr_int(int64_t v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kInt;
+  a.i = v;
+  return a;
+}
+Attribute attr_ints(std::vector<int64_t> v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+Attribute attr_str(const std::string& v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kString;
+  a.s = v;
+  return a;
+}
+
+NodeDesc make_node(const std::string& op, int opset, std::vector<std::pair<std::string, Attribute>> attrs = {},
+                   int outputs = 1) {
+  NodeDesc n;
+  n.op_type = op;
+  n.opset = opset;
+  for (auto& [k, v] : attrs) n.attrs.set(k, v);
+  for (int i = 0; i < outputs; ++i) n.outputs.push_back("out" + std::to_string(i));
+  return n;
+}
+
+Result<std::vector<Tensor>> run(const NodeDesc& n, const std::vector<Tensor>& in, bool ref = false, int threads = 1) {
+  return run_single_op(n, in, SingleOpOptions{ref, threads});
+}
+
+std::vector<Tensor> run_all(const NodeDesc& n, const std::vector<Tensor>& in) {
+  auto ref = run(n, in, true, 1);
+  REQUIRE_OK(ref);
+  for (int threads : {1, 2}) {
+    auto fast = run(n, in, false, threads);
+    REQUIRE_OK(fast);
+    for (size_t i = 0; i < ref.value().size(); ++i) CHECK_TENSOR_NEAR(fast.value()[i], ref.value()[i], 1e-5, 1e-5);
+  }
+  return ref.value();
+}
+
+Tensor arange(Shape s) {
+  Tensor t(DType::kFloat32, s);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = static_cast<float>(i);
+  return t;
+}
+
+void check_values(const Tensor& t, const std::vector<double>& expected) {
+  REQUIRE(t.numel() == static_cast<int64_t>(expected.size()));
+  for (size_t i = 0; i < expected.size(); ++i) {
+    INFO("index " << i);
+    CHECK(t.to_float_vector()[i] == Approx(expected[i]).epsilon(1e-6));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("MaxPool 4x4 with a 2x2 stride-2 window", "[ops][pool]") {
+  auto x = Tensor::from_vector<float>({1, 1, 4, 4}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16});
+  auto y = run_all(make_node("MaxPool", 12, {{"kernel_shape", attr_ints({2, 2})}, {"strides", attr_ints({2, 2})}}), {x});
+  CHECK(y[0].shape() == Shape{1, 1, 2, 2});
+  check_values(y[0], {6, 8, 14, 16});
+  auto a = run_all(make_node("AveragePool", 11, {{"kernel_shape", attr_ints({2, 2})}, {"strides", attr_ints({2, 2})}}), {x});
+  check_values(a[0], {3.5, 5.5, 11.5, 13.5});
+}
+
+TEST_CASE("AveragePool ceil_mode with and without count_include_pad (torch values)", "[ops][pool]") {
+  auto x = arange({1, 1, 5, 5});
+  auto attrs = [](int cip) {
+    return std::vector<std::pair<std::string, Attribute>>{{"kernel_shape", attr_ints({3, 3})}, {"strides", attr_ints({2, 2})},
+                                                          {"pads", attr_ints({1, 1, 1, 1})}, {"ceil_mode", attr_int(1)},
+                                                          {"count_include_pad", attr_int(cip)}};
+  };
+  check_values(run_all(make_node("AveragePool", 11, attrs(1)), {x})[0], {4.0 / 3, 3, 8.0 / 3, 7, 12, 9, 8, 13, 28.0 / 3});
+  check_values(run_all(make_node("AveragePool", 11, attrs(0)), {x})[0], {3, 4.5, 6, 10.5, 12, 13.5, 18, 19.5, 21});
+  // 6x6: the last ceil window runs past the end pad; taps beyond it are not counted.
+  auto y6 = run_all(make_node("AveragePool", 11, attrs(1)), {arange({1, 1, 6, 6})})[0];
+  CHECK(y6.shape() == Shape{1, 1, 4, 4});
+  check_values(y6, {14.0 / 9, 10.0 / 3, 14.0 / 3, 8.0 / 3, 25.0 / 3, 14, 16, 8.5, 49.0 / 3, 26, 28, 14.5, 61.0 / 6, 16, 17, 8.75});
+}
+
+TEST_CASE("ceil_mode drops a window that would start in the end padding", "[ops][pool]") {
+  auto y = run_all(make_node("MaxPool", 12, {{"kernel_shape", attr_ints({1, 1})}, {"strides", attr_ints({2, 2})},
+                                             {"ceil_mode", attr_int(1)}}),
+                   {arange({1, 1, 2, 2})})[0];
+  CHECK(y.shape() == Shape{1, 1, 1, 1});
+  auto floor = run_all(make_node("MaxPool", 12, {{"kernel_shape", attr_ints({2})}, {"strides", attr_ints({2})}}),
+                       {arange({1, 1, 5})})[0];
+  CHECK(floor.shape() == Shape{1, 1, 2});
+  auto ceil = run_all(make_node("MaxPool", 12, {{"kernel_shape", attr_ints({2})}, {"strides", attr_ints({2})},
+                                                {"ceil_mode", attr_int(1)}}),
+                      {arange({1, 1, 5})})[0];
+  check_values(ceil, {1, 3, 4});
+}
+
+TEST_CASE("MaxPool dilation with pads (torch values)", "[ops][pool]") {
+  Tensor x = arange({1, 1, 7, 7});
+  for (int64_t i = 0; i < 49; ++i) x.data<float>()[i] *= (i % 2 == 0) ? 1.f : -1.f;
+  auto y = run_all(make_node("MaxPool", 12, {{"kernel_shape", attr_ints({2, 2})}, {"dilations", attr_ints({2, 2})},
+                                             {"pads", attr_ints({1, 1, 1, 1})}, {"ceil_mode", attr_int(1)}}),
+                   {x})[0];
+  CHECK(y.shape() == Shape{1, 1, 7, 7});
+  check_values(y, {8, -7, 10, -9, 12, -11, 12, -1, 16, -1, 18, -3, 20, -5, 22, -7, 24, -9, 26, -11, 26, -15, 30, -15, 32,
+                   -17, 34, -19, 36, -21, 38, -23, 40, -25, 40, -29, 44, -29, 46, -31, 48, -33, 36, -35, 38, -37, 40, -39, 40});
+}
+
+TEST_CASE("MaxPool Indices: first max, batch/channel offsets, both storage orders", "[ops][pool]") {
+  auto x = Tensor::from_vector<float>({1, 2, 3, 4}, {1, 5, 2, 0, 3, 9, 9, 1, 4, 0, 7, 8, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
+  auto y = run_all(make_node("MaxPool", 12, {{"kernel_shape", attr_ints({2, 2})}}, 2), {x});
+  check_values(y[0], {9, 9, 9, 9, 9, 9, 5, 6, 7, 9, 10, 11});
+  CHECK(y[1].dtype() == DType::kInt64);
+  CHECK(y[1].to_int64_vector() == std::vector<int64_t>{5, 5, 6, 5, 5, 6, 17, 18, 19, 21, 22, 23});
+  auto col = run_all(make_node("MaxPool", 12, {{"kernel_shape", attr_ints({2, 2})}, {"storage_order", attr_int(1)}}, 2), {x});
+  // Column-major within the plane: w * H + h.
+  CHECK(col[1].to_int64_vector() == std::vector<int64_t>{4, 4, 7, 4, 4, 7, 16, 19, 22, 17, 20, 23});
+}
+
+TEST_CASE("LpPool, global pools, 1D and 3D", "[ops][pool]") {
+  auto x = Tensor::from_vector<float>({1, 1, 4}, {3, -4, 0, 5});
+  check_values(run_all(make_node("LpPool", 18, {{"kernel_shape", attr_ints({2})}}), {x})[0], {5, 4, 5});
+  check_values(run_all(make_node("LpPool", 18, {{"kernel_shape", attr_ints({2})}, {"p", attr_int(1)}}), {x})[0], {7, 4, 5});
+  check_values(run_all(make_node("GlobalLpPool", 2), {x})[0], {std::sqrt(50.0)});
+  auto g = arange({2, 3, 2, 2});
+  auto gm = run_all(make_node("GlobalMaxPool", 1), {g})[0];
+  CHECK(gm.shape() == Shape{2, 3, 1, 1});
+  check_values(gm, {3, 7, 11, 15, 19, 23});
+  check_values(run_all(make_node("GlobalAveragePool", 1), {g})[0], {1.5, 5.5, 9.5, 13.5, 17.5, 21.5});
+  auto v = run_all(make_node("AveragePool", 19, {{"kernel_shape", attr_ints({2, 2, 2})}}), {arange({1, 1, 2, 2, 3})})[0];
+  CHECK(v.shape() == Shape{1, 1, 1, 1, 2});
+  check_values(v, {(0 + 1 + 3 + 4 + 6 + 7 + 9 + 10) / 8.0, (1 + 2 + 4 + 5 + 7 + 8 + 10 + 11) / 8.0});
+  auto u8 = Tensor::from_vector<uint8_t>({1, 1, 1, 4}, {7, 200, 3, 255});
+  auto m8 = run_all(make_node("MaxPool", 12, {{"kernel_shape", attr_ints({1, 2})}}), {u8})[0];
+  CHECK(m8.to_int64_vector() == std::vector<int64_t>{200, 200, 255});
+}
+
+TEST_CASE("SAME_UPPER / SAME_LOWER put the odd pad at opposite ends", "[ops][pool]") {
+  auto x = Tensor::from_vector<float>({1, 1, 4}, {1, 2, 3, 4});
+  auto upper = run_all(make_node("AveragePool", 11, {{"kernel_shape", attr_ints({2})}, {"auto_pad", attr_str("SAME_UPPER")}}), {x})[0];
+  check_values(upper, {1.5, 2.5, 3.5, 4});
+  auto lower = run_all(make_node("AveragePool", 11, {{"kernel_shape", attr_ints({2})}, {"auto_pad", attr_str("SAME_LOWER")}}), {x})[0];
+  check_values(lower, {1, 1.5, 2.5, 3.5});
+  auto valid = run_all(make_node("MaxPool", 11, {{"kernel_shape", attr_ints({3})}, {"strides", attr_ints({2})},
+                                                 {"auto_pad", attr_str("VALID")}, {"pads", attr_ints({1, 1})}}),
+                       {arange({1, 1, 6})})[0];
+  check_values(valid, {2, 4});  // VALID ignores pads
+}
+
+TEST_CASE("pool attribute and shape errors are clear Status values", "[ops][pool]") {
+  auto x = random_tensor({1, 2, 5, 5}, 1);
+  auto expect_error = [&](const NodeDesc& n, const std::string& fragment, const std::vector<Tensor>& in) {
+    auto r = run(n, in);
+    REQUIRE_FALSE(r.is_ok());
+    INFO(r.status().to_string());
+    CHECK(r.status().message().find(fragment) != std::string::npos);
+  };
+  expect_error(make_node("MaxPool", 12), "kernel_shape", {x});
+  expect_error(make_node("MaxPool", 12, {{"kernel_shape", attr_ints({2, 2})}, {"strides", attr_ints({1})}}), "strides", {x});
+  expect_error(make_node("MaxPool", 12, {{"kernel_shape", attr_ints({2, 0})}}), "positive", {x});
+  expect_error(make_node("MaxPool", 12, {{"kernel_shape", attr_ints({3, 3})}, {"pads", attr_ints({3, 0, 0, 0})}}), "kernel extent", {x});
+  expect_error(make_node("MaxPool", 12, {{"kernel_shape", attr_ints({2, 2})}, {"pads", attr_ints({-1, 0, 0, 0})}}), "non-negative", {x});
+  expect_error(make_node("MaxPool", 12, {{"kernel_shape", attr_ints({2, 2})}, {"auto_pad", attr_str("SAME")}}), "auto_pad", {x});
+  expect_error(make_node("MaxPool", 12, {{"kernel_shape", attr_ints({2, 2})}, {"ceil_mode", attr_int(2)}}), "ceil_mode", {x});
+  expect_error(make_node("MaxPool", 12, {{"kernel_shape", attr_ints({6, 6})}}), "exceeds padded input", {x});
+  expect_error(make_node("MaxPool", 12, {{"kernel_shape", attr_ints({2})}}), "rank", {x});
+  expect_error(make_node("MaxPool", 12, {{"kernel_shape", attr_ints({2, 2, 2, 2})}}), "spatial dims", {x});
+  expect_error(make_node("AveragePool", 11, {{"kernel_shape", attr_ints({2, 2})}}), "int32",
+               {Tensor::from_vector<int32_t>({1, 1, 2, 2}, {1, 2, 3, 4})});
+  expect_error(make_node("LpPool", 18, {{"kernel_shape", attr_ints({2, 2})}, {"p", attr_int(0)}}), "p must be positive", {x});
+  expect_error(make_node("GlobalAveragePool", 1), "(N, C, ...)", {random_tensor({5}, 1)});
+}
+
+TEST_CASE("pool fast path matches reference over pad/stride/dilation/ceil_mode sweeps", "[ops][pool]") {
+  const int rank = GENERATE(1, 2, 3);
+  const char* op = GENERATE("MaxPool", "MaxPoolIdx", "AveragePool", "AveragePoolPad", "LpPool");
+  std::mt19937 rng(1234 + rank);
+  auto pick = [&](std::vector<int64_t> v) { return v[rng() % v.size()]; };
+  const std::vector<int64_t> sizes = rank == 3 ? std::vector<int64_t>{1, 3, 7} : std::vector<int64_t>{1, 3, 7, 13, 127};
+  int checked = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    Shape shape = {pick({1, 2}), pick({1, 3, 13})};
+    std::vector<int64_t> kernel, strides, dilations, pads(2 * rank);
+    for (int i = 0; i < rank; ++i) {
+      shape.push_back(pick(sizes));
+      kernel.push_back(pick({1, 2, 3, 5}));
+      strides.push_back(pick({1, 2, 3}));
+      dilations.push_back(pick({1, 1, 2}));
+    }
+    for (int i = 0; i < rank; ++i) {
+      const int64_t extent = (kernel[i] - 1) * dilations[i] + 1;
+      pads[i] = std::min<int64_t>(pick({0, 1, 2}), extent - 1);
+      pads[i + rank] = std::min<int64_t>(pick({0, 1, 2}), extent - 1);
+    }
+    const std::string auto_pad = rank == 3 ? "NOTSET" : std::vector<std::string>{"NOTSET", "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"}[rng() % 5];
+    const int64_t ceil = pick({0, 1});
+    std::string name = op;
+    std::vector<std::pair<std::string, Attribute>> attrs = {
+        {"kernel_shape", attr_ints(kernel)}, {"strides", attr_ints(strides)}, {"dilations", attr_ints(dilations)},
+        {"pads", attr_ints(pads)}, {"auto_pad", attr_str(auto_pad)}, {"ceil_mode", attr_int(ceil)}};
+    int outputs = 1;
+    if (name == "MaxPoolIdx") {
+      name = "MaxPool";
+      outputs = 2;
+      attrs.push_back({"storage_order", attr_int(pick({0, 1}))});
+    }
+    if (name == "AveragePoolPad") {
+      name = "AveragePool";
+      attrs.push_back({"count_include_pad", attr_int(1)});
+    }
+    if (name == "LpPool") attrs.push_back({"p", attr_int(pick({1, 2, 3}))});
+    CAPTURE(trial, name, shape_str(shape), shape_str(kernel), shape_str(strides), shape_str(dilations), shape_str(pads),
+            auto_pad, ceil);
+    NodeDesc node = make_node(name, 19, attrs, outputs);
+    Tensor x = random_tensor(shape, trial, -2.f, 2.f);
+    auto ref = run(node, {x}, true);
+    if (!ref.is_ok()) {  // window larger than the padded input: both paths must refuse alike
+      CHECK(ref.status().code() == ErrorCode::kShapeMismatch);
+      CHECK_FALSE(run(node, {x}, false, 2).is_ok());
+      continue;
+    }
+    ++checked;
+    run_all(node, {x});
+  }
+  CHECK(checked > 20);
+}
+
+TEST_CASE("pool fast path on large planes and many channels", "[ops][pool]") {
+  Tensor x = random_tensor({2, 13, 127, 127}, 5);
+  for (int64_t k : {2, 3, 5}) {
+    run_all(make_node("MaxPool", 12, {{"kernel_shape", attr_ints({k, k})}, {"strides", attr_ints({1, 1})},
+                                      {"auto_pad", attr_str("SAME_UPPER")}}),
+            {x});
+    run_all(make_node("AveragePool", 11, {{"kernel_shape", attr_ints({k, k})}, {"strides", attr_ints({2, 2})},
+                                          {"pads", attr_ints({1, 1, 1, 1})}, {"ceil_mode", attr_int(1)}}),
+            {x});
+  }
+  run_all(make_node("GlobalAveragePool", 1), {x});
+  run_all(make_node("GlobalMaxPool", 1), {x});
+  Tensor d = random_tensor({1, 3, 13, 7}, 9);
+  Tensor xd(DType::kFloat64, d.shape());
+  for (int64_t i = 0; i < d.numel(); ++i) xd.data<double>()[i] = d.data<float>()[i];
+  run_all(make_node("MaxPool", 12, {{"kernel_shape", attr_ints({3, 2})}, {"pads", attr_ints({1, 0, 1, 1})}}, 2), {xd});
+  run_all(make_node("AveragePool", 11, {{"kernel_shape", attr_ints({3, 2})}, {"pads", attr_ints({1, 0, 1, 1})}}), {xd});
+}
