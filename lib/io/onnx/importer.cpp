@@ -6,7 +6,7 @@
 #include <fstream>
 #include <set>
 
-#include "graph/passes.h"
+#include "graph/build.h"
 #include "io/onnx/tensor_proto.h"
 #include "ops/registry.h"
 
@@ -204,17 +204,6 @@ Result<std::shared_ptr<Graph>> import_graph(const onnx::GraphProto& gp, const Im
   return g;
 }
 
-Status create_kernels(Graph& g) {
-  for (Node& n : g.nodes) {
-    for (size_t i = 0; i < n.inputs.size(); ++i)
-      n.desc.constant_inputs[i] = n.inputs[i] >= 0 ? g.constant(n.inputs[i]) : nullptr;
-    CVT_ASSIGN_OR_RETURN(n.kernel, create_kernel(n.desc));
-    for (const auto& [name, attr] : n.desc.attrs.all())
-      if (attr.graph) CVT_RETURN_IF_ERROR(create_kernels(*attr.graph));
-  }
-  return Status::ok();
-}
-
 }  // namespace
 
 Result<std::shared_ptr<Model>> import_onnx_bytes(const std::string& bytes, const std::string& base_dir,
@@ -240,11 +229,7 @@ Result<std::shared_ptr<Model>> import_onnx_bytes(const std::string& bytes, const
   auto g = import_graph(mp.graph(), ctx, {}, 0);
   if (!g.is_ok()) return g.status().with_context(label);
   model->graph = g.value();
-  if (opts.optimize) {
-    Status st = optimize_graph(*model->graph);
-    if (!st.is_ok()) return st.with_context(label);
-  }
-  Status st = create_kernels(*model->graph);
+  Status st = finalize_graph(*model->graph, opts.optimize);
   if (!st.is_ok()) return st.with_context(label);
   return model;
 }
