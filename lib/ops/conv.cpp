@@ -1,0 +1,402 @@
+// Conv: attribute validation, shape rules and the fast path: 1x1 stride-1 as a
+// direct GEMM on NCHW, im2col packed straight into SGEMM panels otherwise, and
+// a direct depthwise kernel. ConvTranspose lives in conv_transpose.cpp.
+#include "ops/conv.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/parallel.h"
+#include "ops/registry.h"
+
+namespace cvt {
+
+// ---- attributes and shapes -----------------------------------------------------
+
+namespace {
+
+// Beyond this an attribute is corrupt, and products of two stay far from overflow.
+constexpr int64_t kMaxAttr = int64_t(1) << 30;
+
+std::string join(const std::vector<int64_t>& v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) {
+    s += i ? ',' : '[';
+    s += std::to_string(v[i]);
+  }
+  return v.empty() ? "[]" : s + "]";
+}
+
+Status check_range(const char* name, const std::vector<int64_t>& v, int64_t lo) {
+  for (int64_t x : v)
+    if (x < lo || x > kMaxAttr)
+      return invalid_argument(std::string(name) + " " + join(v) + ": values must be in [" + std::to_string(lo) +
+                              ", 2^30]");
+  return Status::ok();
+}
+
+Status check_len(const char* name, const std::vector<int64_t>& v, size_t want) {
+  if (!v.empty() && v.size() != want)
+    return invalid_argument(std::string(name) + " " + join(v) + " has " + std::to_string(v.size()) +
+                            " values, expected " + std::to_string(want));
+  return Status::ok();
+}
+
+int64_t attr_or(const std::vector<int64_t>& v, size_t i, int64_t def) { return v.empty() ? def : v[i]; }
+
+}  // namespace
+
+Result<ConvAttrs> parse_conv_attrs(const NodeDesc& node, bool transpose) {
+  ConvAttrs a;
+  const std::string pad = node.attrs.get_string("auto_pad", "NOTSET");
+  if (pad == "NOTSET" || pad.empty()) a.auto_pad = AutoPad::kNotSet;
+  else if (pad == "SAME_UPPER") a.auto_pad = AutoPad::kSameUpper;
+  else if (pad == "SAME_LOWER") a.auto_pad = AutoPad::kSameLower;
+  else if (pad == "VALID") a.auto_pad = AutoPad::kValid;
+  else return invalid_argument("auto_pad '" + pad + "' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID");
+  a.kernel_shape = node.attrs.get_ints("kernel_shape");
+  a.strides = node.attrs.get_ints("strides");
+  a.dilations = node.attrs.get_ints("dilations");
+  a.pads = node.attrs.get_ints("pads");
+  a.group = node.attrs.get_int("group", 1);
+  if (a.group < 1 || a.group > kMaxAttr) return invalid_argument("group " + std::to_string(a.group) + " must be >= 1");
+  CVT_RETURN_IF_ERROR(check_range("kernel_shape", a.kernel_shape, 1));
+  CVT_RETURN_IF_ERROR(check_range("strides", a.strides, 1));
+  CVT_RETURN_IF_ERROR(check_range("dilations", a.dilations, 1));
+  CVT_RETURN_IF_ERROR(check_range("pads", a.pads, 0));
+  if (a.pads.size() % 2) return invalid_argument("pads " + join(a.pads) + " needs a begin and an end per axis");
+  if (transpose) {
+    a.output_padding = node.attrs.get_ints("output_padding");
+    a.output_shape = node.attrs.get_ints("output_shape");
+    CVT_RETURN_IF_ERROR(check_range("output_padding", a.output_padding, 0));
+    CVT_RETURN_IF_ERROR(check_range("output_shape", a.output_shape, 0));
+  }
+  return a;
+}
+
+Status check_conv_weight(const ConvAttrs& a, const Shape& w, bool transpose) {
+  if (w.size() < 3 || w.size() > 5)
+    return shape_mismatch("weight W " + shape_str(w) + " must have rank 3, 4 or 5 (1-3 spatial dims)");
+  const size_t sr = w.size() - 2;
+  CVT_RETURN_IF_ERROR(check_len("kernel_shape", a.kernel_shape, sr));
+  CVT_RETURN_IF_ERROR(check_len("strides", a.strides, sr));
+  CVT_RETURN_IF_ERROR(check_len("dilations", a.dilations, sr));
+  CVT_RETURN_IF_ERROR(check_len("pads", a.pads, 2 * sr));
+  CVT_RETURN_IF_ERROR(check_len("output_padding", a.output_padding, sr));
+  for (size_t i = 0; i < sr; ++i) {
+    if (!a.kernel_shape.empty() && a.kernel_shape[i] != w[2 + i])
+      return shape_mismatch("kernel_shape " + join(a.kernel_shape) + " disagrees with weight " + shape_str(w));
+    if (w[2 + i] < 1) return shape_mismatch("weight " + shape_str(w) + " has an empty kernel");
+  }
+  // Conv W is (K, C/g, ...): K splits into groups. ConvTranspose W is (C, M/g, ...): C does.
+  if (w[0] % a.group != 0)
+    return shape_mismatch(std::string(transpose ? "input" : "output") + " channels " + std::to_string(w[0]) +
+                          " of weight " + shape_str(w) + " are not divisible by group " + std::to_string(a.group));
+  if (w[1] < 1) return shape_mismatch("weight " + shape_str(w) + " has no channels");
+  return Status::ok();
+}
+
+// Shared by Conv and ConvTranspose: ranks, kernel, strides, dilations, explicit pads.
+static Result<ConvParams> common_params(const ConvAttrs& a, const Shape& x, const Shape& w, bool transpose) {
+  CVT_RETURN_IF_ERROR(check_conv_weight(a, w, transpose));
+  if (x.size() != w.size())
+    return shape_mismatch("input X " + shape_str(x) + " and weight W " + shape_str(w) + " must have the same rank");
+  ConvParams p;
+  p.spatial_rank = static_cast<int>(x.size()) - 2;
+  p.batch = x[0];
+  p.in_channels = x[1];
+  p.group = a.group;
+  const int off = 3 - p.spatial_rank;
+  for (int i = 0; i < p.spatial_rank; ++i) {
+    p.in[off + i] = x[2 + i];
+    p.kernel[off + i] = w[2 + i];
+    p.stride[off + i] = attr_or(a.strides, i, 1);
+    p.dilation[off + i] = attr_or(a.dilations, i, 1);
+    p.pad_begin[off + i] = attr_or(a.pads, i, 0);
+    p.pad_end[off + i] = attr_or(a.pads, p.spatial_rank + i, 0);
+    if (x[2 + i] > kMaxAttr) return limit_exceeded("input " + shape_str(x) + " is too large");
+  }
+  if (p.in_channels % p.group != 0)
+    return shape_mismatch("input channels " + std::to_string(p.in_channels) + " are not divisible by group " +
+                          std::to_string(p.group));
+  return p;
+}
+
+Result<ConvParams> resolve_conv(const ConvAttrs& a, const Shape& x, const Shape& w) {
+  CVT_ASSIGN_OR_RETURN(ConvParams p, common_params(a, x, w, false));
+  p.out_channels = w[0];
+  if (w[1] * p.group != p.in_channels)
+    return shape_mismatch("weight " + shape_str(w) + " expects " + std::to_string(w[1]) + " x group " +
+                          std::to_string(p.group) + " input channels, input X " + shape_str(x) + " has " +
+                          std::to_string(p.in_channels));
+  for (int i = 3 - p.spatial_rank; i < 3; ++i) {
+    const int64_t in = p.in[i], s = p.stride[i], dk = (p.kernel[i] - 1) * p.dilation[i] + 1;
+    if (a.auto_pad == AutoPad::kSameUpper || a.auto_pad == AutoPad::kSameLower) {
+      p.out[i] = (in + s - 1) / s;
+      const int64_t total = std::max<int64_t>(0, (p.out[i] - 1) * s + dk - in);
+      // The odd pixel goes to the end for SAME_UPPER, to the beginning for SAME_LOWER.
+      p.pad_begin[i] = a.auto_pad == AutoPad::kSameUpper ? total / 2 : total - total / 2;
+      p.pad_end[i] = total - p.pad_begin[i];
+      continue;
+    }
+    if (a.auto_pad == AutoPad::kValid) p.pad_begin[i] = p.pad_end[i] = 0;
+    const int64_t padded = in + p.pad_begin[i] + p.pad_end[i];
+    if (padded < dk)
+      return shape_mismatch("dilated kernel extent " + std::to_string(dk) + " > padded input " +
+                            std::to_string(padded) + " on spatial axis " + std::to_string(i - (3 - p.spatial_rank)) +
+                            " (input " + shape_str(x) + ", weight " + shape_str(w) + ")");
+    p.out[i] = (padded - dk) / s + 1;
+  }
+  CVT_RETURN_IF_ERROR(check_shape(p.output_shape(), DType::kFloat32));
+  return p;
+}
+
+// ---- fast path --------------------------------------------------------------------
+
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Writes into NR-column panels: value j of a row goes to panel j/nr, lane j%nr.
+struct PanelWriter {
+  float* panel;
+  int64_t panel_stride;
+  int nr, lane = 0;
+  template <typename Fill>
+  void put(int64_t count, Fill fill) {  // fill(dst, first, n) writes n values
+    int64_t done = 0;
+    while (done < count) {
+      const int64_t n = std::min<int64_t>(count - done, nr - lane);
+      fill(panel + lane, done, n);
+      done += n;
+      lane += static_cast<int>(n);
+      if (lane == nr) lane = 0, panel += panel_stride;
+    }
+  }
+  void zeros(int64_t count) {
+    put(count, [](float* d, int64_t, int64_t n) { std::memset(d, 0, sizeof(float) * n); });
+  }
+};
+
+// im2col of one image and group, straight into packed B panels: rows are
+// (c, kd, kh, kw), columns output pixels (od, oh, ow).
+void im2col_pack(const ConvParams& p, const float* x, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr,
+                 float* dst) {
+  const auto [kd_n, kh_n, kw_n] = p.kernel;
+  const auto [od_n, oh_n, ow_n] = p.out;
+  const int64_t ks = p.kernel_size(), in_w = p.in[2];
+  const int64_t ncp = ceil_div(nc, nr) * nr;
+  for (int64_t r = 0; r < kc; ++r) {
+    const int64_t row = k0 + r, c = row / ks, kidx = row % ks;
+    const int64_t kd = kidx / (kh_n * kw_n), kh = (kidx / kw_n) % kh_n, kw = kidx % kw_n;
+    const float* xc = x + c * p.in_pixels();
+    PanelWriter out{dst + r * nr, kc * nr, nr};
+    int64_t ow = n0 % ow_n, oh = (n0 / ow_n) % oh_n, od = n0 / (ow_n * oh_n);
+    for (int64_t j = 0; j < nc;) {
+      const int64_t len = std::min(ow_n - ow, nc - j);  // rest of this output row
+      const int64_t id = od * p.stride[0] - p.pad_begin[0] + kd * p.dilation[0];
+      const int64_t ih = oh * p.stride[1] - p.pad_begin[1] + kh * p.dilation[1];
+      if (id < 0 || id >= p.in[0] || ih < 0 || ih >= p.in[1]) {
+        out.zeros(len);
+      } else {
+        const int64_t sw = p.stride[2], iw0 = ow * sw - p.pad_begin[2] + kw * p.dilation[2];
+        // Outputs t in [lo, hi) read inside the row; the rest are padding.
+        const int64_t lo = std::min(len, iw0 >= 0 ? 0 : ceil_div(-iw0, sw));
+        const int64_t hi = std::max(lo, std::min(len, iw0 >= in_w ? 0 : ceil_div(in_w - iw0, sw)));
+        const float* src = xc + (id * p.in[1] + ih) * in_w + iw0 + lo * sw;
+        out.zeros(lo);
+        if (sw == 1)
+          out.put(hi - lo, [&](float* d, int64_t f, int64_t n) { std::memcpy(d, src + f, sizeof(float) * n); });
+        else
+          out.put(hi - lo, [&](float* d, int64_t f, int64_t n) {
+            for (int64_t t = 0; t < n; ++t) d[t] = src[(f + t) * sw];
+          });
+        out.zeros(len - hi);
+      }
+      j += len;
+      ow += len;
+      if (ow == ow_n) {
+        ow = 0;
+        if (++oh == oh_n) oh = 0, ++od;
+      }
+    }
+    out.zeros(ncp - nc);
+  }
+}
+
+bool is_pointwise(const ConvParams& p) {
+  for (int i = 0; i < 3; ++i)
+    if (p.kernel[i] != 1 || p.stride[i] != 1 || p.pad_begin[i] != 0 || p.pad_end[i] != 0) return false;
+  return true;
+}
+
+bool use_direct_depthwise(const ConvParams& p) { return p.is_depthwise() && p.in[0] == 1 && p.kernel[0] == 1; }
+
+void conv_depthwise(const ConvParams& p, Isa isa, const float* x, const float* w, const float* bias, float* y) {
+  // in (N,C,H,W), w (C,1,R,S), out (N,C,P,Q); D is 1.
+  const int64_t r = p.kernel[1], s = p.kernel[2], ph = p.pad_begin[1], pw = p.pad_begin[2];
+  const int64_t hp = (p.out[1] - 1) * p.stride[1] + (r - 1) * p.dilation[1] + 1;
+  const int64_t wp = (p.out[2] - 1) * p.stride[2] + (s - 1) * p.dilation[2] + 1;
+  const int64_t in_h = p.in[1], in_w = p.in[2];
+  parallel_for(0, p.batch * p.in_channels, 1, [&](int64_t lo, int64_t hi) {
+    // Zero-padded copy of the plane (+ slack for whole-vector loads) keeps the kernels branch-free.
+    float* xp = gemm_scratch(2, static_cast<size_t>(hp * wp + 64));
+    for (int64_t plane = lo; plane < hi; ++plane) {
+      const int64_t c = plane % p.in_channels;
+      const float* xs = x + plane * in_h * in_w;
+      std::memset(xp, 0, sizeof(float) * (hp * wp + 64));
+      for (int64_t yy = 0; yy < hp; ++yy) {
+        const int64_t ih = yy - ph;
+        if (ih < 0 || ih >= in_h) continue;
+        const int64_t x0 = std::max<int64_t>(0, pw), x1 = std::min(wp, in_w + pw);
+        if (x1 > x0) std::memcpy(xp + yy * wp + x0, xs + ih * in_w + (x0 - pw), sizeof(float) * (x1 - x0));
+      }
+      DepthwisePlane d{xp, wp, w + c * r * s, r, s, p.stride[1], p.stride[2], p.dilation[1], p.dilation[2],
+                       bias ? bias[c] : 0.f, y + plane * p.out_pixels(), p.out[1], p.out[2]};
+      if (isa >= Isa::kAvx2)
+        conv_dw_f32_plane__avx2(d, p.activation);
+      else
+        conv_dw_f32_plane__scalar(d, p.activation);
+    }
+  });
+}
+
+// Per-group packed weights: group g is rows [g*K/G, (g+1)*K/G) of W as (K, C/G*R*S).
+std::vector<PackedA> pack_conv_weights(const GemmKernelSet& ks, const Shape& w_shape, int64_t group, const float* w) {
+  const int64_t kg = w_shape[0] / group, depth = shape_numel(w_shape) / w_shape[0];
+  std::vector<PackedA> packed;
+  for (int64_t g = 0; g < group; ++g) packed.emplace_back(ks, kg, depth, MatrixView{w + g * kg * depth, depth, false});
+  return packed;
+}
+
+void conv_gemm(const ConvParams& p, const GemmKernelSet& ks, const std::vector<PackedA>& w, const float* x,
+               const float* bias, float* y) {
+  const int64_t cg = p.in_channels / p.group, kg = p.out_channels / p.group;
+  const int64_t batch = p.batch * p.group;
+  const bool pointwise = is_pointwise(p);
+  std::vector<PackBFn> im2col;
+  if (!pointwise)
+    for (int64_t t = 0; t < batch; ++t) {
+      const float* xg = x + ((t / p.group) * p.in_channels + (t % p.group) * cg) * p.in_pixels();
+      im2col.emplace_back([&p, xg](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+        im2col_pack(p, xg, k0, kc, n0, nc, nr, dst);
+      });
+    }
+  GemmShape s;
+  s.m = kg, s.n = p.out_pixels(), s.k = cg * p.kernel_size(), s.epilogue = p.activation;
+  gemm_f32(ks, s, batch, [&](int64_t t, GemmOperands& op) {
+    const int64_t n = t / p.group, g = t % p.group;
+    op.packed_a = &w[g];
+    if (pointwise)  // 1x1, stride 1: the NCHW input already is the (C, H*W) B matrix
+      op.b = MatrixView{x + (n * p.in_channels + g * cg) * p.in_pixels(), p.in_pixels(), false};
+    else
+      op.pack_b = &im2col[t];
+    op.c = y + (n * p.out_channels + g * kg) * p.out_pixels();
+    op.ldc = p.out_pixels();
+    op.row_bias = bias ? bias + g * kg : nullptr;
+  });
+}
+
+Status check_input(const Tensor* t, const char* what) {
+  if (!t) return invalid_argument(std::string("missing input ") + what);
+  if (t->dtype() != DType::kFloat32)
+    return unsupported(std::string("input ") + what + " has dtype " + dtype_name(t->dtype()) +
+                       "; only float32 is implemented");
+  return Status::ok();
+}
+
+class ConvKernel final : public Kernel {
+ public:
+  ConvKernel(ConvAttrs attrs, Epilogue activation, const Tensor* const_w)
+      : attrs_(std::move(attrs)), activation_(activation), ks_(&gemm_kernels()) {
+    impl_ = std::string("conv_f32_im2col_") + ks_->name;
+    if (!const_w) return;
+    const Shape& ws = const_w->shape();
+    const bool dw_candidate = ws[1] == 1 && ws[0] == attrs_.group && ws.size() <= 4;
+    if (!dw_candidate) packed_w_ = pack_conv_weights(*ks_, ws, attrs_.group, const_w->data<float>());
+    packed_shape_ = ws;
+  }
+
+  Status run(KernelContext& ctx) override {
+    const Tensor* x = ctx.input(0);
+    const Tensor* w = ctx.input(1);
+    const Tensor* b = ctx.num_inputs() > 2 ? ctx.input(2) : nullptr;
+    CVT_RETURN_IF_ERROR(check_input(x, "X"));
+    CVT_RETURN_IF_ERROR(check_input(w, "W"));
+    if (b) CVT_RETURN_IF_ERROR(check_input(b, "B"));
+    CVT_ASSIGN_OR_RETURN(ConvParams p, resolve_conv(attrs_, x->shape(), w->shape()));
+    if (b && b->shape() != Shape{p.out_channels})
+      return shape_mismatch("bias B " + shape_str(b->shape()) + " must have shape (" +
+                            std::to_string(p.out_channels) + ")");
+    p.activation = activation_;
+    CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, DType::kFloat32, p.output_shape()));
+    const float* bias = b ? b->data<float>() : nullptr;
+    if (y->numel() == 0) return Status::ok();
+    if (ctx.use_reference()) {
+      conv_ref(p, x->data<float>(), w->data<float>(), bias, y->data<float>());
+      return Status::ok();
+    }
+    if (use_direct_depthwise(p)) {
+      impl_ = std::string("conv_f32_dw__") + (ks_->isa >= Isa::kAvx2 ? "avx2" : "scalar");
+      conv_depthwise(p, ks_->isa, x->data<float>(), w->data<float>(), bias, y->data<float>());
+      return Status::ok();
+    }
+    impl_ = std::string(is_pointwise(p) ? "conv_f32_1x1_" : "conv_f32_im2col_") + ks_->name;
+    if (!packed_w_.empty() && packed_shape_ == w->shape()) {
+      conv_gemm(p, *ks_, packed_w_, x->data<float>(), bias, y->data<float>());
+    } else {  // weights computed at run time: pack for this call only
+      auto packed = pack_conv_weights(*ks_, w->shape(), p.group, w->data<float>());
+      conv_gemm(p, *ks_, packed, x->data<float>(), bias, y->data<float>());
+    }
+    return Status::ok();
+  }
+  std::string impl_name() const override { return impl_; }
+
+ private:
+  ConvAttrs attrs_;
+  Epilogue activation_;
+  const GemmKernelSet* ks_;
+  std::vector<PackedA> packed_w_;
+  Shape packed_shape_;
+  std::string impl_;
+};
+
+}  // namespace
+
+void conv_dw_f32_plane__scalar(const DepthwisePlane& d, const Epilogue& e) noexcept {
+  for (int64_t oy = 0; oy < d.p; ++oy) {
+    float* yrow = d.y + oy * d.q;
+    for (int64_t ox = 0; ox < d.q; ++ox) yrow[ox] = d.bias;
+    for (int64_t r = 0; r < d.r; ++r)
+      for (int64_t s = 0; s < d.s; ++s) {
+        const float wv = d.w[r * d.s + s];
+        const float* xrow = d.x_padded + (oy * d.stride_h + r * d.dilation_h) * d.padded_w + s * d.dilation_w;
+        for (int64_t ox = 0; ox < d.q; ++ox) yrow[ox] += xrow[ox * d.stride_w] * wv;
+      }
+    for (int64_t ox = 0; ox < d.q; ++ox) yrow[ox] = e.apply(yrow[ox]);
+  }
+}
+
+Result<std::unique_ptr<Kernel>> make_conv_kernel(const NodeDesc& node, const Epilogue& activation) {
+  CVT_ASSIGN_OR_RETURN(ConvAttrs attrs, parse_conv_attrs(node, false));
+  if (node.inputs.size() < 2 || !node.has_input(0) || !node.has_input(1))
+    return invalid_argument("Conv needs inputs X and W");
+  const Tensor* w = node.constant(1);
+  if (w) {
+    if (w->dtype() != DType::kFloat32)
+      return unsupported(std::string("weight W has dtype ") + dtype_name(w->dtype()) + "; only float32 is implemented");
+    CVT_RETURN_IF_ERROR(check_conv_weight(attrs, w->shape(), false));
+  }
+  return std::unique_ptr<Kernel>(std::make_unique<ConvKernel>(std::move(attrs), activation, w));
+}
+
+static Result<std::unique_ptr<Kernel>> make_conv(const NodeDesc& node) {
+  return make_conv_kernel(node, Epilogue::none());
+}
+
+void register_conv_ops(std::vector<OpSchema>& t) {
+  t.push_back({"", "Conv", 1, 18, make_conv});
+  t.push_back({"", "ConvTranspose", 1, 18, make_conv_transpose_kernel});
+}
+
+}  // namespace cvt

@@ -1,0 +1,81 @@
+// Conv / ConvTranspose: attribute parsing, shape rules (auto_pad, output_shape)
+// and the entry points of the reference and fast paths. Spatial dims (1-3) are
+// right-aligned into (D, H, W) so one code path serves Conv1d/2d/3d.
+#pragma once
+#include <array>
+#include <memory>
+#include <vector>
+
+#include "ops/gemm.h"
+#include "ops/kernel.h"
+
+namespace cvt {
+
+enum class AutoPad { kNotSet, kSameUpper, kSameLower, kValid };
+
+/// Attributes as written on the node, validated but not yet tied to an input shape.
+struct ConvAttrs {
+  AutoPad auto_pad = AutoPad::kNotSet;
+  std::vector<int64_t> kernel_shape, strides, dilations, pads;  // empty = default
+  std::vector<int64_t> output_padding, output_shape;            // ConvTranspose only
+  int64_t group = 1;
+};
+
+/// Fully resolved geometry of one convolution. Index 0..2 = D, H, W; unused
+/// leading spatial dims have size 1, stride 1 and no padding.
+struct ConvParams {
+  int spatial_rank = 2;            // 1, 2 or 3 as in the model
+  int64_t batch = 1;               // N
+  int64_t in_channels = 0;         // C
+  int64_t out_channels = 0;        // K (Conv) / M (ConvTranspose)
+  int64_t group = 1;
+  std::array<int64_t, 3> in{1, 1, 1}, out{1, 1, 1}, kernel{1, 1, 1};
+  std::array<int64_t, 3> stride{1, 1, 1}, dilation{1, 1, 1};
+  std::array<int64_t, 3> pad_begin{0, 0, 0}, pad_end{0, 0, 0};
+  /// Fused activation applied to every output (after bias). A graph pass may
+  /// set it when a Relu / LeakyRelu / Clip follows the conv.
+  Epilogue activation;
+
+  int64_t in_pixels() const { return in[0] * in[1] * in[2]; }
+  int64_t out_pixels() const { return out[0] * out[1] * out[2]; }
+  int64_t kernel_size() const { return kernel[0] * kernel[1] * kernel[2]; }
+  Shape output_shape() const;  // (N, K, spatial...) with the model's spatial rank
+  bool is_depthwise() const { return group == in_channels && group == out_channels; }
+};
+
+/// Reads and validates auto_pad, kernel_shape, strides, dilations, pads, group
+/// (and output_padding / output_shape when `transpose`).
+Result<ConvAttrs> parse_conv_attrs(const NodeDesc& node, bool transpose);
+/// Conv: x (N, C, spatial), w (K, C/group, kernel). Checks ranks, channel/group
+/// agreement and that the dilated kernel fits in the padded input.
+Result<ConvParams> resolve_conv(const ConvAttrs& attrs, const Shape& x, const Shape& w);
+/// ConvTranspose: x (N, C, spatial), w (C, M/group, kernel).
+Result<ConvParams> resolve_conv_transpose(const ConvAttrs& attrs, const Shape& x, const Shape& w);
+/// Checks W's rank / divisibility before any input shape is known (kernel creation).
+Status check_conv_weight(const ConvAttrs& attrs, const Shape& w, bool transpose);
+
+/// Reference paths (conv_ref.cpp, conv_transpose.cpp): plain loops, double
+/// accumulation, no SIMD, no threads. `bias` may be null.
+void conv_ref(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
+void conv_transpose_ref(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
+
+/// Builds a Conv kernel for `node` with `activation` fused into its output.
+/// create_kernel() uses Epilogue::none(); a fusion pass may pass relu/clip.
+Result<std::unique_ptr<Kernel>> make_conv_kernel(const NodeDesc& node, const Epilogue& activation);
+Result<std::unique_ptr<Kernel>> make_conv_transpose_kernel(const NodeDesc& node);
+
+/// Depthwise 2-D plane: out (P, Q) from a zero-padded input plane (Hp, Wp) so
+/// no bounds checks are needed; w is (R, S). Bias and epilogue fused.
+struct DepthwisePlane {
+  const float* x_padded;
+  int64_t padded_w;
+  const float* w;
+  int64_t r, s, stride_h, stride_w, dilation_h, dilation_w;
+  float bias;
+  float* y;
+  int64_t p, q;
+};
+void conv_dw_f32_plane__scalar(const DepthwisePlane& d, const Epilogue& e) noexcept;
+void conv_dw_f32_plane__avx2(const DepthwisePlane& d, const Epilogue& e) noexcept;
+
+}  // namespace cvt

@@ -1,0 +1,377 @@
+// Conv / ConvTranspose conformance: hand-computed cases, values from PyTorch,
+// an odd-shape table comparing every fast path (each ISA this CPU runs, 1 and 2
+// threads, constant and run-time weights) with the reference, invalid
+// attributes, the fused epilogue, and a hidden [.perf] benchmark.
+#include <cmath>
+#include <cstring>
+#include <ctime>
+
+#include "core/cpu_features.h"
+#include "ops/conv.h"
+#include "ops/op_runner.h"
+#include "ops/registry.h"
+#include "test_util.h"
+
+using namespace cvt;
+using cvt::testing::random_tensor;
+
+namespace {
+
+Attribute ints_attr(std::vector<int64_t> v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+Attribute int_attr(int64_t v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kInt;
+  a.i = v;
+  return a;
+}
+Attribute string_attr(std::string v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kString;
+  a.s = std::move(v);
+  return a;
+}
+
+struct ConvCase {
+  Shape x, w;
+  int64_t group = 1;
+  std::vector<int64_t> strides, dilations, pads;
+  std::string auto_pad;  // "" = attribute absent
+  bool bias = true;
+  std::vector<int64_t> output_padding, output_shape;  // ConvTranspose only
+};
+
+NodeDesc make_node(const std::string& op, const ConvCase& c) {
+  NodeDesc n;
+  n.op_type = op;
+  n.opset = 11;
+  if (c.group != 1) n.attrs.set("group", int_attr(c.group));
+  if (!c.strides.empty()) n.attrs.set("strides", ints_attr(c.strides));
+  if (!c.dilations.empty()) n.attrs.set("dilations", ints_attr(c.dilations));
+  if (!c.pads.empty()) n.attrs.set("pads", ints_attr(c.pads));
+  if (!c.auto_pad.empty()) n.attrs.set("auto_pad", string_attr(c.auto_pad));
+  if (!c.output_padding.empty()) n.attrs.set("output_padding", ints_attr(c.output_padding));
+  if (!c.output_shape.empty()) n.attrs.set("output_shape", ints_attr(c.output_shape));
+  return n;
+}
+
+// Marks inputs listed in `constant` as load-time constants so weights are pre-packed.
+void set_constants(NodeDesc& node, const std::vector<Tensor>& inputs, std::vector<int> constant) {
+  node.inputs.clear();
+  node.constant_inputs.assign(inputs.size(), nullptr);
+  for (size_t i = 0; i < inputs.size(); ++i) node.inputs.push_back("in" + std::to_string(i));
+  for (int i : constant) node.constant_inputs[i] = std::make_shared<Tensor>(inputs[i]);
+}
+
+Tensor run_ok(const NodeDesc& node, const std::vector<Tensor>& inputs, bool ref, int threads) {
+  auto r = run_single_op(node, inputs, SingleOpOptions{ref, threads});
+  INFO(r.status().to_string());
+  REQUIRE(r.is_ok());
+  return r.value()[0];
+}
+
+bool bit_identical(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
+}
+
+struct IsaCapGuard {
+  ~IsaCapGuard() { set_isa_cap(Isa::kAvx512); }
+};
+
+std::vector<Isa> runnable_isas() {
+  std::vector<Isa> v{Isa::kScalar};
+  if (cpu_features().has_avx2_fma()) v.push_back(Isa::kAvx2);
+  if (cpu_features().has_avx512()) v.push_back(Isa::kAvx512);
+  return v;
+}
+
+// Same inputs as the PyTorch generator quoted next to the expected values.
+Tensor sin_tensor(const Shape& s) {
+  Tensor t(DType::kFloat32, s);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = float(std::sin(0.37 * double(i) + 0.1));
+  return t;
+}
+Tensor cos_tensor(const Shape& s) {
+  Tensor t(DType::kFloat32, s);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = float(0.5 * std::cos(0.23 * double(i)));
+  return t;
+}
+Tensor ramp_bias(int64_t n) {
+  Tensor t(DType::kFloat32, {n});
+  for (int64_t i = 0; i < n; ++i) t.data<float>()[i] = float(0.1 * double(i) - 0.2);
+  return t;
+}
+
+// Reference vs fast for every ISA, at 1 and 2 threads, with run-time and constant weights.
+void check_case(const std::string& op, const ConvCase& c) {
+  const int64_t out_ch = op == "Conv" ? c.w[0] : c.w[1] * c.group;
+  std::vector<Tensor> in{random_tensor(c.x, 11), random_tensor(c.w, 12)};
+  if (c.bias) in.push_back(random_tensor({out_ch}, 13));
+  NodeDesc node = make_node(op, c);
+  set_constants(node, in, {});
+  const Tensor ref = run_ok(node, in, true, 1);
+  NodeDesc const_node = node;
+  set_constants(const_node, in, {1, 2 < int(in.size()) ? 2 : 1});
+  IsaCapGuard guard;
+  for (Isa isa : runnable_isas()) {
+    set_isa_cap(isa);
+    INFO("isa " << isa_name(isa));
+    const Tensor one = run_ok(node, in, false, 1);
+    const Tensor two = run_ok(node, in, false, 2);
+    const Tensor packed = run_ok(const_node, in, false, 2);
+    CHECK_TENSOR_NEAR(one, ref, 1e-4, 1e-4);
+    CHECK(bit_identical(one, two));
+    CHECK(bit_identical(one, packed));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Conv hand-computed: padding, auto_pad, 1x1", "[ops][conv]") {
+  for (bool ref : {true, false}) {
+    // All-ones 3x3 input and kernel, pad 1: each output counts the taps inside.
+    ConvCase c{{1, 1, 3, 3}, {1, 1, 3, 3}};
+    c.pads = {1, 1, 1, 1};
+    Tensor ones_x = Tensor::from_vector<float>({1, 1, 3, 3}, std::vector<float>(9, 1.f));
+    Tensor y = run_ok(make_node("Conv", c), {ones_x, ones_x}, ref, 1);
+    CHECK_TENSOR_NEAR(y, Tensor::from_vector<float>({1, 1, 3, 3}, {4, 6, 4, 6, 9, 6, 4, 6, 4}), 0, 0);
+    // 1-D [1,2,3,4] * [1,1]: SAME_UPPER pads the end, SAME_LOWER the start, VALID neither.
+    Tensor x = Tensor::from_vector<float>({1, 1, 4}, {1, 2, 3, 4});
+    Tensor w = Tensor::from_vector<float>({1, 1, 2}, {1, 1});
+    ConvCase same{{1, 1, 4}, {1, 1, 2}};
+    same.auto_pad = "SAME_UPPER";
+    CHECK_TENSOR_NEAR(run_ok(make_node("Conv", same), {x, w}, ref, 1),
+                      Tensor::from_vector<float>({1, 1, 4}, {3, 5, 7, 4}), 0, 0);
+    same.auto_pad = "SAME_LOWER";
+    CHECK_TENSOR_NEAR(run_ok(make_node("Conv", same), {x, w}, ref, 1),
+                      Tensor::from_vector<float>({1, 1, 4}, {1, 3, 5, 7}), 0, 0);
+    same.auto_pad = "VALID";
+    CHECK_TENSOR_NEAR(run_ok(make_node("Conv", same), {x, w}, ref, 1),
+                      Tensor::from_vector<float>({1, 1, 3}, {3, 5, 7}), 0, 0);
+    // 1x1 conv mixing two channels, with bias: y = 2*a - b + 1
+    Tensor x2 = Tensor::from_vector<float>({1, 2, 1, 2}, {1, 2, 3, 4});
+    Tensor w2 = Tensor::from_vector<float>({1, 2, 1, 1}, {2, -1});
+    Tensor b2 = Tensor::from_vector<float>({1}, {1});
+    CHECK_TENSOR_NEAR(run_ok(make_node("Conv", ConvCase{{1, 2, 1, 2}, {1, 2, 1, 1}}), {x2, w2, b2}, ref, 1),
+                      Tensor::from_vector<float>({1, 1, 1, 2}, {0, 1}), 0, 0);
+  }
+}
+
+TEST_CASE("ConvTranspose hand-computed: stride, auto_pad, output_shape", "[ops][conv]") {
+  for (bool ref : {true, false}) {
+    // Stride 2, 2x2 ones kernel: each input spreads into its own 2x2 block.
+    Tensor x = Tensor::from_vector<float>({1, 1, 2, 2}, {1, 2, 3, 4});
+    Tensor w = Tensor::from_vector<float>({1, 1, 2, 2}, {1, 1, 1, 1});
+    ConvCase c{{1, 1, 2, 2}, {1, 1, 2, 2}};
+    c.strides = {2, 2};
+    CHECK_TENSOR_NEAR(run_ok(make_node("ConvTranspose", c), {x, w}, ref, 1),
+                      Tensor::from_vector<float>({1, 1, 4, 4}, {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4}), 0, 0);
+    // 1-D [1,2,3] with [1,1,1], stride 2: full output is [1,1,3,2,5,3,3] (7 values).
+    Tensor x1 = Tensor::from_vector<float>({1, 1, 3}, {1, 2, 3});
+    Tensor w1 = Tensor::from_vector<float>({1, 1, 3}, {1, 1, 1});
+    ConvCase c1{{1, 1, 3}, {1, 1, 3}};
+    c1.strides = {2};
+    c1.auto_pad = "SAME_UPPER";  // out 6, the cut pixel is at the end
+    CHECK_TENSOR_NEAR(run_ok(make_node("ConvTranspose", c1), {x1, w1}, ref, 1),
+                      Tensor::from_vector<float>({1, 1, 6}, {1, 1, 3, 2, 5, 3}), 0, 0);
+    c1.auto_pad = "SAME_LOWER";  // the cut pixel is at the start
+    CHECK_TENSOR_NEAR(run_ok(make_node("ConvTranspose", c1), {x1, w1}, ref, 1),
+                      Tensor::from_vector<float>({1, 1, 6}, {1, 3, 2, 5, 3, 3}), 0, 0);
+    c1.auto_pad = "";
+    c1.output_shape = {8};  // larger than the natural 7: the extra pixel only gets bias (none)
+    CHECK_TENSOR_NEAR(run_ok(make_node("ConvTranspose", c1), {x1, w1}, ref, 1),
+                      Tensor::from_vector<float>({1, 1, 8}, {1, 1, 3, 2, 5, 3, 3, 0}), 0, 0);
+  }
+}
+
+TEST_CASE("Conv and ConvTranspose match PyTorch", "[ops][conv]") {
+  // Expected values: /usr/bin/python3 with torch 1.13, inputs
+  //   x = sin(0.37*i + 0.1), w = 0.5*cos(0.23*i), b = 0.1*i - 0.2 (float32, flat index i), then
+  //   F.conv2d(x(1,2,5,5), w(3,2,3,3), b, stride=2, padding=1)
+  //   F.conv2d(x(1,4,5,5), w(4,2,3,3), b, padding=(1,2), dilation=2, groups=2)
+  //   F.conv_transpose2d(x(1,2,3,3), w(2,1,3,3), b, stride=2, padding=1, output_padding=1)
+  //   F.conv_transpose1d(x(1,2,4), w(2,1,3), b, stride=3, padding=1, output_padding=2, dilation=2, groups=2)
+  const std::vector<float> conv_s2 = {0.6373995f, 2.05284f, 1.435692f, -0.1321837f, -1.438729f, -1.391052f, 0.3882537f, 2.097965f, 1.758545f, 0.8109579f, 0.1784614f, -0.6763772f, -1.582654f, -0.5752417f, 0.8068298f, 0.4800054f, -0.4755047f, -1.223087f, -1.824225f, -2.554493f, -1.011312f, 1.538319f, 1.753551f, 0.2086976f, -1.216564f, -1.891187f, -0.7419235f};
+  const std::vector<float> conv_g2 = {0.6093981f, 0.4487401f, 0.6123863f, 0.513931f, 0.3284349f, -0.09452252f, 0.1660693f, 0.4577176f, 0.2766442f, 0.4016656f, 0.4653338f, 0.5300576f, 0.6312082f, 0.4801439f, 0.5265273f, -0.4841421f, -0.1480177f, -0.2697509f, -0.3156412f, 0.03501379f, 0.5228394f, 0.1449831f, 0.1242141f, 0.003264941f, -0.3937857f, -0.8516155f, -0.6085865f, -0.7764623f, -0.7184795f, -0.4513953f, -0.1515818f, -0.4061874f, -0.3653468f, -0.2364191f, -0.4930553f, -0.8238668f, -0.7746028f, -1.138533f, -0.8041536f, -0.5733902f, 0.4409711f, 0.1308755f, 0.2882619f, 0.3090571f, -0.02917019f, 0.9188353f, 0.9065461f, 1.050673f, 0.8769885f, 0.8307167f, 0.08936513f, 0.3353832f, 0.6096095f, 0.504684f, 0.6399517f, 0.5104617f, 0.6988199f, 0.7199378f, 0.5595925f, 0.7372173f};
+  const std::vector<float> convt_2d = {-0.02917752f, 0.420734f, 0.2396043f, 0.8820767f, 0.4488878f, 0.379012f, 0.7038262f, 1.780579f, 0.8672401f, 1.9541f, 0.8862081f, 0.7702595f, 0.5703474f, 1.322781f, 0.5875439f, 1.242496f, 0.4981502f, 0.4100328f, 0.758163f, 1.442474f, 0.5004349f, 0.8265733f, 0.1479063f, -0.02752931f, 0.3142652f, 0.5335106f, 0.06077664f, 0.000768289f, -0.2280067f, -0.2364958f, 0.03965233f, 0.08067457f, -0.096876f, -0.2075669f, -0.2473617f, -0.2491662f};
+  const std::vector<float> convt_1d = {-0.2f, -0.1513978f, 0.02644314f, -0.155272f, 0.02048007f, 0.1723215f, 0.002904937f, 0.162517f, 0.267808f, 0.1336197f, 0.2554889f, -0.2f, 0.2191805f, -0.2f, -0.1f, 0.2028973f, 0.2582282f, 0.1042351f, 0.1813913f, 0.1823653f, 0.08973419f, 0.1218003f, 0.06828552f, 0.04955367f, 0.03218967f, -0.1f, -0.01086823f, -0.1f};
+  ConvCase a{{1, 2, 5, 5}, {3, 2, 3, 3}};
+  a.strides = {2, 2};
+  a.pads = {1, 1, 1, 1};
+  ConvCase b{{1, 4, 5, 5}, {4, 2, 3, 3}, 2};
+  b.dilations = {2, 2};
+  b.pads = {1, 2, 1, 2};
+  ConvCase t2{{1, 2, 3, 3}, {2, 1, 3, 3}};
+  t2.strides = {2, 2};
+  t2.pads = {1, 1, 1, 1};
+  t2.output_padding = {1, 1};
+  ConvCase t1{{1, 2, 4}, {2, 1, 3}, 2};
+  t1.strides = {3};
+  t1.pads = {1, 1};
+  t1.output_padding = {2};
+  t1.dilations = {2};
+  for (bool ref : {true, false}) {
+    INFO("reference " << ref);
+    auto run = [&](const char* op, const ConvCase& c, int64_t out_ch) {
+      return run_ok(make_node(op, c), {sin_tensor(c.x), cos_tensor(c.w), ramp_bias(out_ch)}, ref, 2);
+    };
+    CHECK_TENSOR_NEAR(run("Conv", a, 3), Tensor::from_vector<float>({1, 3, 3, 3}, conv_s2), 1e-5, 1e-5);
+    CHECK_TENSOR_NEAR(run("Conv", b, 4), Tensor::from_vector<float>({1, 4, 3, 5}, conv_g2), 1e-5, 1e-5);
+    CHECK_TENSOR_NEAR(run("ConvTranspose", t2, 1), Tensor::from_vector<float>({1, 1, 6, 6}, convt_2d), 1e-5, 1e-5);
+    CHECK_TENSOR_NEAR(run("ConvTranspose", t1, 2), Tensor::from_vector<float>({1, 2, 14}, convt_1d), 1e-5, 1e-5);
+  }
+}
+
+TEST_CASE("Conv odd shapes: fast paths vs reference", "[ops][conv]") {
+  const ConvCase c = GENERATE(
+      ConvCase{{1, 3, 7, 7}, {5, 3, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},
+      ConvCase{{2, 3, 13, 13}, {7, 3, 3, 3}, 1, {2, 2}, {}, {0, 1, 1, 0}},
+      ConvCase{{1, 5, 127, 3}, {6, 5, 1, 1}},                               // 1x1 direct GEMM
+      ConvCase{{1, 9, 13, 13}, {11, 9, 1, 1}, 1, {2, 2}},                   // 1x1 strided: im2col
+      ConvCase{{1, 3, 7, 7}, {4, 3, 1, 1}, 1, {}, {}, {1, 1, 1, 1}},        // 1x1 padded
+      ConvCase{{2, 13, 13, 13}, {13, 1, 3, 3}, 13, {}, {}, {1, 1, 1, 1}},   // depthwise s1
+      ConvCase{{1, 10, 41, 67}, {10, 1, 3, 3}, 10, {2, 2}, {}, {1, 1, 1, 1}},  // depthwise s2
+      ConvCase{{1, 7, 13, 40}, {7, 1, 5, 5}, 7, {3, 3}, {2, 2}, {2, 2, 2, 2}},  // depthwise s3 d2
+      ConvCase{{1, 3, 9, 127}, {3, 1, 3, 3}, 3, {}, {}, {1, 1, 1, 1}},      // depthwise, wide rows
+      ConvCase{{1, 5, 13, 13}, {5, 1, 3, 3}, 5, {}, {}, {0, 1, 2, 0}, "", false},
+      ConvCase{{1, 4, 9, 9}, {8, 1, 3, 3}, 4, {}, {}, {1, 1, 1, 1}},        // channel multiplier 2
+      ConvCase{{1, 6, 9, 9}, {10, 3, 3, 3}, 2},                             // group 2
+      ConvCase{{1, 9, 13, 13}, {6, 3, 3, 3}, 3, {2, 2}, {2, 2}, {2, 2, 2, 2}},  // group 3
+      ConvCase{{1, 3, 13, 13}, {4, 3, 3, 3}, 1, {}, {3, 3}},                // dilation 3
+      ConvCase{{1, 3, 8, 8}, {4, 3, 3, 3}, 1, {2, 2}, {}, {}, "SAME_UPPER"},
+      ConvCase{{1, 3, 7, 7}, {4, 3, 4, 4}, 1, {2, 2}, {}, {}, "SAME_LOWER"},
+      ConvCase{{1, 3, 7, 9}, {4, 3, 3, 5}, 1, {1, 2}, {}, {}, "VALID"},
+      ConvCase{{2, 5, 127}, {7, 5, 3}, 1, {2}, {}, {1, 2}},                 // 1-D
+      ConvCase{{1, 8, 33}, {8, 1, 5}, 8, {}, {}, {2, 2}},                   // 1-D depthwise
+      ConvCase{{1, 3, 5, 6, 7}, {4, 3, 3, 3, 3}, 1, {1, 2, 1}, {}, {1, 1, 1, 1, 1, 1}},  // 3-D
+      ConvCase{{1, 4, 3, 5, 7}, {6, 4, 1, 1, 1}},                           // 3-D pointwise
+      ConvCase{{1, 3, 1, 1}, {4, 3, 1, 1}},
+      ConvCase{{1, 3, 7, 7}, {5, 3, 7, 7}},                                 // kernel = input
+      ConvCase{{1, 67, 13, 13}, {19, 67, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},   // K = 603: several K blocks
+      ConvCase{{1, 37, 31, 29}, {150, 37, 1, 1}},                           // M spans M blocks
+      ConvCase{{1, 8, 127, 127}, {3, 8, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},    // many pixel tiles
+      ConvCase{{3, 4, 5, 5}, {6, 2, 1, 1}, 2});
+  CAPTURE(shape_str(c.x), shape_str(c.w), c.group, c.auto_pad);
+  check_case("Conv", c);
+}
+
+TEST_CASE("ConvTranspose odd shapes: fast path vs reference", "[ops][conv]") {
+  const ConvCase c = GENERATE(
+      ConvCase{{1, 3, 7, 7}, {3, 5, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},
+      ConvCase{{2, 4, 5, 5}, {4, 3, 3, 3}, 1, {2, 2}, {}, {1, 1, 1, 1}, "", true, {1, 1}},
+      ConvCase{{1, 4, 6, 6}, {4, 2, 4, 4}, 2, {2, 2}, {}, {1, 1, 1, 1}},    // group 2
+      ConvCase{{1, 6, 5, 5}, {6, 1, 3, 3}, 3, {2, 1}, {}, {0, 1, 1, 0}},    // group 3
+      ConvCase{{1, 3, 5, 5}, {3, 4, 3, 3}, 1, {3, 3}, {2, 2}, {}, "", true, {2, 1}},
+      ConvCase{{1, 5, 13}, {5, 7, 4}, 1, {2}, {}, {1, 0}},                 // 1-D
+      ConvCase{{1, 2, 3, 4, 5}, {2, 3, 2, 3, 3}, 1, {2, 2, 2}},             // 3-D
+      ConvCase{{1, 3, 7, 7}, {3, 2, 3, 3}, 1, {2, 2}, {}, {}, "SAME_UPPER"},
+      ConvCase{{1, 3, 6, 6}, {3, 2, 4, 4}, 1, {2, 2}, {}, {}, "SAME_LOWER", false},
+      ConvCase{{1, 3, 7, 7}, {3, 2, 3, 3}, 1, {2, 2}, {}, {}, "", true, {}, {14, 14}},
+      ConvCase{{1, 3, 7, 7}, {3, 2, 3, 3}, 1, {2, 2}, {}, {}, "SAME_UPPER", true, {}, {1, 2, 16, 15}},
+      ConvCase{{1, 9, 13, 13}, {9, 4, 1, 1}},                               // 1x1
+      ConvCase{{1, 37, 31, 29}, {37, 11, 3, 3}, 1, {2, 2}, {}, {1, 1, 1, 1}},
+      ConvCase{{1, 4, 32, 64}, {4, 256, 3, 3}, 1, {2, 2}, {}, {1, 1, 1, 1}, "", true, {1, 1}});  // chunked col
+  CAPTURE(shape_str(c.x), shape_str(c.w), c.group, c.auto_pad);
+  check_case("ConvTranspose", c);
+}
+
+TEST_CASE("Conv fused epilogue through make_conv_kernel", "[ops][conv]") {
+  const Epilogue ep = GENERATE(Epilogue::relu(), Epilogue::clamp(-0.3f, 0.6f), Epilogue::leaky_relu(0.2f));
+  const ConvCase c = GENERATE(ConvCase{{1, 6, 11, 11}, {9, 6, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},
+                              ConvCase{{1, 12, 11, 11}, {12, 1, 3, 3}, 12, {}, {}, {1, 1, 1, 1}});
+  std::vector<Tensor> in{random_tensor(c.x, 21), random_tensor(c.w, 22), random_tensor({c.w[0]}, 23)};
+  NodeDesc node = make_node("Conv", c);
+  set_constants(node, in, {1, 2});
+  Tensor expect = run_ok(node, in, true, 1);
+  for (int64_t i = 0; i < expect.numel(); ++i) expect.data<float>()[i] = ep.apply(expect.data<float>()[i]);
+  IsaCapGuard guard;
+  for (Isa isa : runnable_isas()) {
+    set_isa_cap(isa);
+    for (bool ref : {true, false}) {
+      auto kernel = make_conv_kernel(node, ep);
+      REQUIRE(kernel.is_ok());
+      HeapKernelContext ctx({&in[0], &in[1], &in[2]}, 1, ref);
+      REQUIRE(kernel.value()->run(ctx).is_ok());
+      INFO("isa " << isa_name(isa) << " ref " << ref);
+      CHECK_TENSOR_NEAR(ctx.outputs()[0], expect, 1e-4, 1e-4);
+    }
+  }
+}
+
+TEST_CASE("Conv and ConvTranspose reject invalid attributes with a Status", "[ops][conv]") {
+  auto fails = [](const char* op, const ConvCase& c, Shape b_shape, const char* needle, bool const_w) {
+    std::vector<Tensor> in{random_tensor(c.x, 1), random_tensor(c.w, 2)};
+    if (!b_shape.empty()) in.push_back(random_tensor(b_shape, 3));
+    NodeDesc node = make_node(op, c);
+    set_constants(node, in, const_w ? std::vector<int>{1} : std::vector<int>{});
+    for (bool ref : {true, false}) {
+      auto r = run_single_op(node, in, SingleOpOptions{ref, 1});
+      INFO(op << " " << r.status().to_string());
+      REQUIRE_FALSE(r.is_ok());
+      CHECK(r.status().message().find(needle) != std::string::npos);
+    }
+  };
+  for (bool const_w : {false, true}) {
+    fails("Conv", {{1, 3, 4, 4}, {2, 3, 5, 5}}, {}, "padded input", const_w);
+    fails("Conv", {{1, 3, 4, 4}, {2, 3, 3, 3}, 1, {}, {3, 3}}, {}, "padded input", const_w);
+    fails("Conv", {{1, 3, 4, 4}, {2, 3, 3, 3}, 1, {}, {}, {-1, 0, 0, 0}}, {}, "pads", const_w);
+    fails("Conv", {{1, 4, 4, 4}, {2, 3, 3, 3}}, {}, "input channels", const_w);
+    fails("Conv", {{1, 4, 4, 4}, {3, 2, 3, 3}, 2}, {}, "divisible by group", const_w);
+    fails("Conv", {{1, 3, 4, 4}, {2, 3, 3}}, {}, "rank", const_w);
+    fails("Conv", {{1, 3, 4, 4}, {2, 3, 3, 3, 3, 3}}, {}, "rank", const_w);
+    fails("Conv", {{1, 3, 4, 4}, {2, 3, 3, 3}, 1, {1}}, {}, "strides", const_w);
+    fails("Conv", {{1, 3, 4, 4}, {2, 3, 3, 3}, 1, {0, 1}}, {}, "strides", const_w);
+    fails("Conv", {{1, 3, 4, 4}, {2, 3, 3, 3}, 1, {}, {}, {}, "SAME"}, {}, "auto_pad", const_w);
+    fails("Conv", {{1, 3, 4, 4}, {2, 3, 3, 3}}, {3}, "bias", const_w);
+    fails("Conv", {{1, 3, 4, 4}, {2, 3, 3, 3}, 0}, {}, "group", const_w);
+    fails("ConvTranspose", {{1, 3, 4, 4}, {2, 3, 3, 3}}, {}, "input channels", const_w);
+    fails("ConvTranspose", {{1, 4, 4, 4}, {3, 2, 3, 3}, 2}, {}, "divisible by group", const_w);
+    fails("ConvTranspose", {{1, 3, 4, 4}, {3, 2, 3, 3}, 1, {2, 2}, {}, {}, "", true, {2, 2}}, {}, "output_padding",
+          const_w);
+    fails("ConvTranspose", {{1, 3, 2, 2}, {3, 2, 3, 3}, 1, {}, {}, {2, 2, 2, 2}}, {}, "no output", const_w);
+    fails("ConvTranspose", {{1, 3, 4, 4}, {3, 2, 3, 3}}, {3}, "bias", const_w);
+  }
+}
+
+// CPU time of this thread (the machine may be shared).
+static double thread_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+TEST_CASE("Conv throughput", "[.perf]") {
+  struct Bench {
+    const char* name;
+    ConvCase c;
+  };
+  const Bench benches[] = {
+      {"3x3 64->64 56x56", {{1, 64, 56, 56}, {64, 64, 3, 3}, 1, {}, {}, {1, 1, 1, 1}}},
+      {"1x1 256->64 56x56", {{1, 256, 56, 56}, {64, 256, 1, 1}}},
+      {"3x3 s2 128->256 28x28", {{1, 128, 28, 28}, {256, 128, 3, 3}, 1, {2, 2}, {}, {1, 1, 1, 1}}},
+      {"3x3 512->512 7x7", {{1, 512, 7, 7}, {512, 512, 3, 3}, 1, {}, {}, {1, 1, 1, 1}}},
+      {"dw 3x3 32ch 112x112", {{1, 32, 112, 112}, {32, 1, 3, 3}, 32, {}, {}, {1, 1, 1, 1}}},
+      {"dw 3x3 s2 96ch 112x112", {{1, 96, 112, 112}, {96, 1, 3, 3}, 96, {2, 2}, {}, {1, 1, 1, 1}}},
+  };
+  for (const Bench& b : benches) {
+    std::vector<Tensor> in{random_tensor(b.c.x, 1), random_tensor(b.c.w, 2), random_tensor({b.c.w[0]}, 3)};
+    NodeDesc node = make_node("Conv", b.c);
+    set_constants(node, in, {1, 2});
+    auto kernel = create_kernel(node);
+    REQUIRE(kernel.is_ok());
+    HeapKernelContext ctx({&in[0], &in[1], &in[2]}, 1, false);
+    REQUIRE(kernel.value()->run(ctx).is_ok());
+    const int reps = 20;
+    double t0 = thread_seconds();
+    for (int r = 0; r < reps; ++r) REQUIRE(kernel.value()->run(ctx).is_ok());
+    const double sec = (thread_seconds() - t0) / reps;
+    const Tensor& y = ctx.outputs()[0];
+    const double flops = 2.0 * y.numel() * (b.c.w[1] * b.c.w[2] * b.c.w[3]);
+    WARN(b.name << " [" << kernel.value()->impl_name() << "]: " << sec * 1e3 << " ms, " << flops / sec * 1e-9
+                << " GFLOP/s (1 thread)");
+  }
+}
