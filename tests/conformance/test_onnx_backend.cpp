@@ -87,6 +87,7 @@ TEST_CASE("ONNX backend conformance suite", "[conformance][onnx]") {
     for (const auto& c : cases) {
       CaseResult r = run_case(c);
       if (r.kind == CaseResult::kSkipped) {
+        if (std::getenv("CVTOOL_CONFORMANCE_VERBOSE")) std::cout << "skip " << folder << "/" << c.filename().string() << ": " << r.why << "\n";
         ++skipped;
         continue;
       }

@@ -28,7 +28,8 @@ Result<ValueInfo> value_info_from_proto(const onnx::ValueInfoProto& vi) {
   if (vi.has_type() && vi.type().has_tensor_type()) {
     const auto& tt = vi.type().tensor_type();
     auto dt = dtype_from_onnx(tt.elem_type());
-    if (dt.is_ok()) info.dtype = dt.value();
+    if (!dt.is_ok()) return dt.status().with_context("value '" + vi.name() + "'");
+    info.dtype = dt.value();
     if (tt.has_shape()) {
       info.has_shape = true;
       for (const auto& d : tt.shape().dim()) {
