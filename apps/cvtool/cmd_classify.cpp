@@ -20,11 +20,6 @@ struct ClassifyOptions {
 };
 
 int run_classify(const ClassifyOptions& o) {
-  auto resolved = resolve_model(o.model, "classify");
-  if (!resolved.is_ok()) {
-    std::cerr << "cvtool: error: " << resolved.status().message() << "\n";
-    return model_error_exit_code(resolved.status());
-  }
   auto inputs = expand_inputs(o.batch);
   if (!inputs.is_ok()) {
     std::cerr << "cvtool: error: " << inputs.status().message() << "\n";
@@ -34,6 +29,11 @@ int run_classify(const ClassifyOptions& o) {
     std::cerr << "cvtool: error: no input images (give files, folders, globs, @list.txt or -)\n";
     return kExitUsage;
   }
+  auto resolved = resolve_model(o.model, "classify");
+  if (!resolved.is_ok()) {
+    std::cerr << "cvtool: error: " << resolved.status().message() << "\n";
+    return model_error_exit_code(resolved.status());
+  }
   cvt::SessionOptions so;
   so.threads = threads_per_job(o.batch);
   so.use_reference = o.kernels == "ref";
@@ -42,7 +42,7 @@ int run_classify(const ClassifyOptions& o) {
     auto c = cvt::Classifier::create(resolved.value(), so);
     if (!c.is_ok()) {
       std::cerr << "cvtool: error: " << c.status().message() << "\n";
-      return c.status().code() == cvt::ErrorCode::kInvalidArgument ? kExitModel : kExitModel;
+      return kExitModel;  // unreadable model, unsupported op, or a manifest that contradicts the file
     }
     workers.push_back(std::move(c).value());
   }
