@@ -80,60 +80,75 @@ bool only_last_two_resized(const ResizePlan& plan) {
   return r >= 1;
 }
 
+// out[i] = sum_k w[i*kTaps+k] * row[idx[i*kTaps+k]] for one output row.
+// kTaps = 0 means "taps given at run time"; fixed counts let the compiler
+// keep the sum in registers and overlap consecutive outputs.
+template <typename T, int kTaps>
+void blend_columns(const T* __restrict row, T* __restrict out, const int64_t* __restrict idx,
+                   const float* __restrict w, const uint8_t* outside, T extra, int64_t n, int taps) {
+  const int t = kTaps > 0 ? kTaps : taps;
+  for (int64_t i = 0; i < n; ++i) {
+    T acc = T(0);
+    for (int k = 0; k < t; ++k) acc += static_cast<T>(w[i * t + k]) * row[idx[i * t + k]];
+    out[i] = acc;
+  }
+  if (outside)
+    for (int64_t i = 0; i < n; ++i)
+      if (outside[i]) out[i] = extra;
+}
+
 // in (P, Hin, Win) -> out (P, Hout, Wout): blend taps_y input rows into one
 // row of Win, then blend taps_x columns of it per output pixel.
 template <typename T>
 void resize_separable_hw(const Tensor& x, Tensor& y, const ResizePlan& plan) {
   const int r = x.rank();
-  static const AxisTaps kUnitAxis = [] {
-    AxisTaps a;
-    a.in_size = a.out_size = 1;
-    a.index = {0};
-    a.weight = {1.f};
-    return a;
-  }();
-  const AxisTaps& ay = r >= 2 ? plan.axes[r - 2] : kUnitAxis;
+  AxisTaps unit_axis;  // rank-1 inputs: a height of 1 that is not resized
+  unit_axis.in_size = unit_axis.out_size = 1;
+  unit_axis.index = {0};
+  unit_axis.weight = {1.f};
+  const AxisTaps& ay = r >= 2 ? plan.axes[r - 2] : unit_axis;
   const AxisTaps& ax = plan.axes[r - 1];
   const int64_t Hin = ay.in_size, Win = ax.in_size, Hout = ay.out_size, Wout = ax.out_size;
   const int64_t planes = y.numel() / (Hout * Wout);
   const T extra = static_cast<T>(plan.extrapolation_value);
   const T* src = x.data<T>();
   T* dst = y.data<T>();
+  const int64_t* y_index = ay.index.data();
+  const float* y_weight = ay.weight.data();
+  const uint8_t* y_outside = ay.outside.empty() ? nullptr : ay.outside.data();
+  const int64_t* x_index = ax.index.data();
+  const float* x_weight = ax.weight.data();
+  const uint8_t* x_outside = ax.outside.empty() ? nullptr : ax.outside.data();
+  const int y_taps = ay.taps, x_taps = ax.taps;
+  auto blend = x_taps == 1   ? &blend_columns<T, 1>
+               : x_taps == 2 ? &blend_columns<T, 2>
+               : x_taps == 4 ? &blend_columns<T, 4>
+                             : &blend_columns<T, 0>;
   parallel_for(0, planes * Hout, std::max<int64_t>(1, 8192 / (Wout + Win)), [&](int64_t lo, int64_t hi) {
     std::vector<T> blended(static_cast<size_t>(Win));
     for (int64_t t = lo; t < hi; ++t) {
       const int64_t plane = t / Hout, oy = t % Hout;
       T* out = dst + t * Wout;
-      if (!ay.outside.empty() && ay.outside[oy]) {
+      if (y_outside && y_outside[oy]) {
         std::fill_n(out, Wout, extra);
         continue;
       }
       const T* in_plane = src + plane * Hin * Win;
       const T* row = nullptr;
-      if (ay.taps == 1 && ay.weight[oy] == 1.f) {
-        row = in_plane + ay.index[oy] * Win;
+      if (y_taps == 1 && y_weight[oy] == 1.f) {
+        row = in_plane + y_index[oy] * Win;
       } else {
-        std::fill(blended.begin(), blended.end(), T(0));
-        for (int k = 0; k < ay.taps; ++k) {
-          const T w = static_cast<T>(ay.weight[oy * ay.taps + k]);
+        T* __restrict b = blended.data();
+        std::fill_n(b, Win, T(0));
+        for (int k = 0; k < y_taps; ++k) {
+          const T w = static_cast<T>(y_weight[oy * y_taps + k]);
           if (w == T(0)) continue;
-          const T* in_row = in_plane + ay.index[oy * ay.taps + k] * Win;
-          for (int64_t i = 0; i < Win; ++i) blended[i] += w * in_row[i];
+          const T* __restrict in_row = in_plane + y_index[oy * y_taps + k] * Win;
+          for (int64_t i = 0; i < Win; ++i) b[i] += w * in_row[i];
         }
-        row = blended.data();
+        row = b;
       }
-      const int taps = ax.taps;
-      for (int64_t ox = 0; ox < Wout; ++ox) {
-        if (!ax.outside.empty() && ax.outside[ox]) {
-          out[ox] = extra;
-          continue;
-        }
-        const int64_t* idx = &ax.index[ox * taps];
-        const float* w = &ax.weight[ox * taps];
-        T acc = T(0);
-        for (int k = 0; k < taps; ++k) acc += static_cast<T>(w[k]) * row[idx[k]];
-        out[ox] = acc;
-      }
+      blend(row, out, x_index, x_weight, x_outside, extra, Wout, x_taps);
     }
   });
 }

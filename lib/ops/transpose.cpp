@@ -127,21 +127,27 @@ void permute_rows(const uint8_t* src, uint8_t* dst, const TransposeProblem& p, s
   });
 }
 
-// Batched 2-D swap (B, R, C) -> (B, C, R) in square tiles so both sides stay in cache.
+// Batched 2-D swap (B, R, C) -> (B, C, R) through a small square buffer:
+// source rows are read as contiguous runs and destination rows written as
+// contiguous runs, so large power-of-two strides do not thrash the cache.
 template <typename T>
 void permute_tiles(const T* src, T* dst, int64_t batch, int64_t R, int64_t C) {
   constexpr int64_t kTile = 32;
   const int64_t col_tiles = (C + kTile - 1) / kTile;
   parallel_for(0, batch * col_tiles, 1, [&](int64_t lo, int64_t hi) {
+    T tile[kTile][kTile];
     for (int64_t t = lo; t < hi; ++t) {
       const int64_t b = t / col_tiles, c0 = (t % col_tiles) * kTile;
-      const int64_t c1 = std::min(C, c0 + kTile);
+      const int64_t nc = std::min(C, c0 + kTile) - c0;
       const T* s = src + b * R * C;
       T* d = dst + b * R * C;
       for (int64_t r0 = 0; r0 < R; r0 += kTile) {
-        const int64_t r1 = std::min(R, r0 + kTile);
-        for (int64_t c = c0; c < c1; ++c)
-          for (int64_t r = r0; r < r1; ++r) d[c * R + r] = s[r * C + c];
+        const int64_t nr = std::min(R, r0 + kTile) - r0;
+        for (int64_t r = 0; r < nr; ++r) {
+          const T* in = s + (r0 + r) * C + c0;
+          for (int64_t c = 0; c < nc; ++c) tile[c][r] = in[c];
+        }
+        for (int64_t c = 0; c < nc; ++c) std::memcpy(d + (c0 + c) * R + r0, tile[c], static_cast<size_t>(nr) * sizeof(T));
       }
     }
   });
