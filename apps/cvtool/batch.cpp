@@ -17,7 +17,7 @@
 #include "io/atomic_file.h"
 
 namespace fs = std::filesystem;
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 void add_batch_options(CLI::App* cmd, BatchOptions& o) {
   cmd->add_option("inputs", o.inputs,
@@ -155,7 +155,7 @@ cvt::Result<std::vector<std::string>> expand_inputs(const BatchOptions& o) {
   return out;
 }
 
-json make_envelope(const std::string& schema, const std::string& path, size_t index) {
+Record make_envelope(const std::string& schema, const std::string& path, size_t index) {
   json r;
   r["schema"] = schema;
   r["tool"] = {{"name", "cvtool"}, {"version", CVTOOL_VERSION}};
@@ -164,7 +164,7 @@ json make_envelope(const std::string& schema, const std::string& path, size_t in
   return r;
 }
 
-json error_json(const cvt::Status& st) {
+Record error_json(const cvt::Status& st) {
   if (st.is_ok()) return nullptr;
   return {{"code", cvt::error_code_name(st.code())}, {"message", st.message()}};
 }

@@ -10,6 +10,9 @@
 
 #include "core/status.h"
 
+// Output records keep their keys in insertion order (schema, tool, source, ... first).
+using Record = nlohmann::ordered_json;
+
 struct BatchOptions {
   std::vector<std::string> inputs;
   bool recursive = false;
@@ -32,13 +35,13 @@ void add_batch_options(CLI::App* cmd, BatchOptions& o);
 cvt::Result<std::vector<std::string>> expand_inputs(const BatchOptions& o);
 
 // The record every image task starts from (schema, tool, source, model ...).
-nlohmann::json make_envelope(const std::string& schema, const std::string& path, size_t index);
-nlohmann::json error_json(const cvt::Status& st);
+Record make_envelope(const std::string& schema, const std::string& path, size_t index);
+Record error_json(const cvt::Status& st);
 
 // Runs process(index, path, worker) for every input over `jobs` workers and
 // writes the returned records in input order. Returns the exit code:
 // 0 all fine, 3 when some record has a non-null "error".
-using ProcessFn = std::function<nlohmann::json(size_t index, const std::string& path, int worker)>;
+using ProcessFn = std::function<Record(size_t index, const std::string& path, int worker)>;
 int run_batch(const BatchOptions& o, const std::vector<std::string>& inputs, const ProcessFn& process);
 
 // Threads per job so that jobs x threads does not oversubscribe the machine.

@@ -1,6 +1,10 @@
 // `cvtool classify`: top-k ImageNet-style classification, one JSON record per image.
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <tuple>
 
 #include "batch.h"
 #include "commands.h"
@@ -8,7 +12,7 @@
 #include "model_options.h"
 #include "tasks/classify/classify.h"
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 namespace {
 
@@ -17,6 +21,35 @@ struct ClassifyOptions {
   ModelOptions model;
   int topk = 5;
   std::string kernels = "auto";
+  bool profile = false;
+};
+
+// Per-node time summed over all images, printed as a table on stderr at the end.
+struct ProfileTable {
+  std::mutex mu;
+  std::map<std::string, std::tuple<std::string, std::string, double, int>> rows;  // name -> op, impl, ms, count
+  void add(const std::vector<cvt::NodeProfile>& prof) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& p : prof) {
+      auto& r = rows[p.name];
+      r = {p.op_type, p.impl, std::get<2>(r) + p.ms, std::get<3>(r) + 1};
+    }
+  }
+  void print() {
+    std::vector<std::pair<double, std::string>> order;
+    double total = 0;
+    for (const auto& [name, r] : rows) {
+      order.push_back({std::get<2>(r), name});
+      total += std::get<2>(r);
+    }
+    std::sort(order.rbegin(), order.rend());
+    std::fprintf(stderr, "%-36s %-18s %-36s %10s %6s\n", "NODE", "OP", "KERNEL", "MS/IMAGE", "%");
+    for (const auto& [ms, name] : order) {
+      const auto& r = rows[name];
+      std::fprintf(stderr, "%-36.36s %-18.18s %-36.36s %10.3f %5.1f%%\n", name.c_str(), std::get<0>(r).c_str(),
+                   std::get<1>(r).c_str(), ms / std::max(1, std::get<3>(r)), total > 0 ? 100.0 * ms / total : 0.0);
+    }
+  }
 };
 
 int run_classify(const ClassifyOptions& o) {
@@ -37,6 +70,8 @@ int run_classify(const ClassifyOptions& o) {
   cvt::SessionOptions so;
   so.threads = threads_per_job(o.batch);
   so.use_reference = o.kernels == "ref";
+  so.profile = o.profile;
+  ProfileTable profile;
   std::vector<std::unique_ptr<cvt::Classifier>> workers;
   for (int j = 0; j < std::max(1, o.batch.jobs); ++j) {
     auto c = cvt::Classifier::create(resolved.value(), so);
@@ -54,7 +89,7 @@ int run_classify(const ClassifyOptions& o) {
   json params = {{"topk", o.topk}, {"threads", so.threads}, {"jobs", o.batch.jobs}};
   log_info(o.batch, "classify: model " + rm.manifest.name + ", " + std::to_string(inputs.value().size()) + " inputs");
 
-  return run_batch(o.batch, inputs.value(), [&](size_t index, const std::string& path, int worker) {
+  int code = run_batch(o.batch, inputs.value(), [&](size_t index, const std::string& path, int worker) {
     using Clock = std::chrono::steady_clock;
     auto t0 = Clock::now();
     json r = make_envelope("cvtool.classify/1", path, index);
@@ -80,8 +115,11 @@ int run_classify(const ClassifyOptions& o) {
       return r;
     }
     for (const auto& s : result.value()) r["topk"].push_back({{"class_id", s.class_id}, {"label", s.label}, {"score", s.score}});
+    if (o.profile) profile.add(workers[worker]->session().last_profile());
     return r;
   });
+  if (o.profile) profile.print();
+  return code;
 }
 
 }  // namespace
@@ -94,6 +132,7 @@ void register_classify_command(CLI::App& root, std::function<int()>& run_selecte
   cmd->add_option("-k,--topk", o->topk, "Number of classes to report per image")->check(CLI::Range(1, 100000));
   cmd->add_option("--kernels", o->kernels, "auto: fastest kernels; ref: plain reference loops (slow, for checking)")
       ->check(CLI::IsMember({"auto", "ref"}));
+  cmd->add_flag("--profile", o->profile, "Per-layer time table (kernel chosen, ms per image) on stderr at the end");
   cmd->footer(
       "Examples:\n"
       "  cvtool classify ../shared/data/images/eagle.jpg\n"

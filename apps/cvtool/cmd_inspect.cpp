@@ -7,7 +7,7 @@
 #include "graph/inspect.h"
 #include "model_inputs.h"
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include "io/npy.h"
 #include "model_inputs.h"
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 namespace fs = std::filesystem;
 
 namespace {
