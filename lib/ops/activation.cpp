@@ -28,26 +28,12 @@ SimdKernel simd_kernel(ActKind kind) {
   }
 }
 
-// The kind is a template argument so the switch in activation_value folds away
-// and each loop body is straight-line (vectorisable where the math allows).
+// The kind is a template argument (no switch per element) and the parameters are a
+// local copy, so stores to y cannot alias them and simple kinds vectorise.
 template <ActKind K, class T>
 void activation_loop(const ActParams& p, const T* x, T* y, int64_t n) {
-  ActParams fixed = p;
-  fixed.kind = K;
-  for (int64_t i = 0; i < n; ++i) y[i] = activation_value(fixed, x[i]);
-}
-
-template <class T>
-void activation_chunk(const ActParams& p, const T* x, T* y, int64_t n) {
-  switch (p.kind) {
-#define CVT_ACT_CASE(K) \
-  case ActKind::K: return activation_loop<ActKind::K>(p, x, y, n);
-    CVT_ACT_CASE(kRelu) CVT_ACT_CASE(kLeakyRelu) CVT_ACT_CASE(kSigmoid) CVT_ACT_CASE(kTanh)
-    CVT_ACT_CASE(kHardSigmoid) CVT_ACT_CASE(kHardSwish) CVT_ACT_CASE(kElu) CVT_ACT_CASE(kSelu)
-    CVT_ACT_CASE(kCelu) CVT_ACT_CASE(kSoftplus) CVT_ACT_CASE(kSoftsign) CVT_ACT_CASE(kMish)
-    CVT_ACT_CASE(kGelu) CVT_ACT_CASE(kGeluTanh) CVT_ACT_CASE(kThresholdedRelu) CVT_ACT_CASE(kShrink)
-#undef CVT_ACT_CASE
-  }
+  const ActParams local = p;
+  for (int64_t i = 0; i < n; ++i) y[i] = activation_of<K>(local, x[i]);
 }
 
 const char* act_name(ActKind k) {
@@ -215,8 +201,11 @@ void activation_fast(const ActParams& p, const Tensor& x, Tensor& y) {
     const T* xp = x.data<T>();
     T* yp = y.data<T>();
     parallel_for(0, x.numel(), kGrain, [&](int64_t lo, int64_t hi) {
-      if constexpr (std::is_integral_v<T>) activation_loop<ActKind::kRelu>(p, xp + lo, yp + lo, hi - lo);
-      else activation_chunk<T>(p, xp + lo, yp + lo, hi - lo);
+      if constexpr (std::is_integral_v<T>) {
+        for (int64_t i = lo; i < hi; ++i) yp[i] = xp[i] < T(0) ? T(0) : xp[i];
+      } else {
+        visit_act_kind(p.kind, [&](auto k) { activation_loop<decltype(k)::value>(p, xp + lo, yp + lo, hi - lo); });
+      }
     });
   });
 }
@@ -236,10 +225,10 @@ void prelu_fast(const Tensor& x, const Tensor& slope, const Shape& slope_shape, 
       if constexpr (std::is_unsigned_v<T>) {
         std::copy(xi, xi + n, yi);
       } else if (walk_slope) {
-        for (int64_t i = 0; i < n; ++i) yi[i] = xi[i] < T(0) ? T(si[i] * xi[i]) : xi[i];
+        for (int64_t i = 0; i < n; ++i) yi[i] = leaky_value(xi[i], si[i]);
       } else {
         const T s = *si;
-        for (int64_t i = 0; i < n; ++i) yi[i] = xi[i] < T(0) ? T(s * xi[i]) : xi[i];
+        for (int64_t i = 0; i < n; ++i) yi[i] = leaky_value(xi[i], s);
       }
     });
   });

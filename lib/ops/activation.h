@@ -24,37 +24,62 @@ struct ActParams {
   float gamma = 0;  // Selu; Shrink lambd
 };
 
-/// The definition every path must agree with (T = float or double).
+/// x < 0 ? slope * x : x, written as max(x, 0) + slope * min(x, 0): exact (one term is
+/// +-0), NaN-preserving, and branch-free so loops vectorise (a conditional multiply
+/// is not if-converted under -ftrapping-math).
 template <class T>
-inline T activation_float_value(const ActParams& p, T x) {
+inline T leaky_value(T x, T slope) {
+  return static_cast<T>(std::max(x, T(0)) + slope * std::min(x, T(0)));
+}
+
+/// The definition every path must agree with (T = float or double), one function
+/// per kind so that loops over a fixed kind inline to straight-line code.
+template <ActKind K, class T>
+inline T activation_of(const ActParams& p, T x) {
   using std::exp;
   const T alpha = static_cast<T>(p.alpha);
-  switch (p.kind) {
-    case ActKind::kRelu: return x < T(0) ? T(0) : x;  // NaN passes through
-    case ActKind::kLeakyRelu: return x < T(0) ? alpha * x : x;
-    case ActKind::kSigmoid: return x >= T(0) ? T(1) / (T(1) + exp(-x)) : exp(x) / (T(1) + exp(x));
-    case ActKind::kTanh: return std::tanh(x);
-    case ActKind::kHardSigmoid: return std::max(T(0), std::min(T(1), alpha * x + static_cast<T>(p.beta)));
-    case ActKind::kHardSwish: return x * std::max(T(0), std::min(T(1), x / T(6) + T(0.5)));
-    case ActKind::kElu: return x < T(0) ? alpha * std::expm1(x) : x;
-    case ActKind::kSelu: return static_cast<T>(p.gamma) * (x <= T(0) ? alpha * std::expm1(x) : x);
-    case ActKind::kCelu: return std::max(T(0), x) + std::min(T(0), alpha * std::expm1(x / alpha));
-    case ActKind::kSoftplus: return x > T(0) ? x + std::log1p(exp(-x)) : std::log1p(exp(x));
-    case ActKind::kSoftsign: return x / (T(1) + std::fabs(x));
-    case ActKind::kMish: {
-      const T softplus = x > T(0) ? x + std::log1p(exp(-x)) : std::log1p(exp(x));
-      return x * std::tanh(softplus);
-    }
-    case ActKind::kGelu: return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
-    case ActKind::kGeluTanh:
-      return T(0.5) * x * (T(1) + std::tanh(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)));
-    case ActKind::kThresholdedRelu: return x > alpha ? x : T(0);
-    case ActKind::kShrink: {
-      const T bias = static_cast<T>(p.beta), lambd = static_cast<T>(p.gamma);
-      return x < -lambd ? x + bias : (x > lambd ? x - bias : T(0));
-    }
+  if constexpr (K == ActKind::kRelu) return x < T(0) ? T(0) : x;  // NaN passes through
+  else if constexpr (K == ActKind::kLeakyRelu) return leaky_value(x, alpha);
+  else if constexpr (K == ActKind::kSigmoid) return x >= T(0) ? T(1) / (T(1) + exp(-x)) : exp(x) / (T(1) + exp(x));
+  else if constexpr (K == ActKind::kTanh) return std::tanh(x);
+  else if constexpr (K == ActKind::kHardSigmoid) return std::max(T(0), std::min(T(1), alpha * x + static_cast<T>(p.beta)));
+  else if constexpr (K == ActKind::kHardSwish) return x * std::max(T(0), std::min(T(1), x / T(6) + T(0.5)));
+  else if constexpr (K == ActKind::kElu) return x < T(0) ? alpha * std::expm1(x) : x;
+  else if constexpr (K == ActKind::kSelu) return static_cast<T>(p.gamma) * (x <= T(0) ? alpha * std::expm1(x) : x);
+  else if constexpr (K == ActKind::kCelu) return std::max(T(0), x) + std::min(T(0), alpha * std::expm1(x / alpha));
+  else if constexpr (K == ActKind::kSoftplus) return x > T(0) ? x + std::log1p(exp(-x)) : std::log1p(exp(x));
+  else if constexpr (K == ActKind::kSoftsign) return x / (T(1) + std::fabs(x));
+  else if constexpr (K == ActKind::kMish) return x * std::tanh(activation_of<ActKind::kSoftplus>(p, x));
+  else if constexpr (K == ActKind::kGelu) return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
+  else if constexpr (K == ActKind::kGeluTanh)
+    return T(0.5) * x * (T(1) + std::tanh(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)));
+  else if constexpr (K == ActKind::kThresholdedRelu) return x > alpha ? x : T(0);
+  else {
+    static_assert(K == ActKind::kShrink);
+    const T bias = static_cast<T>(p.beta), lambd = static_cast<T>(p.gamma);
+    return x < -lambd ? x + bias : (x > lambd ? x - bias : T(0));
   }
-  return x;
+}
+
+/// Calls fn(std::integral_constant<ActKind, K>) for the runtime kind.
+template <class Fn>
+inline decltype(auto) visit_act_kind(ActKind kind, Fn&& fn) {
+  switch (kind) {
+#define CVT_ACT_CASE(K) \
+  case ActKind::K: return fn(std::integral_constant<ActKind, ActKind::K>{});
+    CVT_ACT_CASE(kRelu) CVT_ACT_CASE(kLeakyRelu) CVT_ACT_CASE(kSigmoid) CVT_ACT_CASE(kTanh)
+    CVT_ACT_CASE(kHardSigmoid) CVT_ACT_CASE(kHardSwish) CVT_ACT_CASE(kElu) CVT_ACT_CASE(kSelu)
+    CVT_ACT_CASE(kCelu) CVT_ACT_CASE(kSoftplus) CVT_ACT_CASE(kSoftsign) CVT_ACT_CASE(kMish)
+    CVT_ACT_CASE(kGelu) CVT_ACT_CASE(kGeluTanh) CVT_ACT_CASE(kThresholdedRelu)
+#undef CVT_ACT_CASE
+    case ActKind::kShrink: break;
+  }
+  return fn(std::integral_constant<ActKind, ActKind::kShrink>{});
+}
+
+template <class T>
+inline T activation_float_value(const ActParams& p, T x) {
+  return visit_act_kind(p.kind, [&](auto k) { return activation_of<decltype(k)::value>(p, x); });
 }
 
 /// Same, for any dtype: only Relu accepts integers.

@@ -26,7 +26,7 @@ void prelu_ref(const Tensor& x, const Tensor& slope, const Shape& slope_shape, T
       }
       const T v = x.data<T>()[i];
       if constexpr (std::is_unsigned_v<T>) y.data<T>()[i] = v;
-      else y.data<T>()[i] = v < T(0) ? T(slope.data<T>()[off] * v) : v;
+      else y.data<T>()[i] = v < T(0) ? T(slope.data<T>()[off] * v) : v;  // the textbook form
     }
   });
 }

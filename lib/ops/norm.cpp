@@ -324,7 +324,7 @@ void lrn_fast(const LrnParams& p, const ChannelLayout& l, const Tensor& x, Tenso
     using T = typename decltype(tag)::type;
     const T* xp = x.data<T>();
     T* yp = y.data<T>();
-    parallel_for(0, l.batch * l.channels, grain_for(l.plane * p.size), [&](int64_t lo, int64_t hi) {
+    parallel_for(0, l.batch * l.channels, grain_for(l.plane * std::min(p.size, l.channels)), [&](int64_t lo, int64_t hi) {
       std::vector<T> sum(static_cast<size_t>(l.plane));
       for (int64_t nc = lo; nc < hi; ++nc) {
         const int64_t n = nc / l.channels, c = nc % l.channels;

@@ -36,6 +36,7 @@ struct AxisTaps {
   std::vector<int64_t> first;    // input position of the first tap inside [0, in)
   std::vector<int64_t> count;    // taps inside [0, in)
   std::vector<int64_t> divisor;  // AveragePool divisor: count, or taps inside the padded range
+  std::vector<double> inv_divisor;
   int64_t interior_lo = 0, interior_hi = 0;  // outputs whose whole window is inside the input
 };
 
@@ -56,6 +57,7 @@ AxisTaps make_taps(const PoolAxis& a, bool count_include_pad) {
     t.first[o] = s + j0 * d;
     t.count[o] = n;
     t.divisor[o] = count_include_pad ? taps_below(s, a.in + a.pad_end) : n;
+    t.inv_divisor.push_back(1.0 / static_cast<double>(t.divisor[o]));
     if (n == a.kernel) {
       if (!seen_interior) t.interior_lo = o;
       seen_interior = true;
@@ -144,13 +146,13 @@ void separable_plane(const PoolParams& p, const PoolGeometry& g, const PlaneTaps
   if (p.kind == PoolKind::kAverage) {
     const auto& dd = taps.axes[0].divisor;
     const auto& dh = taps.axes[1].divisor;
-    const auto& dw = taps.axes[2].divisor;
     const int64_t OH = g.axes[1].out, OW = g.axes[2].out;
+    const std::vector<double>& inv_w = taps.axes[2].inv_divisor;
     for (int64_t od = 0; od < g.axes[0].out; ++od)
       for (int64_t oh = 0; oh < OH; ++oh) {
         T* row = y + (od * OH + oh) * OW;
-        const T dhd = static_cast<T>(dd[od] * dh[oh]);
-        for (int64_t ow = 0; ow < OW; ++ow) row[ow] /= dhd * static_cast<T>(dw[ow]);
+        const double inv_dh = 1.0 / static_cast<double>(dd[od] * dh[oh]);  // 0 taps: inf, 0 * inf = NaN like 0/0
+        for (int64_t ow = 0; ow < OW; ++ow) row[ow] = static_cast<T>(row[ow] * (inv_dh * inv_w[ow]));
       }
   }
 }

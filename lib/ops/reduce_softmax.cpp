@@ -64,10 +64,12 @@ void softmax_block(SoftmaxKind kind, const T* x, T* y, int64_t count, int64_t in
     exp_in_place(yr, n, simd);
     for (int64_t i = 0; i < n; ++i) sum[i] += yr[i];
   }
+  if (kind == SoftmaxKind::kSoftmax)
+    for (int64_t i = 0; i < n; ++i) sum[i] = 1.0 / sum[i];
   for (int64_t r = 0; r < count; ++r) {
     T* yr = y + r * inner;
     if (kind == SoftmaxKind::kSoftmax) {
-      for (int64_t i = 0; i < n; ++i) yr[i] = static_cast<T>(yr[i] / sum[i]);
+      for (int64_t i = 0; i < n; ++i) yr[i] = static_cast<T>(yr[i] * sum[i]);
     } else {  // recompute x - max: log(exp(.)) would lose the tiny values
       const T* xr = x + r * inner;
       for (int64_t i = 0; i < n; ++i) yr[i] = static_cast<T>((xr[i] - m[i]) - std::log(sum[i]));
