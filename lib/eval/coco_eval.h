@@ -50,6 +50,15 @@ struct CocoEvalResult {
   double rec(size_t t, size_t k, size_t a, size_t m) const { return recall[((t * K + k) * A + a) * M + m]; }
 };
 
+/// COCO.annToRLE: polygons rasterised at the image size and merged; a polygon list whose
+/// first entry has 4 numbers is read as boxes; RLE passes through. A missing mask becomes
+/// an empty one with a warning appended to `warnings` (pycocotools would fail).
+Result<Rle> annotation_to_rle(const Annotation& a, const Image& img, std::vector<std::string>* warnings);
+
+/// computeOks for one pair: `gt_kps` may be null (no keypoints: box-distance variant).
+double keypoint_oks(const std::vector<double>& det_kps, const std::vector<double>* gt_kps, const Box& gt_box,
+                    double gt_area, const std::vector<double>& sigmas);
+
 /// Evaluate bound datasets (see readers.h bind()).
 Result<CocoEvalResult> coco_evaluate(const Dataset& gt, const Dataset& dt, const CocoParams& p);
 

@@ -8,12 +8,6 @@
 
 namespace cvt::eval::coco_detail {
 
-namespace {
-
-constexpr double kEps = 2.220446049250313e-16;  // np.spacing(1)
-
-// COCO.annToRLE: polygons are rasterised and merged; a list whose first entry has exactly
-// 4 numbers is read as boxes (frPyObjects); RLE is used as is.
 Result<Rle> ann_to_rle(const Annotation& a, const Image& img, std::vector<std::string>& warnings) {
   const Segmentation& s = a.segm;
   if (s.kind == Segmentation::Kind::kRle) return s.rle;
@@ -40,8 +34,6 @@ Result<Rle> ann_to_rle(const Annotation& a, const Image& img, std::vector<std::s
   }
   return rle_merge(parts, false);
 }
-
-}  // namespace
 
 Result<Prepared> prepare(const Dataset& gt, const Dataset& dt, const CocoParams& p) {
   Prepared P;
@@ -182,15 +174,25 @@ Result<Prepared> prepare(const Dataset& gt, const Dataset& dt, const CocoParams&
 double item_iou(const Item& d, const Item& g, const CocoParams& p) {
   if (p.task == Task::kBbox) return box_iou_coco(d.bbox, g.bbox, g.crowd);
   if (p.task == Task::kSegm) return rle_iou(d.rle, g.rle, g.crowd);
-  // computeOks
-  const auto& sig = p.kpt_sigmas;
+  return keypoint_oks(*d.kps, g.kps, g.bbox, g.area, p.kpt_sigmas);
+}
+
+
+}  // namespace cvt::eval::coco_detail
+
+namespace cvt::eval {
+
+Result<Rle> annotation_to_rle(const Annotation& a, const Image& img, std::vector<std::string>* warnings) {
+  std::vector<std::string> local;
+  return coco_detail::ann_to_rle(a, img, warnings ? *warnings : local);
+}
+
+double keypoint_oks(const std::vector<double>& dk, const std::vector<double>* gk, const Box& bb, double area,
+                    const std::vector<double>& sig) {
   const size_t k = sig.size();
-  const std::vector<double>* gk = g.kps;
-  const std::vector<double>& dk = *d.kps;
   int k1 = 0;
   if (gk)
     for (size_t j = 0; j < k; ++j) k1 += (*gk)[3 * j + 2] > 0;
-  const Box& bb = g.bbox;
   const double x0 = bb[0] - bb[2], x1 = bb[0] + bb[2] * 2;
   const double y0 = bb[1] - bb[3], y1 = bb[1] + bb[3] * 2;
   double sum = 0;
@@ -208,11 +210,11 @@ double item_iou(const Item& d, const Item& g, const CocoParams& p) {
       dy = std::max(0.0, y0 - yd) + std::max(0.0, yd - y1);
     }
     const double var = (sig[j] * 2) * (sig[j] * 2);
-    const double e = (dx * dx + dy * dy) / var / (g.area + kEps) / 2;
+    const double e = (dx * dx + dy * dy) / var / (area + 2.220446049250313e-16 /* np.spacing(1) */) / 2;
     sum += std::exp(-e);
     ++n;
   }
   return n ? sum / n : 0.0;
 }
 
-}  // namespace cvt::eval::coco_detail
+}  // namespace cvt::eval

@@ -65,6 +65,7 @@ struct Annotation {
   std::vector<double> keypoints;  // flat x,y,v
   int num_keypoints = -1;         // -1: not given
   std::string origin;             // "file:line" for messages
+  int64_t index = -1;             // position in the file it was read from
 };
 
 struct Dataset {

@@ -34,6 +34,7 @@ struct ReadOptions {
   Side side = Side::kPrediction;
   FormatSpec format;
   Task task = Task::kBbox;
+  bool require_score = true;  // predictions must carry a score (pairwise IoU relaxes this)
 };
 
 /// Read a dataset from a file or directory; `format.kind == "auto"` detects it.

@@ -257,6 +257,7 @@ Result<Dataset> parse_coco_document(const json& root, const std::string& path, c
   ds.path = path;
   ds.format = "coco";
   const bool pred = opt.side == Side::kPrediction;
+  const bool want_score = pred && opt.require_score;
   if (root.is_array()) {
     if (!pred)
       return bad(path, "this is a COCO results list; the ground truth must be a COCO dataset with "
@@ -266,7 +267,7 @@ Result<Dataset> parse_coco_document(const json& root, const std::string& path, c
     for (size_t i = 0; i < root.size(); ++i) {
       const std::string ctx = path + ": results[" + std::to_string(i) + "]";
       Annotation ann;
-      CVT_RETURN_IF_ERROR(parse_object(root[i], ann, ctx, true));
+      CVT_RETURN_IF_ERROR(parse_object(root[i], ann, ctx, want_score));
       CVT_RETURN_IF_ERROR(parse_image_ref(root[i], ann, ctx));
       CVT_RETURN_IF_ERROR(parse_class(root[i], ann.cls, ctx));
       if (!ann.cls.category_id) return bad(ctx, "missing \"category_id\"");
@@ -307,7 +308,7 @@ Result<Dataset> parse_coco_document(const json& root, const std::string& path, c
       missing_id = true;
       ann.id = int64_t(i) + 1;
     }
-    CVT_RETURN_IF_ERROR(parse_object(a, ann, ctx, pred));
+    CVT_RETURN_IF_ERROR(parse_object(a, ann, ctx, want_score));
     if (a.contains("image_id")) {
       CVT_RETURN_IF_ERROR(parse_image_ref(a, ann, ctx));
     } else if (ds.images.size() == 1) {
@@ -327,7 +328,7 @@ Result<Dataset> parse_coco_document(const json& root, const std::string& path, c
 
 Status parse_cvtool_record(const json& rec, Dataset& ds, const std::string& where, const ReadOptions& opt) {
   if (!rec.is_object()) return bad(where, "record must be a JSON object");
-  const bool pred = opt.side == Side::kPrediction;
+  const bool pred = opt.side == Side::kPrediction && opt.require_score;
   std::string src_path;
   Image img;
   if (auto s = rec.find("source"); s != rec.end() && s->is_object()) {

@@ -375,18 +375,23 @@ Result<Dataset> read_dataset(const std::string& path, const ReadOptions& opt_in)
   } else if (!fs::exists(path)) {
     return io_error("'" + path + "' does not exist");
   }
-  if (opt.format.kind == "coco") return read_coco_json(path, opt);
-  if (opt.format.kind == "cvtool") {
+  Result<Dataset> r = Status(ErrorCode::kInternal, "unreachable");
+  if (opt.format.kind == "coco") {
+    r = read_coco_json(path, opt);
+  } else if (opt.format.kind == "cvtool") {
     // a cvtool document may also be a single JSON object with "records"
     auto ext = fs::path(path).extension().string();
-    if (ext == ".json") {
-      auto r = read_coco_json(path, opt);
-      if (r.is_ok() || r.status().message().find("malformed JSON") == std::string::npos) return r;
-    }
-    return read_cvtool_jsonl(path, opt);
+    if (ext == ".json") r = read_coco_json(path, opt);
+    if (ext != ".json" || (!r.is_ok() && r.status().message().find("malformed JSON") != std::string::npos))
+      r = read_cvtool_jsonl(path, opt);
+  } else if (opt.format.kind == "voc") {
+    r = read_voc_xml(path, opt);
+  } else {
+    r = read_text_labels(path, opt);
   }
-  if (opt.format.kind == "voc") return read_voc_xml(path, opt);
-  return read_text_labels(path, opt);
+  if (r.is_ok())
+    for (size_t i = 0; i < r.value().anns.size(); ++i) r.value().anns[i].index = int64_t(i);
+  return r;
 }
 
 }  // namespace cvt::eval
