@@ -157,70 +157,72 @@ namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// Writes into NR-column panels: value j of a row goes to panel j/nr, lane j%nr.
-struct PanelWriter {
-  float* panel;
-  int64_t panel_stride;
-  int nr, lane = 0;
-  template <typename Fill>
-  void put(int64_t count, Fill fill) {  // fill(dst, first, n) writes n values
-    int64_t done = 0;
-    while (done < count) {
-      const int64_t n = std::min<int64_t>(count - done, nr - lane);
-      fill(panel + lane, done, n);
-      done += n;
-      lane += static_cast<int>(n);
-      if (lane == nr) lane = 0, panel += panel_stride;
-    }
-  }
-  void zeros(int64_t count) {
-    put(count, [](float* d, int64_t, int64_t n) { std::memset(d, 0, sizeof(float) * n); });
-  }
-};
-
-// im2col of one image and group, straight into packed B panels: rows are
-// (c, kd, kh, kw), columns output pixels (od, oh, ow).
-void im2col_pack(const ConvParams& p, const float* x, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr,
-                 float* dst) {
+// im2col of one image and group, straight into packed B panels of NR
+// columns: rows are (c, kd, kh, kw), columns output pixels (od, oh, ow).
+template <int NR>
+void im2col_pack_nr(const ConvParams& p, const float* x, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
+                    float* dst) {
   const auto [kd_n, kh_n, kw_n] = p.kernel;
   const auto [od_n, oh_n, ow_n] = p.out;
-  const int64_t ks = p.kernel_size(), in_w = p.in[2];
-  const int64_t ncp = ceil_div(nc, nr) * nr;
+  const int64_t ks = p.kernel_size(), in_w = p.in[2], sw = p.stride[2];
   for (int64_t r = 0; r < kc; ++r) {
     const int64_t row = k0 + r, c = row / ks, kidx = row % ks;
     const int64_t kd = kidx / (kh_n * kw_n), kh = (kidx / kw_n) % kh_n, kw = kidx % kw_n;
     const float* xc = x + c * p.in_pixels();
-    PanelWriter out{dst + r * nr, kc * nr, nr};
+    const int64_t d_off = kd * p.dilation[0] - p.pad_begin[0], h_off = kh * p.dilation[1] - p.pad_begin[1];
+    const int64_t w_off = kw * p.dilation[2] - p.pad_begin[2];
     int64_t ow = n0 % ow_n, oh = (n0 / ow_n) % oh_n, od = n0 / (ow_n * oh_n);
-    for (int64_t j = 0; j < nc;) {
-      const int64_t len = std::min(ow_n - ow, nc - j);  // rest of this output row
-      const int64_t id = od * p.stride[0] - p.pad_begin[0] + kd * p.dilation[0];
-      const int64_t ih = oh * p.stride[1] - p.pad_begin[1] + kh * p.dilation[1];
-      if (id < 0 || id >= p.in[0] || ih < 0 || ih >= p.in[1]) {
-        out.zeros(len);
-      } else {
-        const int64_t sw = p.stride[2], iw0 = ow * sw - p.pad_begin[2] + kw * p.dilation[2];
-        // Outputs t in [lo, hi) read inside the row; the rest are padding.
-        const int64_t lo = std::min(len, iw0 >= 0 ? 0 : ceil_div(-iw0, sw));
-        const int64_t hi = std::max(lo, std::min(len, iw0 >= in_w ? 0 : ceil_div(in_w - iw0, sw)));
-        const float* src = xc + (id * p.in[1] + ih) * in_w + iw0 + lo * sw;
-        out.zeros(lo);
+    float* out = dst + r * NR;
+    for (int64_t j = 0; j < nc; j += NR, out += kc * NR) {
+      const int64_t cnt = std::min<int64_t>(NR, nc - j);
+      const int64_t id = od * p.stride[0] + d_off, ih = oh * p.stride[1] + h_off, iw0 = ow * sw + w_off;
+      const bool rows_inside = id >= 0 && id < p.in[0] && ih >= 0 && ih < p.in[1];
+      if (cnt == NR && ow + NR <= ow_n && rows_inside && iw0 >= 0 && iw0 + (NR - 1) * sw < in_w) {
+        // Common case: the whole panel is one stretch of one input row.
+        const float* src = xc + (id * p.in[1] + ih) * in_w + iw0;
         if (sw == 1)
-          out.put(hi - lo, [&](float* d, int64_t f, int64_t n) { std::memcpy(d, src + f, sizeof(float) * n); });
+          std::memcpy(out, src, sizeof(float) * NR);
         else
-          out.put(hi - lo, [&](float* d, int64_t f, int64_t n) {
-            for (int64_t t = 0; t < n; ++t) d[t] = src[(f + t) * sw];
-          });
-        out.zeros(len - hi);
+          for (int t = 0; t < NR; ++t) out[t] = src[t * sw];
+        ow += NR;
+      } else {
+        // Split the panel at output-row ends; each piece reads one input row or padding.
+        for (int64_t t = 0; t < cnt;) {
+          const int64_t len = std::min(ow_n - ow, cnt - t);
+          const int64_t xd = od * p.stride[0] + d_off, xh = oh * p.stride[1] + h_off, xw0 = ow * sw + w_off;
+          int64_t lo = len, hi = len;  // pieces [lo, hi) read inside the row
+          if (xd >= 0 && xd < p.in[0] && xh >= 0 && xh < p.in[1]) {
+            lo = std::min(len, xw0 >= 0 ? 0 : ceil_div(-xw0, sw));
+            hi = std::max(lo, std::min(len, xw0 >= in_w ? 0 : ceil_div(in_w - xw0, sw)));
+          }
+          const float* src = xc + (xd * p.in[1] + xh) * in_w + xw0;
+          for (int64_t u = 0; u < lo; ++u) out[t + u] = 0.f;
+          for (int64_t u = lo; u < hi; ++u) out[t + u] = src[u * sw];
+          for (int64_t u = hi; u < len; ++u) out[t + u] = 0.f;
+          t += len;
+          ow += len;
+          if (ow == ow_n) {
+            ow = 0;
+            if (++oh == oh_n) oh = 0, ++od;
+          }
+        }
+        for (int64_t t = cnt; t < NR; ++t) out[t] = 0.f;
       }
-      j += len;
-      ow += len;
-      if (ow == ow_n) {
-        ow = 0;
+      while (ow >= ow_n) {
+        ow -= ow_n;
         if (++oh == oh_n) oh = 0, ++od;
       }
     }
-    out.zeros(ncp - nc);
+  }
+}
+
+void im2col_pack(const ConvParams& p, const float* x, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr,
+                 float* dst) {
+  switch (nr) {
+    case 8: return im2col_pack_nr<8>(p, x, k0, kc, n0, nc, dst);
+    case 16: return im2col_pack_nr<16>(p, x, k0, kc, n0, nc, dst);
+    case 32: return im2col_pack_nr<32>(p, x, k0, kc, n0, nc, dst);
+    default: CVT_ASSERT(false && "unexpected GEMM panel width");
   }
 }
 
@@ -234,24 +236,41 @@ bool use_direct_depthwise(const ConvParams& p) { return p.is_depthwise() && p.in
 
 void conv_depthwise(const ConvParams& p, Isa isa, const float* x, const float* w, const float* bias, float* y) {
   // in (N,C,H,W), w (C,1,R,S), out (N,C,P,Q); D is 1.
-  const int64_t r = p.kernel[1], s = p.kernel[2], ph = p.pad_begin[1], pw = p.pad_begin[2];
+  const int64_t r = p.kernel[1], s = p.kernel[2], ph = p.pad_begin[1], pw = p.pad_begin[2], sw = p.stride[2];
   const int64_t hp = (p.out[1] - 1) * p.stride[1] + (r - 1) * p.dilation[1] + 1;
-  const int64_t wp = (p.out[2] - 1) * p.stride[2] + (s - 1) * p.dilation[2] + 1;
+  const int64_t phase_w = p.out[2] + (s - 1) * p.dilation[2] / sw, row_len = phase_w * sw;
   const int64_t in_h = p.in[1], in_w = p.in[2];
   parallel_for(0, p.batch * p.in_channels, 1, [&](int64_t lo, int64_t hi) {
-    // Zero-padded copy of the plane (+ slack for whole-vector loads) keeps the kernels branch-free.
-    float* xp = gemm_scratch(2, static_cast<size_t>(hp * wp + 64));
+    float* xp = gemm_scratch(2, static_cast<size_t>(hp * row_len));
     for (int64_t plane = lo; plane < hi; ++plane) {
       const int64_t c = plane % p.in_channels;
       const float* xs = x + plane * in_h * in_w;
-      std::memset(xp, 0, sizeof(float) * (hp * wp + 64));
+      // Columns [x0, x1) of a padded row come from the input, the rest is zero.
+      const int64_t x0 = std::min(row_len, pw), x1 = std::max(x0, std::min(row_len, in_w + pw));
       for (int64_t yy = 0; yy < hp; ++yy) {
+        float* row = xp + yy * row_len;
         const int64_t ih = yy - ph;
-        if (ih < 0 || ih >= in_h) continue;
-        const int64_t x0 = std::max<int64_t>(0, pw), x1 = std::min(wp, in_w + pw);
-        if (x1 > x0) std::memcpy(xp + yy * wp + x0, xs + ih * in_w + (x0 - pw), sizeof(float) * (x1 - x0));
+        if (ih < 0 || ih >= in_h) {
+          std::memset(row, 0, sizeof(float) * row_len);
+        } else if (sw == 1) {
+          std::memset(row, 0, sizeof(float) * x0);
+          std::memcpy(row + x0, xs + ih * in_w + (x0 - pw), sizeof(float) * (x1 - x0));
+          std::memset(row + x1, 0, sizeof(float) * (row_len - x1));
+        } else {  // de-interleave the row into its stride phases
+          for (int64_t phase = 0; phase < sw; ++phase) {
+            // Phase entry i holds padded column i*sw + phase, input column i*sw + phase - pw.
+            float* dst = row + phase * phase_w;
+            const int64_t first = phase - pw;
+            const int64_t lo = std::min(phase_w, first >= 0 ? 0 : ceil_div(-first, sw));
+            const int64_t hi = std::max(lo, std::min(phase_w, first >= in_w ? 0 : ceil_div(in_w - first, sw)));
+            const float* src = xs + ih * in_w + first;
+            for (int64_t i = 0; i < lo; ++i) dst[i] = 0.f;
+            for (int64_t i = lo; i < hi; ++i) dst[i] = src[i * sw];
+            for (int64_t i = hi; i < phase_w; ++i) dst[i] = 0.f;
+          }
+        }
       }
-      DepthwisePlane d{xp, wp, w + c * r * s, r, s, p.stride[1], p.stride[2], p.dilation[1], p.dilation[2],
+      DepthwisePlane d{xp, row_len, phase_w, w + c * r * s, r, s, p.stride[1], sw, p.dilation[1], p.dilation[2],
                        bias ? bias[c] : 0.f, y + plane * p.out_pixels(), p.out[1], p.out[2]};
       if (isa >= Isa::kAvx2)
         conv_dw_f32_plane__avx2(d, p.activation);
@@ -370,8 +389,8 @@ void conv_dw_f32_plane__scalar(const DepthwisePlane& d, const Epilogue& e) noexc
     for (int64_t r = 0; r < d.r; ++r)
       for (int64_t s = 0; s < d.s; ++s) {
         const float wv = d.w[r * d.s + s];
-        const float* xrow = d.x_padded + (oy * d.stride_h + r * d.dilation_h) * d.padded_w + s * d.dilation_w;
-        for (int64_t ox = 0; ox < d.q; ++ox) yrow[ox] += xrow[ox * d.stride_w] * wv;
+        const float* xrow = d.x_padded + d.tap(oy, r, s);
+        for (int64_t ox = 0; ox < d.q; ++ox) yrow[ox] += xrow[ox] * wv;
       }
     for (int64_t ox = 0; ox < d.q; ++ox) yrow[ox] = e.apply(yrow[ox]);
   }
@@ -390,8 +409,20 @@ Result<std::unique_ptr<Kernel>> make_conv_kernel(const NodeDesc& node, const Epi
   return std::unique_ptr<Kernel>(std::make_unique<ConvKernel>(std::move(attrs), activation, w));
 }
 
+Result<Epilogue> fused_activation_from_attrs(const NodeDesc& node) {
+  const Attribute* a = node.attrs.find(kFusedActivationAttr);
+  if (!a) return Epilogue::none();
+  const std::vector<float> v = node.attrs.get_floats(kFusedActivationParamsAttr);
+  if (a->s == "Relu" && v.empty()) return Epilogue::relu();
+  if (a->s == "LeakyRelu" && v.size() == 1) return Epilogue::leaky_relu(v[0]);
+  if (a->s == "Clip" && v.size() == 2 && v[0] <= v[1]) return Epilogue::clamp(v[0], v[1]);
+  return invalid_argument(std::string("internal attribute ") + kFusedActivationAttr + " = '" + a->s + "' with " +
+                          std::to_string(v.size()) + " parameters is not a fusable activation");
+}
+
 static Result<std::unique_ptr<Kernel>> make_conv(const NodeDesc& node) {
-  return make_conv_kernel(node, Epilogue::none());
+  CVT_ASSIGN_OR_RETURN(Epilogue act, fused_activation_from_attrs(node));
+  return make_conv_kernel(node, act);
 }
 
 void register_conv_ops(std::vector<OpSchema>& t) {

@@ -64,16 +64,33 @@ void conv_transpose_ref(const ConvParams& p, const float* x, const float* w, con
 Result<std::unique_ptr<Kernel>> make_conv_kernel(const NodeDesc& node, const Epilogue& activation);
 Result<std::unique_ptr<Kernel>> make_conv_transpose_kernel(const NodeDesc& node);
 
-/// Depthwise 2-D plane: out (P, Q) from a zero-padded input plane (Hp, Wp) so
-/// no bounds checks are needed; w is (R, S). Bias and epilogue fused.
+/// Internal attributes set by graph/passes/fuse_activation.cpp on a Conv node:
+/// `cvtool_activation` (string "Relu", "LeakyRelu" or "Clip") and
+/// `cvtool_activation_params` (floats: {} / {alpha} / {min, max}). The Conv
+/// factory turns them into the fused Epilogue; they never come from a model file
+/// in practice, and malformed values are rejected.
+inline constexpr const char* kFusedActivationAttr = "cvtool_activation";
+inline constexpr const char* kFusedActivationParamsAttr = "cvtool_activation_params";
+Result<Epilogue> fused_activation_from_attrs(const NodeDesc& node);
+
+/// Depthwise 2-D plane: out (P, Q) from a zero-padded copy of one input plane,
+/// so the kernels need no bounds checks; w is (R, S). Each padded row of
+/// row_len = stride_w * phase_w floats is split by column phase (column c is at
+/// (c % stride_w) * phase_w + c / stride_w), so every tap reads contiguous
+/// inputs whatever the stride. Bias and epilogue are fused.
 struct DepthwisePlane {
   const float* x_padded;
-  int64_t padded_w;
+  int64_t row_len, phase_w;
   const float* w;
   int64_t r, s, stride_h, stride_w, dilation_h, dilation_w;
   float bias;
   float* y;
   int64_t p, q;
+  /// Offset of tap (r, s) for output (oy, 0) in x_padded.
+  int64_t tap(int64_t oy, int64_t ri, int64_t si) const {
+    const int64_t col = si * dilation_w;
+    return (oy * stride_h + ri * dilation_h) * row_len + (col % stride_w) * phase_w + col / stride_w;
+  }
 };
 void conv_dw_f32_plane__scalar(const DepthwisePlane& d, const Epilogue& e) noexcept;
 void conv_dw_f32_plane__avx2(const DepthwisePlane& d, const Epilogue& e) noexcept;

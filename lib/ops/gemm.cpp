@@ -94,9 +94,13 @@ static void pack_b_block(MatrixView b, int64_t k0, int64_t kc, int64_t n0, int64
         const float* src = b.data + (n0 + j0 + c) * b.ld + k0;
         for (int64_t k = 0; k < kc; ++k) dst[k * nr + c] = src[k];
       }
+    } else if (cols == 16) {  // the AVX2 panel: a fixed-size copy the compiler inlines
+      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * 16, b.data + (k0 + k) * b.ld + n0 + j0, 64);
     } else {
-      for (int64_t k = 0; k < kc; ++k)
-        std::memcpy(dst + k * nr, b.data + (k0 + k) * b.ld + n0 + j0, sizeof(float) * cols);
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = b.data + (k0 + k) * b.ld + n0 + j0;
+        for (int c = 0; c < cols; ++c) dst[k * nr + c] = src[c];
+      }
     }
   }
 }

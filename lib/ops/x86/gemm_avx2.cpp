@@ -27,7 +27,12 @@ inline void tile_rows(int64_t kc, const float* a, const float* b, float* c, int6
                       const UkernelParams& p) noexcept {
   __m256 lo[Rows], hi[Rows];
 #pragma GCC unroll 6
-  for (int i = 0; i < Rows; ++i) lo[i] = hi[i] = _mm256_setzero_ps();
+  for (int i = 0; i < Rows; ++i) {
+    lo[i] = hi[i] = _mm256_setzero_ps();
+    // C rows are far apart (ldc): start fetching them while the k loop runs.
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 15), _MM_HINT_T0);
+  }
 #pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k) {
     const __m256 b0 = _mm256_load_ps(b);
