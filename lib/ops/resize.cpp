@@ -5,6 +5,7 @@
 //    axes are resized (the NCHW case), parallel over planes x output rows,
 //  - the reference kernel for everything else (N-D linear / cubic).
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -302,7 +303,7 @@ Result<ResizeRequest> read_request(const ResizeNode& n, const KernelContext& ctx
 class ResizeKernel final : public Kernel {
  public:
   explicit ResizeKernel(ResizeNode node) : node_(std::move(node)) {}
-  std::string impl_name() const override { return impl_; }
+  std::string impl_name() const override { return impl_.load(); }
 
   Status run(KernelContext& ctx) override {
     CVT_ASSIGN_OR_RETURN(const Tensor* x, required_input(ctx, 0, "X"));
@@ -336,7 +337,9 @@ class ResizeKernel final : public Kernel {
 
  private:
   ResizeNode node_;
-  std::string impl_ = "resize";
+  // The path depends on run-time shapes; atomic because one kernel may run
+  // in several sessions at once.
+  std::atomic<const char*> impl_{"resize"};
 };
 
 KernelOr make_resize(const NodeDesc& node) {
