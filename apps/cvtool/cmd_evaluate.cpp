@@ -16,7 +16,7 @@ using json = nlohmann::ordered_json;
 
 struct EvalCli {
   std::string gt, pred, gt_format = "auto", pred_format = "auto", protocol = "coco", task = "bbox";
-  std::string iou_thrs, max_dets, area_ranges, iou_compare, names, imgsz, kpt_sigmas, plot, output;
+  std::string iou_thrs, max_dets, area_ranges, iou_compare, names, imgsz, images, kpt_sigmas, plot, output;
   bool pixel_plus_one = false, no_difficult = false, no_pr_curves = false, pretty = false, quiet = false;
   bool pixel_plus_one_given = false;
   int points = 0;
@@ -25,7 +25,7 @@ struct EvalCli {
 };
 
 struct IouCli {
-  std::string a, b, a_format = "auto", b_format = "auto", task = "bbox", names, imgsz, output;
+  std::string a, b, a_format = "auto", b_format = "auto", task = "bbox", names, imgsz, images, output;
   bool class_agnostic = false, pretty = false, quiet = false;
   double min_iou = 0.0;
 };
@@ -155,6 +155,7 @@ int run_evaluate(const EvalCli& c) {
   o.match_iou = c.match_iou;
   o.cm_iou = c.cm_iou;
   o.names_path = c.names;
+  o.images_dir = c.images;
   o.plot_dir = c.plot;
   o.pr_curves = !c.no_pr_curves;
   auto r = cvt::eval::run_evaluation(o);
@@ -206,6 +207,7 @@ int run_iou(const IouCli& c) {
   o.class_agnostic = c.class_agnostic;
   o.min_iou = c.min_iou;
   o.names_path = c.names;
+  o.images_dir = c.images;
   auto r = cvt::eval::run_pairwise_iou(o);
   if (!r.is_ok()) {
     std::cerr << "cvtool evaluate iou: error: " << r.status().message() << "\n";
@@ -221,7 +223,7 @@ const char* kFooter = R"(Formats (auto-detected; force with --gt-format / --pred
   voc     Pascal VOC XML folder or file (<object><name><difficult><bndbox>)
   txt     one .txt per image: 'cls x y w h' (gt), 'cls conf x y w h' (pred); class = name or index (--names).
           Layout suffixes: txt:xywh|xyxy|cxcywh and :abs|:rel, e.g. txt:xyxy:abs
-  yolo    YOLO labels 'cls cx cy w h [conf]', normalised; image sizes from the ground truth or --imgsz
+  yolo    YOLO labels 'cls cx cy w h [conf]', normalised; image sizes from the ground truth, --images or --imgsz
 Predictions are joined to the ground truth by image id (COCO) or file stem, and by category id or name;
 predictions that do not fit are listed in warnings (all unmatched is an error, never a silent AP of 0).
 
@@ -239,7 +241,7 @@ Examples:
   cvtool evaluate --gt instances_val2017.json preds.jsonl --task segm --max-dets 1,10,300
   cvtool evaluate --gt person_keypoints_val2017.json poses.json --task keypoints
   cvtool evaluate --gt VOC2007/Annotations dets/ --names voc.names --protocol voc07
-  cvtool evaluate --gt labels/ preds/ --gt-format yolo --pred-format yolo --names data.yaml --imgsz 640 --protocol darknet
+  cvtool evaluate --gt labels/ preds/ --gt-format yolo --pred-format yolo --names data.yaml --images images/ --protocol darknet
   cvtool evaluate --gt gts/ dets/ --protocol voc12 --iou-compare '>=' --iou-thrs 0.3,0.5   (rafaelpadilla tool)
   cvtool evaluate --gt val.json preds.json --fail-below AP=0.35 --plot plots/ -o metrics.json
   cvtool evaluate iou run_a.jsonl run_b.jsonl
@@ -279,6 +281,8 @@ void register_evaluate_command(CLI::App& root, std::function<int()>& run_selecte
       ->capture_default_str();
   cmd->add_option("--names", c->names, "Class names: .names/.txt one per line, or data.yaml (maps class indices)");
   cmd->add_option("--imgsz", c->imgsz, "Image size W[,H] for normalised (YOLO) coordinates when the ground truth has none");
+  cmd->add_option("--images", c->images,
+                  "Image folder: sizes for normalised boxes; images without a label file count as empty (YOLO)");
   cmd->add_option("--kpt-sigmas", c->kpt_sigmas, "Keypoint OKS sigmas, comma-separated (default COCO-17)");
   cmd->add_option("--plot", c->plot, "Write DIR/pr_curve.png (one curve per class plus the mean)");
   cmd->add_flag("--no-pr-curves", c->no_pr_curves, "Leave the PR-curve arrays out of the JSON");
@@ -305,6 +309,7 @@ void register_evaluate_command(CLI::App& root, std::function<int()>& run_selecte
   iou->add_option("--min-iou", ic->min_iou, "Only pairs with IoU > value")->capture_default_str();
   iou->add_option("--names", ic->names, "Class names for class indices");
   iou->add_option("--imgsz", ic->imgsz, "Image size W[,H] for normalised coordinates");
+  iou->add_option("--images", ic->images, "Image folder (sizes for normalised coordinates)");
   iou->add_option("-o,--output", ic->output, "Write the JSON here instead of stdout");
   iou->add_flag("--pretty", ic->pretty, "Indent the JSON");
   iou->add_flag("-q,--quiet", ic->quiet, "No warnings on stderr");

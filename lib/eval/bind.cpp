@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <set>
 
+#include "eval/image_size.h"
 #include "eval/readers.h"
 
 namespace cvt::eval {
@@ -120,8 +122,32 @@ Result<Bound> bind(Dataset gt, Dataset dt, const BindOptions& opt) {
       img_by_key[im.key] = uniq.size();
       uniq.push_back(im);
     }
+    if (!opt.images_dir.empty()) {
+      // YOLO convention: an image without a label file has no objects, but is part of the set
+      for (const auto& f : list_image_files(opt.images_dir)) {
+        const std::string key = path_stem(f);
+        if (img_by_key.count(key)) continue;
+        img_by_key[key] = uniq.size();
+        uniq.push_back(Image{0, key, std::filesystem::path(f).filename().string(), 0, 0});
+      }
+      std::stable_sort(uniq.begin(), uniq.end(), [](const Image& a, const Image& b) { return a.key < b.key; });
+      img_by_key.clear();
+    }
     gt.images = std::move(uniq);
     for (size_t i = 0; i < gt.images.size(); ++i) gt.images[i].id = int64_t(i) + 1;
+  }
+  if (!opt.images_dir.empty()) {
+    std::map<std::string, std::string> files;
+    for (const auto& f : list_image_files(opt.images_dir)) files.emplace(path_stem(f), f);
+    if (files.empty()) warn.push_back("--images " + opt.images_dir + ": no image files found");
+    for (auto& im : gt.images) {
+      if (im.width > 0 && im.height > 0) continue;
+      auto it = files.find(im.key);
+      if (it == files.end()) continue;
+      CVT_ASSIGN_OR_RETURN(auto wh, image_size(it->second));
+      im.width = wh.first;
+      im.height = wh.second;
+    }
   }
   for (size_t i = 0; i < gt.images.size(); ++i) {
     if (!img_by_id.emplace(gt.images[i].id, i).second)

@@ -79,7 +79,7 @@ Result<Prepared> prepare(const Dataset& gt, const Dataset& dt, const CocoParams&
       g.area = a.area;
     } else {
       g.area = segm ? double(rle_area(g.rle)) : g.bbox[2] * g.bbox[3];
-      if (!warned_area) {
+      if (!warned_area && gt.format == "coco") {
         warned_area = true;
         P.warnings.push_back(a.origin + ": ground truth without \"area\" (pycocotools requires it); using the " +
                              std::string(segm ? "mask" : "box") + " area");

@@ -113,6 +113,7 @@ Result<json> run_evaluation(const EvaluateOptions& o) {
   bo.names = names;
   bo.imgsz_w = o.imgsz_w;
   bo.imgsz_h = o.imgsz_h;
+  bo.images_dir = o.images_dir;
   CVT_ASSIGN_OR_RETURN(Bound b, bind(std::move(gt_raw), std::move(dt_raw), bo));
   std::vector<std::string>& warnings = rep.warnings;
   warnings = b.warnings;
@@ -201,8 +202,7 @@ Result<json> run_evaluation(const EvaluateOptions& o) {
   tp.conf = o.conf;
   tp.conf_strict = darknet;
   tp.iou = o.match_iou;
-  tp.iou_strict = strict || darknet || voc;
-  if (coco) tp.iou_strict = false;
+  tp.iou_strict = strict;  // COCO matches with IoU >= t; VOC/darknet with > t unless --iou-compare '>='
   tp.cm_iou = o.cm_iou;
   const ThresholdResult th = threshold_metrics(b.gt, b.dt, gt_ig, tp, make_iou_fn(o, plus_one, sigmas));
   threshold_report(th, rep);
@@ -255,7 +255,7 @@ Result<json> run_pairwise_iou(const PairwiseOptions& o) {
   CVT_ASSIGN_OR_RETURN(Dataset bset, read_dataset(o.b_path, ro));
   const std::string fa = a.format, fb = bset.format;
   synthesize_images(a);
-  BindOptions bo{names, o.imgsz_w, o.imgsz_h};
+  BindOptions bo{names, o.imgsz_w, o.imgsz_h, o.images_dir};
   CVT_ASSIGN_OR_RETURN(Bound b, bind(std::move(a), std::move(bset), bo));
   std::vector<std::string> warnings = b.warnings;
   if (o.task == Task::kSegm) {

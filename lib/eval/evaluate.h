@@ -31,6 +31,7 @@ struct EvaluateOptions {
   std::vector<std::string> names;
   std::string names_path;
   int64_t imgsz_w = 0, imgsz_h = 0;
+  std::string images_dir;          // image files for sizes / label-less images (YOLO)
   std::vector<double> kpt_sigmas;  // empty: COCO-17
   std::string plot_dir;            // empty: no PNG
   bool pr_curves = true;
@@ -48,6 +49,7 @@ struct PairwiseOptions {
   std::vector<std::string> names;
   std::string names_path;
   int64_t imgsz_w = 0, imgsz_h = 0;
+  std::string images_dir;
 };
 
 /// `evaluate iou A B`: greedy one-to-one pairing by IoU per image (and class), listing

@@ -54,6 +54,8 @@ Result<std::vector<std::string>> read_names(const std::string& path);
 struct BindOptions {
   std::vector<std::string> names;     // class index -> name (for class ids in text formats)
   int64_t imgsz_w = 0, imgsz_h = 0;   // fallback image size for normalised coordinates
+  std::string images_dir;             // image files: sizes from their headers; for file-name keyed
+                                      // ground truth, images without a label file join as empty
 };
 
 /// Ground truth and predictions resolved to one set of image ids and category ids.

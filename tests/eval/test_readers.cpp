@@ -6,7 +6,11 @@
 #include <fstream>
 #include <unistd.h>
 
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
 #include "eval/evaluate.h"
+#include "eval/image_size.h"
 #include "eval/readers.h"
 #include "eval/xml.h"
 #include "eval_test_util.h"
@@ -210,10 +214,14 @@ TEST_CASE("bind: YOLO labels with names and --imgsz; cvtool JSONL against COCO b
   const Dataset dt = read_ok((t.root / "pred").string(), Side::kPrediction, "yolo");
   CHECK(gt.images.size() == 2);
   // without a size the normalised boxes cannot be placed
-  auto no_size = bind(gt, dt, {nm.value(), 0, 0});
+  BindOptions bo;
+  bo.names = nm.value();
+  auto no_size = bind(gt, dt, bo);
   REQUIRE_FALSE(no_size.is_ok());
   CHECK(contains(no_size.status().message(), "--imgsz"));
-  const Bound b = bind_ok(gt, dt, {nm.value(), 640, 480});
+  bo.imgsz_w = 640;
+  bo.imgsz_h = 480;
+  const Bound b = bind_ok(gt, dt, bo);
   CHECK(b.gt.anns[0].bbox == Box{256, 144, 128, 192});
   CHECK(b.dt.anns[0].bbox == Box{256, 144, 128, 192});  // YOLO coordinates are not rounded
   CHECK(b.gt.categories.size() == 2);
@@ -255,4 +263,41 @@ TEST_CASE("flag parsers", "[eval][readers]") {
   CHECK(parse_imgsz("640").value() == std::pair<int64_t, int64_t>{640, 640});
   CHECK(parse_imgsz("640x480").value() == std::pair<int64_t, int64_t>{640, 480});
   CHECK_FALSE(parse_imgsz("a,b").is_ok());
+}
+
+TEST_CASE("image sizes from headers; --images adds label-less images", "[eval][readers]") {
+  TmpDir t("images");
+  const cv::Mat m(37, 53, CV_8UC3, cv::Scalar(1, 2, 3));
+  for (const char* ext : {".png", ".jpg", ".bmp"}) {
+    const std::string p = (t.root / "imgs" / (std::string("a") + ext)).string();
+    fs::create_directories(t.root / "imgs");
+    REQUIRE(cv::imwrite(p, m));
+    auto s = image_size(p);
+    INFO(p);
+    REQUIRE(s.is_ok());
+    CHECK(s.value() == std::pair<int64_t, int64_t>{53, 37});
+  }
+  CHECK_FALSE(image_size((t.root / "nope.png").string()).is_ok());
+  // YOLO layout: labels for img1 only; img2 exists as an image without objects
+  fs::create_directories(t.root / "images");
+  REQUIRE(cv::imwrite((t.root / "images" / "img1.png").string(), cv::Mat(100, 200, CV_8UC1, cv::Scalar(0))));
+  REQUIRE(cv::imwrite((t.root / "images" / "img2.png").string(), cv::Mat(50, 80, CV_8UC1, cv::Scalar(0))));
+  t.write("labels/img1.txt", "0 0.5 0.5 0.5 0.5\n");
+  t.write("preds/img2.txt", "0 0.5 0.5 0.5 0.5 0.9\n");
+  BindOptions bo;
+  bo.images_dir = (t.root / "images").string();
+  const Bound b = bind_ok(read_ok((t.root / "labels").string(), Side::kGroundTruth, "yolo"),
+                          read_ok((t.root / "preds").string(), Side::kPrediction, "yolo"), bo);
+  REQUIRE(b.gt.images.size() == 2);
+  CHECK(b.gt.images[1].width == 80);
+  CHECK(b.gt.anns[0].bbox == Box{50, 25, 100, 50});
+  REQUIRE(b.dt.anns.size() == 1);  // a false positive on img2, not an unknown image
+  CHECK(b.dt.anns[0].bbox == Box{20, 12.5, 40, 25});
+}
+
+TEST_CASE("image sizes of the shared JPEG samples", "[eval][readers]") {
+  EVAL_REQUIRE_SHARED("data/coco-139/000000000139.jpg");
+  auto s = image_size(shared_path("data/coco-139/000000000139.jpg"));
+  REQUIRE(s.is_ok());
+  CHECK(s.value() == std::pair<int64_t, int64_t>{640, 426});
 }
