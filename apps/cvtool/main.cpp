@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
       "checksum mismatch, 5 evaluation gate failed.");
   std::function<int()> run_selected;
   register_classify_command(app, run_selected);
+  register_detect_command(app, run_selected);
   register_run_command(app, run_selected);
   register_inspect_command(app, run_selected);
   register_models_command(app, run_selected);

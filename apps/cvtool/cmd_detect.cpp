@@ -1,0 +1,330 @@
+// `cvtool detect`: object detection (YOLOX, Yolo-Fastest, FastestDet, YOLOv5/v8
+// exports), one JSON record per image, or a COCO results file, or YOLO txt files;
+// optionally annotated copies of the images.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <set>
+#include <sstream>
+
+#include "batch.h"
+#include "commands.h"
+#include "io/atomic_file.h"
+#include "io/image.h"
+#include "model_options.h"
+#include "tasks/detect/detector.h"
+
+using json = nlohmann::ordered_json;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct DetectCliOptions {
+  BatchOptions batch;
+  ModelOptions model;
+  float conf = -1, iou = -1;
+  int max_det = 300;
+  bool agnostic = false;
+  std::string classes;
+  std::string format = "jsonl";
+  std::string box_format = "xywh";
+  std::string annotate;
+  std::string coco_gt;
+  std::string kernels = "auto";
+};
+
+// One output name per input, unique in input order ("dog", "dog_1", ...), so
+// parallel jobs never write the same file.
+std::vector<std::string> unique_stems(const std::vector<std::string>& inputs) {
+  std::vector<std::string> out;
+  std::set<std::string> used;
+  for (const std::string& p : inputs) {
+    std::string stem = fs::path(p).stem().string();
+    if (stem.empty()) stem = "image";
+    std::string name = stem;
+    for (int k = 1; used.count(name); ++k) name = stem + "_" + std::to_string(k);
+    used.insert(name);
+    out.push_back(name);
+  }
+  return out;
+}
+
+json box_json(const cvt::Detection& d, const std::string& fmt) {
+  const float w = d.x2 - d.x1, h = d.y2 - d.y1;
+  if (fmt == "xyxy") return {d.x1, d.y1, d.x2, d.y2};
+  if (fmt == "cxcywh") return {d.x1 + w / 2, d.y1 + h / 2, w, h};
+  return {d.x1, d.y1, w, h};
+}
+
+cv::Scalar class_colour(int c) {
+  static const int kPalette[][3] = {{56, 56, 255}, {151, 157, 255}, {31, 112, 255}, {29, 178, 255}, {49, 210, 207},
+                                    {10, 249, 72},  {23, 204, 146},  {134, 219, 61}, {52, 147, 26},  {187, 212, 0},
+                                    {168, 153, 44}, {255, 194, 0},   {147, 69, 52},  {255, 115, 100}, {236, 24, 0},
+                                    {255, 56, 132}, {133, 0, 82},    {255, 56, 203}, {200, 149, 255}, {199, 55, 255}};
+  const int* p = kPalette[(c < 0 ? -c : c) % 20];
+  return cv::Scalar(p[0], p[1], p[2]);
+}
+
+cvt::Status write_annotated(const cv::Mat& img, const std::vector<cvt::Detection>& dets, const cvt::Detector& det,
+                            const std::string& path) {
+  cv::Mat out = img.clone();
+  const int thick = std::max(1, int(std::lround(std::min(img.cols, img.rows) / 300.0)));
+  const double font = std::max(0.4, thick * 0.4);
+  for (const cvt::Detection& d : dets) {
+    cv::Scalar col = class_colour(d.class_id);
+    cv::Point p1(int(std::lround(d.x1)), int(std::lround(d.y1))), p2(int(std::lround(d.x2)), int(std::lround(d.y2)));
+    cv::rectangle(out, p1, p2, col, thick, cv::LINE_AA);
+    char text[160];
+    std::snprintf(text, sizeof(text), "%s %.2f", det.label(d.class_id).c_str(), d.score);
+    int base = 0;
+    cv::Size ts = cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, font, std::max(1, thick / 2), &base);
+    int ty = p1.y - ts.height - base >= 0 ? p1.y - base - 2 : p1.y + ts.height + 2;
+    cv::rectangle(out, cv::Point(p1.x, ty - ts.height - 2), cv::Point(p1.x + ts.width + 2, ty + base), col, cv::FILLED);
+    cv::putText(out, text, cv::Point(p1.x + 1, ty), cv::FONT_HERSHEY_SIMPLEX, font, cv::Scalar(255, 255, 255),
+                std::max(1, thick / 2), cv::LINE_AA);
+  }
+  std::vector<uchar> buf;
+  std::string ext = fs::path(path).extension().string();
+  if (!cv::imencode(ext, out, buf)) return cvt::io_error("cannot encode " + path);
+  return cvt::write_file_atomic(path, std::string(buf.begin(), buf.end()));
+}
+
+// COCO image id of an input: from --coco-gt by file name, else a numeric stem, else the input index.
+struct ImageIds {
+  std::map<std::string, int64_t> by_name;
+  int64_t id(const std::string& path, size_t index) const {
+    std::string name = fs::path(path).filename().string();
+    if (auto it = by_name.find(name); it != by_name.end()) return it->second;
+    std::string stem = fs::path(path).stem().string();
+    if (!stem.empty() && stem.size() < 18 && stem.find_first_not_of("0123456789") == std::string::npos) return std::stoll(stem);
+    return int64_t(index);
+  }
+};
+
+cvt::Result<ImageIds> load_image_ids(const std::string& gt) {
+  ImageIds ids;
+  if (gt.empty()) return ids;
+  CVT_ASSIGN_OR_RETURN(std::string text, cvt::read_file(gt, int64_t(2) << 30));
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("images") || !j["images"].is_array())
+    return cvt::invalid_argument(gt + ": not a COCO ground-truth file (no \"images\" array)");
+  for (const auto& im : j["images"])
+    if (im.contains("file_name") && im.contains("id") && im["id"].is_number_integer())
+      ids.by_name[fs::path(im["file_name"].get<std::string>()).filename().string()] = im["id"].get<int64_t>();
+  return ids;
+}
+
+int run_detect(const DetectCliOptions& o) {
+  auto inputs = expand_inputs(o.batch);
+  if (!inputs.is_ok()) {
+    std::cerr << "cvtool: error: " << inputs.status().message() << "\n";
+    return kExitUsage;
+  }
+  if (inputs.value().empty() && o.batch.skip_done.empty()) {
+    std::cerr << "cvtool: error: no input images (give files, folders, globs, @list.txt or -)\n";
+    return kExitUsage;
+  }
+  if (o.format == "yolo" && o.batch.output_file.empty()) {
+    std::cerr << "cvtool: error: --format yolo writes one txt per image into the folder given by -o DIR\n";
+    return kExitUsage;
+  }
+  std::error_code ec;
+  if (o.format == "coco" && !o.batch.output_file.empty() && fs::exists(o.batch.output_file, ec) && !o.batch.force) {
+    std::cerr << "cvtool: error: " << o.batch.output_file << " exists (use --force to overwrite)\n";
+    return kExitUsage;
+  }
+  auto ids = load_image_ids(o.coco_gt);
+  if (!ids.is_ok()) {
+    std::cerr << "cvtool: error: " << ids.status().message() << "\n";
+    return kExitUsage;
+  }
+  auto resolved = resolve_model(o.model, "detect");
+  if (!resolved.is_ok()) {
+    std::cerr << "cvtool: error: " << resolved.status().message() << "\n";
+    return model_error_exit_code(resolved.status());
+  }
+  cvt::SessionOptions so;
+  so.threads = threads_per_job(o.batch);
+  so.use_reference = o.kernels == "ref";
+  std::vector<std::unique_ptr<cvt::Detector>> workers;
+  for (int j = 0; j < std::max(1, o.batch.jobs); ++j) {
+    auto d = cvt::Detector::create(resolved.value(), so);
+    if (!d.is_ok()) {
+      std::cerr << "cvtool: error: " << d.status().message() << "\n";
+      return kExitModel;
+    }
+    workers.push_back(std::move(d).value());
+  }
+  const cvt::Detector& d0 = *workers[0];
+  cvt::DetectOptions dopt;
+  dopt.conf = o.conf >= 0 ? o.conf : d0.decoder().conf;
+  dopt.iou = o.iou >= 0 ? o.iou : d0.decoder().iou;
+  dopt.max_det = o.max_det;
+  dopt.agnostic = o.agnostic;
+  json classes_json = nullptr;
+  if (!o.classes.empty()) {
+    auto cl = cvt::parse_class_list(o.classes, d0.labels());
+    if (!cl.is_ok()) {
+      std::cerr << "cvtool: error: " << cl.status().message() << "\n";
+      return kExitUsage;
+    }
+    dopt.classes = cl.value();
+    classes_json = json::array();
+    for (int c : dopt.classes) classes_json.push_back(d0.label(c));
+  }
+  for (const std::string& dir : {o.annotate, o.format == "yolo" ? o.batch.output_file : std::string()}) {
+    if (dir.empty()) continue;
+    fs::create_directories(dir, ec);
+    if (ec) {
+      std::cerr << "cvtool: error: cannot create " << dir << ": " << ec.message() << "\n";
+      return kExitInternal;
+    }
+  }
+  const cvt::ResolvedModel& rm = resolved.value();
+  const json model_json = {{"name", rm.manifest.name},
+                           {"task", "detect"},
+                           {"sha256", rm.sha256},
+                           {"input_size", {d0.contract().width, d0.contract().height}},
+                           {"decoder", d0.decoder().type}};
+  const json params = {{"conf", dopt.conf},         {"nms_iou", dopt.iou}, {"max_det", dopt.max_det},
+                       {"classes", classes_json},   {"agnostic_nms", dopt.agnostic},
+                       {"imgsz", {d0.contract().width, d0.contract().height}}, {"threads", so.threads}, {"jobs", o.batch.jobs}};
+  const std::vector<std::string> stems = unique_stems(inputs.value());
+  log_info(o.batch, "detect: model " + rm.manifest.name + " (" + d0.decoder().type + "), " +
+                        std::to_string(inputs.value().size()) + " inputs");
+
+  std::mutex mu;
+  std::map<size_t, json> coco;  // index -> that image's results, written in input order at the end
+  // COCO and YOLO formats replace the JSON Lines: run_batch's records go nowhere.
+  BatchOptions bo = o.batch;
+  if (o.format != "jsonl") {
+    bo.output_file = "/dev/null";
+    bo.force = true;
+  }
+  int code = run_batch(bo, inputs.value(), [&](size_t index, const std::string& path, int worker) {
+    using Clock = std::chrono::steady_clock;
+    auto t0 = Clock::now();
+    json r = make_envelope("cvtool.detect/1", path, index);
+    r["model"] = model_json;
+    r["params"] = params;
+    r["box_format"] = o.box_format;
+    r["detections"] = json::array();
+    auto img = cvt::load_image(path);
+    double decode_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    if (!img.is_ok()) {
+      r["error"] = error_json(img.status());
+      r["timing_ms"] = {{"decode", decode_ms}, {"pre", nullptr}, {"infer", nullptr}, {"post", nullptr}, {"total", decode_ms}};
+      if (o.format != "jsonl") log_warn(path + ": " + img.status().message());
+      return r;
+    }
+    r["source"]["width"] = img.value().cols;
+    r["source"]["height"] = img.value().rows;
+    cvt::StageTimes times;
+    cvt::Detector& det = *workers[worker];
+    auto result = det.detect(img.value(), dopt, &times);
+    double total = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    r["timing_ms"] = {{"decode", decode_ms}, {"pre", times.pre}, {"infer", times.infer}, {"post", times.post}, {"total", total}};
+    if (!result.is_ok()) {
+      r["error"] = error_json(result.status());
+      if (o.format != "jsonl") log_warn(path + ": " + result.status().message());
+      return r;
+    }
+    const auto& dets = result.value();
+    json coco_part = json::array();
+    std::ostringstream txt;
+    const int64_t image_id = ids.value().id(path, index);
+    for (const cvt::Detection& d : dets) {
+      const int cat = det.category_id(d.class_id);
+      r["detections"].push_back({{"class_id", d.class_id},
+                                 {"label", det.label(d.class_id)},
+                                 {"category_id", cat >= 0 ? json(cat) : json(nullptr)},
+                                 {"score", d.score},
+                                 {"bbox", box_json(d, o.box_format)}});
+      if (o.format == "coco")
+        coco_part.push_back({{"image_id", image_id}, {"category_id", cat >= 0 ? cat : d.class_id},
+                             {"bbox", box_json(d, "xywh")}, {"score", d.score}});
+      if (o.format == "yolo") {
+        const double W = img.value().cols, H = img.value().rows;
+        txt << d.class_id << " " << (d.x1 + d.x2) / 2 / W << " " << (d.y1 + d.y2) / 2 / H << " " << (d.x2 - d.x1) / W << " "
+            << (d.y2 - d.y1) / H << " " << d.score << "\n";
+      }
+    }
+    if (o.format == "coco") {
+      std::lock_guard<std::mutex> lock(mu);
+      coco[index] = std::move(coco_part);
+    }
+    if (o.format == "yolo") {
+      // Every decoded image gets its file, empty when nothing was found.
+      fs::path p = fs::path(o.batch.output_file) / (stems[index] + ".txt");
+      if (fs::exists(p, ec) && !o.batch.force) log_warn(p.string() + " exists, not overwritten (use --force)");
+      else if (auto st = cvt::write_file_atomic(p.string(), txt.str()); !st.is_ok()) r["error"] = error_json(st);
+    }
+    if (!o.annotate.empty()) {
+      std::string ext = fs::path(path).extension().string();
+      std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+      if (ext != ".jpg" && ext != ".jpeg" && ext != ".png" && ext != ".bmp") ext = ".jpg";
+      fs::path p = fs::path(o.annotate) / (stems[index] + ext);
+      if (fs::exists(p, ec) && !o.batch.force) log_warn(p.string() + " exists, not overwritten (use --force)");
+      else if (auto st = write_annotated(img.value(), dets, det, p.string()); !st.is_ok()) r["error"] = error_json(st);
+      else r["annotated"] = p.string();
+    }
+    return r;
+  });
+  if (o.format == "coco") {
+    json all = json::array();
+    for (auto& [index, part] : coco)
+      for (auto& a : part) all.push_back(std::move(a));
+    const std::string text = all.dump() + "\n";
+    if (o.batch.output_file.empty()) {
+      std::cout << text;
+    } else if (auto st = cvt::write_file_atomic(o.batch.output_file, text); !st.is_ok()) {
+      std::cerr << "cvtool: error: " << st.message() << "\n";
+      return kExitInternal;
+    }
+  }
+  return code;
+}
+
+}  // namespace
+
+void register_detect_command(CLI::App& root, std::function<int()>& run_selected) {
+  auto o = std::make_shared<DetectCliOptions>();
+  CLI::App* cmd = root.add_subcommand("detect", "Detect objects (boxes, labels, scores), one JSON record per image");
+  add_batch_options(cmd, o->batch);
+  add_model_options(cmd, o->model);
+  cmd->add_option("--conf", o->conf, "Minimum score (default: the model's, usually 0.25)")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--nms-iou", o->iou, "IoU above which NMS suppresses a box (default: the model's, usually 0.45)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--max-det", o->max_det, "Keep at most this many boxes per image")->check(CLI::Range(1, 100000));
+  cmd->add_flag("--agnostic-nms", o->agnostic, "Boxes of different classes suppress each other too");
+  cmd->add_option("--classes", o->classes, "Keep only these classes: names or ids, comma separated (person,car or 0,2)");
+  cmd->add_option("--format", o->format,
+                  "jsonl: one record per image; coco: one COCO results array (to -o FILE or stdout); "
+                  "yolo: one <stem>.txt per image (class cx cy w h score, relative) into -o DIR")
+      ->check(CLI::IsMember({"jsonl", "coco", "yolo"}));
+  cmd->add_option("--box-format", o->box_format, "bbox in records: xywh (COCO), xyxy or cxcywh; stated in \"box_format\"")
+      ->check(CLI::IsMember({"xywh", "xyxy", "cxcywh"}));
+  cmd->add_option("--annotate", o->annotate, "Write a copy of each image with boxes, labels and scores into this folder");
+  cmd->add_option("--coco-gt", o->coco_gt, "COCO ground truth whose image ids (by file name) the coco format uses");
+  cmd->add_option("--kernels", o->kernels, "auto: fastest kernels; ref: plain reference loops (slow, for checking)")
+      ->check(CLI::IsMember({"auto", "ref"}));
+  cmd->footer(
+      "Examples:\n"
+      "  cvtool detect ../shared/data/images/dog.jpg\n"
+      "  cvtool detect --model yolo-fastest-xl --classes person,car -r photos/ --annotate out/\n"
+      "  cvtool detect --format coco -o results.json --conf 0.001 -r val2017/ && cvtool evaluate ...\n"
+      "  cvtool detect --model my_yolov8n.onnx --format yolo -o labels/ photos/\n"
+      "Default model: yolox-nano (COCO, 80 classes). Others: yolo-fastest, yolo-fastest-xl, fastestdet, a\n"
+      "manifest (.json), a .cfg (its .weights beside it) or an .onnx YOLOv5/v8 export.\n"
+      "Exit codes: 0 ok, 1 internal error, 2 usage, 3 some inputs failed (their records carry \"error\"),\n"
+      "            4 model missing / unreadable / checksum mismatch.");
+  cmd->callback([o, &run_selected] { run_selected = [o] { return run_detect(*o); }; });
+}
