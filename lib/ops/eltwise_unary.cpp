@@ -1,6 +1,8 @@
 // Unary elementwise ops (math, Not, IsNaN, IsInf): factories and the fast path
 // (flat parallel loop over the dense buffer; the functors live in eltwise.h).
+#include "core/cpu_features.h"
 #include "core/parallel.h"
+#include "ops/activation.h"
 #include "ops/eltwise.h"
 #include "ops/registry.h"
 
@@ -72,6 +74,12 @@ Result<DType> unary_out_dtype(UnaryOp op, const UnaryAttrs& attrs, DType t) {
 
 Status unary_fast(UnaryOp op, const UnaryAttrs& attrs, const Tensor& x, Tensor& out) {
   CVT_ASSERT(x.numel() == out.numel());
+  if (op == UnaryOp::kExp && x.dtype() == DType::kFloat32 && active_isa() >= Isa::kAvx2) {
+    const float* in = x.data<float>();
+    float* o = out.data<float>();
+    parallel_for(0, x.numel(), kGrain, [&](int64_t lo, int64_t hi) { exp_f32__avx2(in + lo, o + lo, hi - lo); });
+    return Status::ok();
+  }
   return visit_unary(op, attrs, x.dtype(), [&](auto fn, auto ti, auto to) {
     using TI = typename decltype(ti)::type;
     using TO = typename decltype(to)::type;

@@ -2,6 +2,8 @@
 // errors, and the fast / AVX2 paths against the reference at 1 and 2 threads.
 #include "test_util.h"
 
+#include <chrono>
+
 #include <limits>
 
 #include "core/cpu_features.h"
@@ -192,4 +194,31 @@ TEST_CASE("PRelu and Clip fast paths match the reference", "[ops][activation]") 
   Tensor x = random_tensor(shapes.first, 1);
   run_all(make_node("PRelu", 16), {x, random_tensor(shapes.second, 2)});
   run_all(make_node("Clip", 13), {x, Tensor::scalar<float>(-0.25f), Tensor::scalar<float>(0.5f)});
+}
+
+namespace {
+// Mean wall time of one run, in ms, over at least 0.2 s.
+double time_ms(const NodeDesc& n, const std::vector<Tensor>& in, bool ref, int threads) {
+  REQUIRE_OK(run(n, in, ref, threads));
+  int reps = 0;
+  const auto start = std::chrono::steady_clock::now();
+  double elapsed = 0;
+  do {
+    (void)run(n, in, ref, threads);
+    ++reps;
+    elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  } while (elapsed < 200);
+  return elapsed / reps;
+}
+void report_timing(const std::string& label, const NodeDesc& n, const std::vector<Tensor>& in) {
+  WARN(label << ": ref " << time_ms(n, in, true, 1) << " ms, fast@1 " << time_ms(n, in, false, 1) << " ms, fast@2 "
+             << time_ms(n, in, false, 2) << " ms");
+}
+}  // namespace
+
+TEST_CASE("activation timings", "[.perf]") {
+  Tensor x = random_tensor({1, 64, 112, 112}, 1, -4.f, 4.f);
+  for (const char* op : {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Mish", "HardSwish", "Gelu"})
+    report_timing(std::string(op) + " 64x112x112", make_node(op, std::string(op) == "Gelu" ? 20 : 18), {x});
+  report_timing("PRelu channel 64x112x112", make_node("PRelu", 16), {x, random_tensor({64, 1, 1}, 2)});
 }

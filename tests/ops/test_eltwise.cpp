@@ -2,6 +2,8 @@
 // dtype errors, and the fast path against the reference at 1 and 2 threads.
 #include "test_util.h"
 
+#include <chrono>
+
 #include <cstring>
 #include <limits>
 
@@ -286,6 +288,18 @@ TEST_CASE("eltwise fast path matches reference over odd broadcast shapes", "[ops
   }
 }
 
+TEST_CASE("unary fast path matches reference", "[ops][eltwise]") {
+  const int64_t n = GENERATE(1, 7, 13, 127, 70001);
+  Tensor x = random_tensor({n}, static_cast<uint32_t>(n), -3.f, 3.f);
+  const float specials[] = {0.f, -0.f, INFINITY, -INFINITY, NAN, 88.f, 89.f, -104.f, 0.5f, -2.5f};
+  for (int64_t i = 0; i < n && i < 10; ++i) x.data<float>()[i] = specials[i];
+  for (const char* op : {"Exp", "Log", "Sqrt", "Neg", "Abs", "Reciprocal", "Floor", "Ceil", "Round", "Sign", "Erf", "Sin",
+                         "Cos", "Tan", "Atan", "Sinh", "Cosh", "Asinh", "IsNaN", "IsInf"}) {
+    CAPTURE(n, op);
+    run_all(make_node(op, 13), {x});  // the AVX2 exp is within 2 ulp; the rest are the same libm calls
+  }
+}
+
 TEST_CASE("Where fast path matches reference", "[ops][eltwise]") {
   using Shapes = std::vector<Shape>;
   auto shapes = GENERATE(Shapes{{13, 7}, {13, 7}, {13, 7}}, Shapes{{13, 1}, {1, 7}, {}},
@@ -294,4 +308,33 @@ TEST_CASE("Where fast path matches reference", "[ops][eltwise]") {
   Tensor cond(DType::kBool, shapes[0]);
   for (int64_t i = 0; i < cond.numel(); ++i) cond.data<bool>()[i] = c0.data<float>()[i] > 0;
   run_all(make_node("Where", 16), {cond, random_tensor(shapes[1], 6), random_tensor(shapes[2], 7)});
+}
+
+namespace {
+// Mean wall time of one run, in ms, over at least 0.2 s.
+double time_ms(const NodeDesc& n, const std::vector<Tensor>& in, bool ref, int threads) {
+  REQUIRE_OK(run(n, in, ref, threads));
+  int reps = 0;
+  const auto start = std::chrono::steady_clock::now();
+  double elapsed = 0;
+  do {
+    (void)run(n, in, ref, threads);
+    ++reps;
+    elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  } while (elapsed < 200);
+  return elapsed / reps;
+}
+void report_timing(const std::string& label, const NodeDesc& n, const std::vector<Tensor>& in) {
+  WARN(label << ": ref " << time_ms(n, in, true, 1) << " ms, fast@1 " << time_ms(n, in, false, 1) << " ms, fast@2 "
+             << time_ms(n, in, false, 2) << " ms");
+}
+}  // namespace
+
+TEST_CASE("eltwise timings", "[.perf]") {
+  Tensor x = random_tensor({1, 64, 112, 112}, 1);
+  report_timing("Add channel bias 64x112x112", make_node("Add", 14), {x, random_tensor({1, 64, 1, 1}, 2)});
+  report_timing("Mul same shape 64x112x112", make_node("Mul", 14), {x, random_tensor({1, 64, 112, 112}, 3)});
+  report_timing("Add row broadcast 64x112x112", make_node("Add", 14), {x, random_tensor({112}, 4)});
+  report_timing("Pow x^2 64x112x112", make_node("Pow", 15), {x, Tensor::scalar<float>(2)});
+  report_timing("Exp 64x112x112", make_node("Exp", 13), {x});
 }

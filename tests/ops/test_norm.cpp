@@ -2,6 +2,8 @@
 // (spatial=0, training mode, legacy attributes), errors, and fast vs reference.
 #include "test_util.h"
 
+#include <chrono>
+
 #include "ops/op_runner.h"
 
 using namespace cvt;
@@ -211,4 +213,34 @@ TEST_CASE("norm fast paths match the reference over odd shapes", "[ops][norm]") 
   for (int64_t i = 0; i < x.numel(); ++i) xd.data<double>()[i] = x.data<float>()[i];
   run_all(make_node("InstanceNormalization", 6), {xd, scale, bias}, 1e-9);
   run_all(make_node("LRN", 13, {{"size", attr_int(3)}}), {xd}, 1e-9);
+}
+
+namespace {
+// Mean wall time of one run, in ms, over at least 0.2 s.
+double time_ms(const NodeDesc& n, const std::vector<Tensor>& in, bool ref, int threads) {
+  REQUIRE_OK(run(n, in, ref, threads));
+  int reps = 0;
+  const auto start = std::chrono::steady_clock::now();
+  double elapsed = 0;
+  do {
+    (void)run(n, in, ref, threads);
+    ++reps;
+    elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  } while (elapsed < 200);
+  return elapsed / reps;
+}
+void report_timing(const std::string& label, const NodeDesc& n, const std::vector<Tensor>& in) {
+  WARN(label << ": ref " << time_ms(n, in, true, 1) << " ms, fast@1 " << time_ms(n, in, false, 1) << " ms, fast@2 "
+             << time_ms(n, in, false, 2) << " ms");
+}
+}  // namespace
+
+TEST_CASE("norm timings", "[.perf]") {
+  Tensor x = random_tensor({1, 64, 112, 112}, 1);
+  Tensor c = random_tensor({64}, 2, 0.5f, 1.5f);
+  report_timing("BatchNormalization 64x112x112", make_node("BatchNormalization", 15), {x, c, c, c, c});
+  report_timing("InstanceNormalization 64x112x112", make_node("InstanceNormalization", 6), {x, c, c});
+  report_timing("LRN size 5 64x112x112", make_node("LRN", 13, {{"size", attr_int(5)}}), {x});
+  Tensor t = random_tensor({1, 197, 768}, 3);
+  report_timing("LayerNormalization 197x768", make_node("LayerNormalization", 17), {t, random_tensor({768}, 4)});
 }

@@ -3,6 +3,8 @@
 // pad/stride/dilation/ceil_mode/auto_pad over odd shapes comparing fast vs reference.
 #include "test_util.h"
 
+#include <chrono>
+
 #include <random>
 
 #include "ops/op_runner.h"
@@ -257,4 +259,36 @@ TEST_CASE("pool fast path on large planes and many channels", "[ops][pool]") {
   for (int64_t i = 0; i < d.numel(); ++i) xd.data<double>()[i] = d.data<float>()[i];
   run_all(make_node("MaxPool", 12, {{"kernel_shape", attr_ints({3, 2})}, {"pads", attr_ints({1, 0, 1, 1})}}, 2), {xd});
   run_all(make_node("AveragePool", 11, {{"kernel_shape", attr_ints({3, 2})}, {"pads", attr_ints({1, 0, 1, 1})}}), {xd});
+}
+
+namespace {
+// Mean wall time of one run, in ms, over at least 0.2 s.
+double time_ms(const NodeDesc& n, const std::vector<Tensor>& in, bool ref, int threads) {
+  REQUIRE_OK(run(n, in, ref, threads));
+  int reps = 0;
+  const auto start = std::chrono::steady_clock::now();
+  double elapsed = 0;
+  do {
+    (void)run(n, in, ref, threads);
+    ++reps;
+    elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  } while (elapsed < 200);
+  return elapsed / reps;
+}
+void report_timing(const std::string& label, const NodeDesc& n, const std::vector<Tensor>& in) {
+  WARN(label << ": ref " << time_ms(n, in, true, 1) << " ms, fast@1 " << time_ms(n, in, false, 1) << " ms, fast@2 "
+             << time_ms(n, in, false, 2) << " ms");
+}
+}  // namespace
+
+TEST_CASE("pool timings", "[.perf]") {
+  Tensor x = random_tensor({1, 64, 112, 112}, 1);
+  report_timing("MaxPool 3x3 s2 p1 64x112x112", make_node("MaxPool", 12, {{"kernel_shape", attr_ints({3, 3})},
+                {"strides", attr_ints({2, 2})}, {"pads", attr_ints({1, 1, 1, 1})}}), {x});
+  report_timing("MaxPool 2x2 s2 64x112x112", make_node("MaxPool", 12, {{"kernel_shape", attr_ints({2, 2})}, {"strides", attr_ints({2, 2})}}), {x});
+  report_timing("MaxPool 13x13 s1 SAME 256x20x20", make_node("MaxPool", 12, {{"kernel_shape", attr_ints({13, 13})},
+                {"auto_pad", attr_str("SAME_UPPER")}}), {random_tensor({1, 256, 20, 20}, 2)});
+  report_timing("AveragePool 3x3 s1 p1 64x112x112", make_node("AveragePool", 11, {{"kernel_shape", attr_ints({3, 3})},
+                {"pads", attr_ints({1, 1, 1, 1})}}), {x});
+  report_timing("GlobalAveragePool 1024x7x7", make_node("GlobalAveragePool", 1), {random_tensor({1, 1024, 7, 7}, 3)});
 }

@@ -2,6 +2,8 @@
 // attribute vs input per opset, empty sets, errors, and fast vs reference sweeps.
 #include "test_util.h"
 
+#include <chrono>
+
 #include <limits>
 
 #include "ops/op_runner.h"
@@ -231,4 +233,34 @@ TEST_CASE("reduce fast paths match the reference over odd shapes and axis sets",
     for (const char* op : {"Softmax", "LogSoftmax", "Hardmax"})
       for (int opset : {11, 13}) run_all(make_node(op, opset, {{"axis", attr_int(axis)}}), {x}, 1e-6);
   }
+}
+
+namespace {
+// Mean wall time of one run, in ms, over at least 0.2 s.
+double time_ms(const NodeDesc& n, const std::vector<Tensor>& in, bool ref, int threads) {
+  REQUIRE_OK(run(n, in, ref, threads));
+  int reps = 0;
+  const auto start = std::chrono::steady_clock::now();
+  double elapsed = 0;
+  do {
+    (void)run(n, in, ref, threads);
+    ++reps;
+    elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  } while (elapsed < 200);
+  return elapsed / reps;
+}
+void report_timing(const std::string& label, const NodeDesc& n, const std::vector<Tensor>& in) {
+  WARN(label << ": ref " << time_ms(n, in, true, 1) << " ms, fast@1 " << time_ms(n, in, false, 1) << " ms, fast@2 "
+             << time_ms(n, in, false, 2) << " ms");
+}
+}  // namespace
+
+TEST_CASE("reduce timings", "[.perf]") {
+  Tensor x = random_tensor({1, 64, 112, 112}, 1);
+  report_timing("ReduceMean HW 64x112x112", make_node("ReduceMean", 18), {x, axes({2, 3})});
+  report_timing("ReduceSum C 64x112x112", make_node("ReduceSum", 13), {x, axes({1})});
+  report_timing("ReduceMax N,H 64x112x112", make_node("ReduceMax", 18), {x, axes({0, 2})});
+  report_timing("Softmax rows 100x1000", make_node("Softmax", 13), {random_tensor({100, 1000}, 2)});
+  report_timing("Softmax axis 1 of 1x85x8400", make_node("Softmax", 13, {{"axis", attr_int(1)}}), {random_tensor({1, 85, 8400}, 3)});
+  report_timing("ArgMax axis 1 of 1x85x8400", make_node("ArgMax", 13, {{"axis", attr_int(1)}}), {random_tensor({1, 85, 8400}, 4)});
 }
