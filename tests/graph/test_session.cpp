@@ -191,3 +191,43 @@ TEST_CASE("npy round trip and corrupt npy", "[io][npy]") {
   CHECK_FALSE(parse_npy("\x93NUMPY\x01\x00", "x").is_ok());
   CHECK_FALSE(parse_npy(std::string("\x93NUMPY\x01\x00\x20\x00{'descr': '<f4', 'shape': (9999999,), }", 42), "x").is_ok());
 }
+
+TEST_CASE("importer: external data files are read, and may not escape the model folder", "[graph][importer]") {
+  namespace fs = std::filesystem;
+  std::string dir = (fs::temp_directory_path() / "cvtool_extdata").string();
+  fs::create_directories(dir);
+  std::vector<float> w = {1.5f, -2.f, 3.25f, 4.f};
+  {
+    std::ofstream f(dir + "/weights.bin", std::ios::binary);
+    float pad = 0;
+    f.write(reinterpret_cast<const char*>(&pad), 4);  // data starts at offset 4
+    f.write(reinterpret_cast<const char*>(w.data()), 16);
+  }
+  auto make = [&](const std::string& location) {
+    OnnxBuilder b(13);
+    b.input("x", {4});
+    auto* t = b.graph().add_initializer();
+    t->set_name("w");
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    t->add_dims(4);
+    t->set_data_location(onnx::TensorProto::EXTERNAL);
+    auto* kv = t->add_external_data();
+    kv->set_key("location");
+    kv->set_value(location);
+    kv = t->add_external_data();
+    kv->set_key("offset");
+    kv->set_value("4");
+    b.node("Add", {"x", "w"}, {"y"});
+    b.output("y");
+    return b.bytes();
+  };
+  auto m = import_onnx_bytes(make("weights.bin"), dir, "ext.onnx");
+  REQUIRE_OK(m);
+  auto s = Session::create(m.value(), {});
+  auto out = s.value()->run({Tensor::from_vector<float>({4}, {1, 1, 1, 1})});
+  REQUIRE_OK(out);
+  CHECK(out.value()[0].to_float_vector() == std::vector<float>{2.5f, -1.f, 4.25f, 5.f});
+  CHECK_FALSE(import_onnx_bytes(make("../etc/passwd"), dir, "ext.onnx").is_ok());
+  CHECK_FALSE(import_onnx_bytes(make("/etc/passwd"), dir, "ext.onnx").is_ok());
+  CHECK_FALSE(import_onnx_bytes(make("missing.bin"), dir, "ext.onnx").is_ok());
+}
