@@ -9,6 +9,15 @@ namespace cvt {
 Status fold_constants(Graph& g);
 // Nodes that no graph output depends on are dropped.
 Status remove_dead_nodes(Graph& g);
+// Conv followed by BatchNormalization (inference form, constant parameters):
+// the scale and shift are folded into the conv's weights and bias.
+Status fold_batchnorm(Graph& g);
+// Conv followed by Relu / LeakyRelu / Clip (constant bounds): the activation
+// moves into the conv's output epilogue when the conv output has no other use.
+Status fuse_activation(Graph& g);
+// How many node inputs (and sub-graph outer references) read each value; graph
+// outputs count as one use each.
+std::vector<int> value_use_counts(const Graph& g);
 // The default pipeline run by importers.
 Status optimize_graph(Graph& g);
 

@@ -1,0 +1,111 @@
+// Activation fusion: Conv -> Relu | LeakyRelu | Clip becomes one Conv whose
+// output epilogue applies the activation (see kFusedActivationAttr in ops/conv.h).
+// Does not fuse Sigmoid / HardSwish (the GEMM epilogue has no such kind) nor Gemm.
+#include <limits>
+
+#include "graph/passes.h"
+#include "ops/conv.h"
+
+namespace cvt {
+
+std::vector<int> value_use_counts(const Graph& g) {
+  std::vector<int> uses(g.num_values(), 0);
+  for (int id : g.output_ids)
+    if (id >= 0) ++uses[id];
+  for (const Node& n : g.nodes) {
+    for (int id : n.inputs)
+      if (id >= 0) ++uses[id];
+    for (const auto& [name, attr] : n.desc.attrs.all())
+      if (attr.graph)
+        for (const std::string& ref : attr.graph->outer_refs) {
+          int id = g.find_value(ref);
+          if (id >= 0) ++uses[id];
+        }
+  }
+  return uses;
+}
+
+namespace {
+
+// A float scalar constant (Clip's min / max inputs), or nothing.
+bool scalar_constant(const Graph& g, const Node& n, size_t i, float* v) {
+  if (i >= n.inputs.size() || n.inputs[i] < 0) return true;  // omitted: keep the default
+  const auto& t = g.constant(n.inputs[i]);
+  if (!t || t->dtype() != DType::kFloat32 || t->numel() != 1) return false;
+  *v = t->data<float>()[0];
+  return true;
+}
+
+// The activation `n` computes, as (name, params), if the conv epilogue can apply it.
+bool fusable_activation(const Graph& g, const Node& n, std::string* kind, std::vector<float>* params) {
+  if (!n.desc.domain.empty() || n.outputs.size() != 1 || n.inputs.empty()) return false;
+  const std::string& op = n.desc.op_type;
+  if (op == "Relu") {
+    *kind = "Relu";
+    params->clear();
+    return true;
+  }
+  if (op == "LeakyRelu") {
+    *kind = "LeakyRelu";
+    *params = {n.desc.attrs.get_float("alpha", 0.01f)};
+    return true;
+  }
+  if (op == "Clip") {
+    float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+    if (n.desc.opset < 11) {
+      if (n.inputs.size() != 1) return false;
+      lo = n.desc.attrs.get_float("min", std::numeric_limits<float>::lowest());
+      hi = n.desc.attrs.get_float("max", std::numeric_limits<float>::max());
+    } else if (!scalar_constant(g, n, 1, &lo) || !scalar_constant(g, n, 2, &hi)) {
+      return false;
+    }
+    if (!(lo <= hi)) return false;  // min > max (or NaN) has its own semantics: leave it to Clip
+    *kind = "Clip";
+    *params = {lo, hi};
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Status fuse_activation(Graph& g) {
+  std::vector<int> uses = value_use_counts(g);
+  std::vector<int> producer(g.num_values(), -1);
+  for (size_t k = 0; k < g.nodes.size(); ++k)
+    for (int o : g.nodes[k].outputs)
+      if (o >= 0) producer[o] = static_cast<int>(k);
+  std::vector<bool> removed(g.nodes.size(), false);
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    Node& act = g.nodes[k];
+    std::string kind;
+    std::vector<float> params;
+    if (act.inputs.empty() || act.inputs[0] < 0 || !fusable_activation(g, act, &kind, &params)) continue;
+    const int mid = act.inputs[0];
+    const int pk = producer[mid];
+    if (pk < 0 || removed[pk] || uses[mid] != 1) continue;  // graph outputs count as a use
+    Node& conv = g.nodes[pk];
+    if (conv.desc.op_type != "Conv" || !conv.desc.domain.empty() || conv.outputs.size() != 1) continue;
+    if (conv.desc.attrs.has(kFusedActivationAttr)) continue;  // already carries one
+    Attribute a;
+    a.kind = Attribute::Kind::kString;
+    a.s = kind;
+    conv.desc.attrs.set(kFusedActivationAttr, a);
+    Attribute p;
+    p.kind = Attribute::Kind::kFloats;
+    p.floats = params;
+    conv.desc.attrs.set(kFusedActivationParamsAttr, p);
+    conv.outputs[0] = act.outputs[0];
+    conv.desc.outputs[0] = act.desc.outputs[0];
+    producer[act.outputs[0]] = pk;
+    removed[k] = true;
+  }
+  std::vector<Node> kept;
+  kept.reserve(g.nodes.size());
+  for (size_t k = 0; k < g.nodes.size(); ++k)
+    if (!removed[k]) kept.push_back(std::move(g.nodes[k]));
+  g.nodes = std::move(kept);
+  return Status::ok();
+}
+
+}  // namespace cvt

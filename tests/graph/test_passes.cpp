@@ -1,0 +1,235 @@
+// Fusion passes keep outputs unchanged: each small graph is run optimized and
+// with OnnxImportOptions{optimize=false}, at 1 and 2 threads, and the node count
+// shows whether the pass fired (or correctly declined to).
+#include <string>
+#include <vector>
+
+#include "graph/session.h"
+#include "io/onnx/importer.h"
+#include "onnx_builder.h"
+#include "test_util.h"
+
+using namespace cvt;
+using cvt::testing::OnnxBuilder;
+using cvt::testing::random_tensor;
+
+namespace {
+
+std::vector<float> random_values(int64_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+  Tensor t = random_tensor({n}, seed, lo, hi);
+  return std::vector<float>(t.data<float>(), t.data<float>() + n);
+}
+
+// Conv (C=3 -> K=5, 3x3, pad 1) on x (1,3,9,11) named "c"; bias optional.
+void add_conv(OnnxBuilder& b, bool bias, const std::string& out = "c") {
+  const int64_t cin = 3, k = 5;
+  b.initializer("w", {k, cin, 3, 3}, random_values(k * cin * 9, 11));
+  std::vector<std::string> ins = {"x", "w"};
+  if (bias) {
+    b.initializer("b", {k}, random_values(k, 12));
+    ins.push_back("b");
+  }
+  auto& n = b.node("Conv", ins, {out});
+  OnnxBuilder::attr_ints(n, "pads", {1, 1, 1, 1});
+  OnnxBuilder::attr_ints(n, "kernel_shape", {3, 3});
+}
+
+void add_bn(OnnxBuilder& b, const std::string& in, const std::string& out, float eps = 1e-3f) {
+  const int64_t k = 5;
+  b.initializer("scale", {k}, random_values(k, 21, 0.5f, 2.f));
+  b.initializer("beta", {k}, random_values(k, 22));
+  b.initializer("mean", {k}, random_values(k, 23));
+  b.initializer("var", {k}, random_values(k, 24, 0.1f, 3.f));
+  auto& n = b.node("BatchNormalization", {in, "scale", "beta", "mean", "var"}, {out});
+  OnnxBuilder::attr_float(n, "epsilon", eps);
+}
+
+struct Compared {
+  size_t nodes_optimized = 0, nodes_plain = 0;
+};
+
+// Runs the model both ways and checks the outputs agree; returns node counts.
+Compared compare_optimized(const std::string& bytes, float atol = 1e-5f, float rtol = 1e-5f) {
+  Compared c;
+  auto opt = import_onnx_bytes(bytes, ".", "opt");
+  REQUIRE_OK(opt);
+  OnnxImportOptions plain_opts;
+  plain_opts.optimize = false;
+  auto plain = import_onnx_bytes(bytes, ".", "plain", plain_opts);
+  REQUIRE_OK(plain);
+  c.nodes_optimized = opt.value()->graph->nodes.size();
+  c.nodes_plain = plain.value()->graph->nodes.size();
+  Tensor x = random_tensor({1, 3, 9, 11}, 7, -2.f, 2.f);
+  SessionOptions ref_opts;
+  ref_opts.use_reference = true;
+  auto s_ref = Session::create(plain.value(), ref_opts);
+  REQUIRE_OK(s_ref);
+  auto want = s_ref.value()->run({x});
+  REQUIRE_OK(want);
+  std::vector<Tensor> first;
+  for (int threads : {1, 2}) {
+    for (bool reference : {false, true}) {
+      SessionOptions so;
+      so.threads = threads;
+      so.use_reference = reference;
+      auto s = Session::create(opt.value(), so);
+      REQUIRE_OK(s);
+      auto got = s.value()->run({x});
+      REQUIRE_OK(got);
+      REQUIRE(got.value().size() == want.value().size());
+      for (size_t i = 0; i < got.value().size(); ++i) CHECK_TENSOR_NEAR(got.value()[i], want.value()[i], atol, rtol);
+      if (!reference) {
+        if (first.empty()) first = got.value();
+        else
+          for (size_t i = 0; i < first.size(); ++i) CHECK_TENSOR_NEAR(got.value()[i], first[i], 0, 0);  // 1 vs 2 threads
+      }
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("fuse_activation: Conv -> Relu / LeakyRelu / Clip becomes one node", "[graph][passes]") {
+  struct Case {
+    const char* name;
+    int opset;
+    bool bias;
+  };
+  for (Case k : {Case{"Relu", 13, true}, Case{"LeakyRelu", 13, false}, Case{"Clip", 13, true},
+                 Case{"Clip6", 6, true}, Case{"ClipMinOnly", 13, true}}) {
+    CAPTURE(k.name);
+    OnnxBuilder b(k.opset);
+    b.input("x", {1, 3, 9, 11});
+    add_conv(b, k.bias);
+    const std::string n = k.name;
+    if (n == "Relu") {
+      b.node("Relu", {"c"}, {"y"});
+    } else if (n == "LeakyRelu") {
+      OnnxBuilder::attr_float(b.node("LeakyRelu", {"c"}, {"y"}), "alpha", 0.2f);
+    } else if (n == "Clip") {
+      b.initializer("lo", {}, {-0.5f});
+      b.initializer("hi", {}, {0.75f});
+      b.node("Clip", {"c", "lo", "hi"}, {"y"});
+    } else if (n == "ClipMinOnly") {
+      b.initializer("lo", {}, {0.1f});
+      b.node("Clip", {"c", "lo"}, {"y"});
+    } else {
+      auto& c = b.node("Clip", {"c"}, {"y"});
+      OnnxBuilder::attr_float(c, "min", 0.f);
+      OnnxBuilder::attr_float(c, "max", 6.f);
+    }
+    b.node("Sigmoid", {"y"}, {"out"});
+    b.output("out");
+    Compared c = compare_optimized(b.bytes());
+    CHECK(c.nodes_plain == 3);
+    CHECK(c.nodes_optimized == 2);
+  }
+}
+
+TEST_CASE("fuse_activation: declines when the conv output has other readers", "[graph][passes]") {
+  SECTION("conv output is also a graph output") {
+    OnnxBuilder b(13);
+    b.input("x", {1, 3, 9, 11});
+    add_conv(b, true);
+    b.node("Relu", {"c"}, {"y"});
+    b.output("y");
+    b.output("c");
+    Compared c = compare_optimized(b.bytes());
+    CHECK(c.nodes_optimized == 2);
+  }
+  SECTION("conv output read twice") {
+    OnnxBuilder b(13);
+    b.input("x", {1, 3, 9, 11});
+    add_conv(b, true);
+    b.node("Relu", {"c"}, {"r"});
+    b.node("Add", {"r", "c"}, {"y"});
+    b.output("y");
+    Compared c = compare_optimized(b.bytes());
+    CHECK(c.nodes_optimized == 3);
+  }
+  SECTION("Clip bound computed at run time") {
+    OnnxBuilder b(13);
+    b.input("x", {1, 3, 9, 11});
+    add_conv(b, true);
+    b.node("ReduceMin", {"x"}, {"lo3"});
+    b.initializer_i64("shp", {0}, {});
+    b.node("Reshape", {"lo3", "shp"}, {"lo"});
+    b.node("Clip", {"c", "lo"}, {"y"});
+    b.output("y");
+    auto opt = import_onnx_bytes(b.bytes(), ".", "opt");
+    REQUIRE_OK(opt);
+    bool clip_kept = false;
+    for (const auto& n : opt.value()->graph->nodes) clip_kept |= n.desc.op_type == "Clip";
+    CHECK(clip_kept);
+  }
+  SECTION("Clip with min > max keeps its own semantics") {
+    OnnxBuilder b(13);
+    b.input("x", {1, 3, 9, 11});
+    add_conv(b, true);
+    b.initializer("lo", {}, {1.f});
+    b.initializer("hi", {}, {-1.f});
+    b.node("Clip", {"c", "lo", "hi"}, {"y"});
+    b.output("y");
+    Compared c = compare_optimized(b.bytes());
+    CHECK(c.nodes_optimized == 2);
+  }
+}
+
+TEST_CASE("fold_batchnorm: Conv -> BatchNormalization [-> Relu] becomes one Conv", "[graph][passes]") {
+  for (bool bias : {true, false}) {
+    CAPTURE(bias);
+    {
+      OnnxBuilder b(13);
+      b.input("x", {1, 3, 9, 11});
+      add_conv(b, bias);
+      add_bn(b, "c", "bn");
+      b.node("Relu", {"bn"}, {"y"});
+      b.output("y");
+      Compared c = compare_optimized(b.bytes(), 1e-4f, 1e-4f);
+      CHECK(c.nodes_plain == 3);
+      CHECK(c.nodes_optimized == 1);
+    }
+  }
+  SECTION("BN output is the graph output, old opset") {
+    OnnxBuilder b(7);
+    b.input("x", {1, 3, 9, 11});
+    add_conv(b, true);
+    add_bn(b, "c", "y", 1e-5f);
+    b.output("y");
+    Compared c = compare_optimized(b.bytes(), 1e-4f, 1e-4f);
+    CHECK(c.nodes_optimized == 1);
+  }
+}
+
+TEST_CASE("fold_batchnorm: declines when it cannot fold exactly", "[graph][passes]") {
+  SECTION("conv output also read elsewhere") {
+    OnnxBuilder b(13);
+    b.input("x", {1, 3, 9, 11});
+    add_conv(b, true);
+    add_bn(b, "c", "bn");
+    b.node("Add", {"bn", "c"}, {"y"});
+    b.output("y");
+    Compared c = compare_optimized(b.bytes(), 1e-4f, 1e-4f);
+    CHECK(c.nodes_optimized == 3);
+  }
+  SECTION("BN parameters computed at run time") {
+    OnnxBuilder b(13);
+    b.input("x", {1, 3, 9, 11});
+    add_conv(b, true);
+    b.initializer("scale", {5}, random_values(5, 21, 0.5f, 2.f));
+    b.initializer("beta", {5}, random_values(5, 22));
+    b.initializer("mean", {5}, random_values(5, 23));
+    b.initializer("var", {5}, random_values(5, 24, 0.1f, 3.f));
+    auto& r = b.node("ReduceMean", {"c"}, {"m"});
+    OnnxBuilder::attr_ints(r, "axes", {0, 2, 3});
+    OnnxBuilder::attr_int(r, "keepdims", 0);
+    b.node("BatchNormalization", {"c", "scale", "beta", "m", "var"}, {"y"});
+    b.output("y");
+    auto opt = import_onnx_bytes(b.bytes(), ".", "opt");
+    REQUIRE_OK(opt);
+    bool bn_kept = false;
+    for (const auto& n : opt.value()->graph->nodes) bn_kept |= n.desc.op_type == "BatchNormalization";
+    CHECK(bn_kept);
+  }
+}
