@@ -154,22 +154,28 @@ TEST_CASE("darknet: batch norm folding and padding rules against hand-computed v
   w.append(reinterpret_cast<const char*>(hdr), 12).append(reinterpret_cast<const char*>(&seen), 8);
   for (float v : {0.5f /*bias*/, 2.f /*scale*/, 1.f /*mean*/, 4.f /*var*/, 3.f /*weight*/})
     w.append(reinterpret_cast<const char*>(&v), 4);
-  DarknetInfo info;
-  auto m = import_text(cfg, w, &info);
-  REQUIRE_OK(m);
-  CHECK(info.revision == 5);
-  auto s = Session::create(m.value());
-  REQUIRE_OK(s);
-  Tensor x(DType::kFloat32, {1, 1, 4, 4});
-  for (int i = 0; i < 16; ++i) x.data<float>()[i] = float(i);
-  auto out = s.value()->run({x});
-  REQUIRE_OK(out);
-  REQUIRE(out.value()[0].shape() == Shape{1, 1, 4, 4});
-  // y = (3x - 1) / (2 + 1e-6) * 2 + 0.5, then max over the window [i, i+1] x [j, j+1] clipped at the border.
-  auto f = [](float v) { return (3 * v - 1) / (2 + 1e-6f) * 2 + 0.5f; };
-  const float* o = out.value()[0].data<float>();
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) CHECK(o[i * 4 + j] == Approx(f(float(std::min(i + 1, 3) * 4 + std::min(j + 1, 3)))).epsilon(1e-5));
+  for (bool inside : {true, false}) {
+    DarknetImportOptions opts;
+    opts.bn_eps = 1e-3f;  // large enough to tell sqrt(var + eps) from sqrt(var) + eps
+    opts.bn_eps_inside_sqrt = inside;
+    DarknetInfo info;
+    auto m = import_text(cfg, w, &info, opts);
+    REQUIRE_OK(m);
+    CHECK(info.revision == 5);
+    auto s = Session::create(m.value());
+    REQUIRE_OK(s);
+    Tensor x(DType::kFloat32, {1, 1, 4, 4});
+    for (int i = 0; i < 16; ++i) x.data<float>()[i] = float(i);
+    auto out = s.value()->run({x});
+    REQUIRE_OK(out);
+    REQUIRE(out.value()[0].shape() == Shape{1, 1, 4, 4});
+    // y = (3x - mean) / std * scale + bias, then max over the window [i, i+1] x [j, j+1] clipped at the border.
+    const double sd = inside ? std::sqrt(4 + 1e-3) : 2 + 1e-3;
+    auto f = [&](float v) { return (3 * v - 1) / sd * 2 + 0.5; };
+    const float* o = out.value()[0].data<float>();
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 4; ++j) CHECK(o[i * 4 + j] == Approx(f(float(std::min(i + 1, 3) * 4 + std::min(j + 1, 3)))).epsilon(1e-6));
+  }
 }
 
 TEST_CASE("darknet: route groups, shortcut, upsample, yolo head outputs", "[darknet]") {

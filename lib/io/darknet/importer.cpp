@@ -82,6 +82,9 @@ class Builder {
   std::string flatten(const LayerOut& in, const std::string& name);
   Result<std::vector<float>> weights(int64_t n, int i, const std::string& what);
   const LayerOut& prev() const { return layers_.back(); }
+  double bn_std(float var) const {
+    return opts_.bn_eps_inside_sqrt ? std::sqrt(double(var) + opts_.bn_eps) : std::sqrt(double(var)) + opts_.bn_eps;
+  }
 
   const CfgFile& cfg_;
   DarknetImportOptions opts_;
@@ -207,8 +210,8 @@ Status Builder::conv(SectionReader& r, int i) {
     Tensor wt(DType::kFloat32, {n, in.c / groups, size, size}), bt(DType::kFloat32, {n});
     float* wp = wt.data<float>();
     for (int64_t k = 0; k < n; ++k) {
-      // Darknet's batch norm: (x - mean) / (sqrt(var) + 1e-6) * scale + bias.
-      double s = bn ? scales[k] / (std::sqrt(double(var[k])) + 1e-6) : 1.0;
+      // (x - mean) / std * scale + bias, folded into the weights and the bias.
+      double s = bn ? scales[k] / bn_std(var[k]) : 1.0;
       bt.data<float>()[k] = float(bn ? bias[k] - mean[k] * s : bias[k]);
       for (int64_t j = 0; j < per; ++j) wp[k * per + j] = float(w[flipped ? j * n + k : k * per + j] * s);
     }
@@ -250,7 +253,7 @@ Status Builder::connected(SectionReader& r, int i) {
     const bool transpose = info_ && (info_->major > 1000 || info_->minor > 1000);
     Tensor wt(DType::kFloat32, {outputs, inputs}), bt(DType::kFloat32, {outputs});
     for (int64_t k = 0; k < outputs; ++k) {
-      double s = bn ? scales[k] / (std::sqrt(double(var[k])) + 1e-6) : 1.0;
+      double s = bn ? scales[k] / bn_std(var[k]) : 1.0;
       bt.data<float>()[k] = float(bn ? bias[k] - mean[k] * s : bias[k]);
       for (int64_t j = 0; j < inputs; ++j)
         wt.data<float>()[k * inputs + j] = float(w[transpose ? j * outputs + k : k * inputs + j] * s);

@@ -45,6 +45,10 @@ struct DarknetInfo {
 struct DarknetImportOptions {
   bool optimize = true;
   int width = 0, height = 0;  // override the [net] input size (0 = as the cfg says)
+  // Batch norm at inference: x_hat = (x - mean) / sqrt(var + eps) (OpenCV's importer: eps 1e-6;
+  // AlexeyAB's darknet: 1e-5), or / (sqrt(var) + eps) when !eps_inside_sqrt (pjreddie's darknet).
+  float bn_eps = 1e-6f;
+  bool bn_eps_inside_sqrt = true;
 };
 
 /// Loads `cfg_path` and `weights_path`. Errors name the file, and for the cfg the
