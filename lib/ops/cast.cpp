@@ -1,7 +1,6 @@
-// Cast and CastLike between every numeric dtype, float16 and bool.
-// Float -> int truncates toward zero; values outside the target range follow
-// the x86 convention (NaN / overflow -> minimum value, narrow types wrap)
-// instead of C++ undefined behaviour, which matches numpy and ONNX Runtime.
+// Cast and CastLike between every numeric dtype, float16 and bool. Float -> int
+// truncates toward zero; out-of-range values follow x86 / numpy (NaN or overflow
+// -> minimum, narrow types wrap) instead of C++ undefined behaviour.
 #include <cmath>
 #include <cstring>
 #include <type_traits>

@@ -1,7 +1,6 @@
-// Gather, GatherElements, GatherND, ScatterElements (and the old Scatter),
-// ScatterND. Every index is validated (negative ones wrap once) before any
-// data moves, so a bad index is a Status, never an out-of-bounds read.
-// Scatters run sequentially so duplicate indices apply in index order.
+// Gather, GatherElements, GatherND, ScatterElements (+ old Scatter), ScatterND.
+// Every index is validated before data moves, so a bad index is a Status; scatters
+// run sequentially so duplicate indices apply in index order.
 #include <algorithm>
 #include <cstring>
 

@@ -1,9 +1,6 @@
-// Resize (opsets 10-21) and Upsample (1-9): attribute / input parsing per
-// opset, then one of three kernels on the plan from resize_plan.cpp:
-//  - nearest gather (any dtype, any rank; repeated rows are copied whole),
-//  - separable H/W interpolation for float / double when only the last two
-//    axes are resized (the NCHW case), parallel over planes x output rows,
-//  - the reference kernel for everything else (N-D linear / cubic).
+// Resize (opsets 10-21) and Upsample (1-9): per-opset parsing, then a kernel on
+// the resize_plan.cpp plan: nearest gather (any dtype / rank), separable H/W blend
+// (float, only the last two axes resized), else the N-D reference.
 #include <algorithm>
 #include <atomic>
 #include <cmath>

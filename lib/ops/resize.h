@@ -1,7 +1,6 @@
-// Resize / Upsample: parameters, the output-size rule and per-axis tap tables.
-// A tap table says, for every output index of one axis, which input indices
-// contribute and with what weight; the reference and the fast kernels both
-// consume it, so coordinate rules live in one place (resize_plan.cpp).
+// Resize / Upsample: parameters, the output-size rule and per-axis tap tables
+// (for each output index of an axis: input indices and weights). The reference and
+// fast kernels share them, so coordinate rules live in one place (resize_plan.cpp).
 #pragma once
 #include <cstdint>
 #include <vector>

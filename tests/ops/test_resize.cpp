@@ -1,8 +1,6 @@
-// Resize / Upsample: every mode x coordinate mode on small inputs against an
-// independent oracle written here the way the ONNX reference (onnx backend
-// test case resize.py) computes it: nested 1-D interpolation that picks the
-// n nearest edge-padded neighbours by sorting distances. A few values are
-// hard-coded from that Python reference to anchor the oracle itself.
+// Resize / Upsample: every mode x coordinate mode against an oracle written here
+// the way the ONNX reference (backend test resize.py) computes, nested 1-D passes over
+// sorted edge-padded neighbours; values from that Python code anchor the oracle.
 #include <algorithm>
 #include <cmath>
 #include <cstring>

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "ops/tensor_ops_test_util.h"
+#include "ops/transpose.h"
 
 using namespace cvt;
 using namespace cvt::op_test;
@@ -165,6 +166,17 @@ TEST_CASE("Transpose fast path matches the reference", "[ops][shape]") {
     }
     CHECK(all);
   }
+}
+
+TEST_CASE("Transpose picks row copies / tiles for common 4-D perms", "[ops][shape]") {
+  const Shape nchw{2, 16, 7, 9};
+  CHECK(std::string(transpose_path(nchw, {0, 2, 3, 1})) == "tiles");    // NCHW -> NHWC
+  CHECK(std::string(transpose_path(nchw, {0, 3, 1, 2})) == "tiles");    // NHWC -> NCHW
+  CHECK(std::string(transpose_path(nchw, {0, 2, 1, 3})) == "rows");     // swap C and H
+  CHECK(std::string(transpose_path(nchw, {1, 0, 2, 3})) == "rows");     // swap N and C
+  CHECK(std::string(transpose_path(nchw, {0, 1, 3, 2})) == "tiles");    // swap H and W
+  CHECK(std::string(transpose_path(nchw, {3, 2, 1, 0})) == "generic");
+  CHECK(std::string(transpose_path({1, 16, 1, 9}, {2, 0, 1, 3})) == "copy");
 }
 
 TEST_CASE("Constant: every value attribute", "[ops][shape]") {
