@@ -354,14 +354,17 @@ Result<PoolGeometry> pool_geometry(const PoolParams& p, const Shape& x) {
         a.pad_begin = p.pads[i];
         a.pad_end = p.pads[i + r];
       }
+      // span may be negative: with ceil_mode a window larger than the padded input
+      // still gives one output when it starts inside the input.
       const int64_t span = a.in + a.pad_begin + a.pad_end - extent;
-      if (span < 0)
-        return shape_mismatch("kernel extent " + std::to_string(extent) + " exceeds padded input " +
-                              std::to_string(a.in + a.pad_begin + a.pad_end) + " on spatial axis " + std::to_string(i));
       const bool ceil = p.ceil_mode && p.auto_pad == "NOTSET";
-      a.out = (ceil ? (span + a.stride - 1) / a.stride : span / a.stride) + 1;
+      const int64_t floor_q = span >= 0 ? span / a.stride : -((-span + a.stride - 1) / a.stride);
+      a.out = floor_q + (ceil && floor_q * a.stride != span ? 1 : 0) + 1;
       // A window may not start in the end padding (ONNX / torch rule).
       if (ceil && (a.out - 1) * a.stride >= a.in + a.pad_begin) --a.out;
+      if (a.out < 1)
+        return shape_mismatch("kernel extent " + std::to_string(extent) + " exceeds padded input " +
+                              std::to_string(a.in + a.pad_begin + a.pad_end) + " on spatial axis " + std::to_string(i));
     }
     g.out_shape.push_back(a.out);
   }

@@ -53,7 +53,8 @@ Status validate_pool_params(const PoolParams& p);
 Result<PoolGeometry> pool_geometry(const PoolParams& p, const Shape& x);
 
 /// y (N, C, out...) from x (N, C, in...). `indices` (int64, same shape as y) is only for
-/// MaxPool: flat positions in x, row-major or column-major per plane.
+/// MaxPool: flat positions in x, row-major or column-major per plane. A window that
+/// holds only padding (possible with dilation) gives -inf (lowest) and index -1.
 void pool_fast(const PoolParams& p, const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor* indices);
 void pool_ref(const PoolParams& p, const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor* indices);
 /// Global pools: every spatial position of a plane in one window.

@@ -110,6 +110,16 @@ TEST_CASE("ceil_mode drops a window that would start in the end padding", "[ops]
                                                 {"ceil_mode", attr_int(1)}}),
                       {arange({1, 1, 5})})[0];
   check_values(ceil, {1, 3, 4});
+  // A kernel wider than the input still yields one ceil_mode window (torch agrees);
+  // padding counted by count_include_pad stops at the end of the padded input.
+  auto wide = [](int64_t ceil_mode) {
+    return make_node("AveragePool", 19, {{"kernel_shape", attr_ints({5})}, {"strides", attr_ints({3})},
+                                         {"ceil_mode", attr_int(ceil_mode)}, {"count_include_pad", attr_int(1)}});
+  };
+  check_values(run_all(wide(1), {arange({1, 1, 3})})[0], {1});
+  auto too_small = run(wide(0), {arange({1, 1, 3})});
+  REQUIRE_FALSE(too_small.is_ok());
+  CHECK(too_small.status().message().find("exceeds padded input") != std::string::npos);
 }
 
 TEST_CASE("MaxPool dilation with pads (torch values)", "[ops][pool]") {
