@@ -52,8 +52,8 @@ struct CocoEvalResult {
 
 /// COCO.annToRLE: polygons rasterised at the image size and merged; a polygon list whose
 /// first entry has 4 numbers is read as boxes; RLE passes through. A missing mask becomes
-/// an empty one with a warning appended to `warnings` (pycocotools would fail).
-Result<Rle> annotation_to_rle(const Annotation& a, const Image& img, std::vector<std::string>* warnings);
+/// an empty one and increments *missing (pycocotools would fail).
+Result<Rle> annotation_to_rle(const Annotation& a, const Image& img, int64_t* missing);
 
 /// computeOks for one pair: `gt_kps` may be null (no keypoints: box-distance variant).
 double keypoint_oks(const std::vector<double>& det_kps, const std::vector<double>* gt_kps, const Box& gt_box,

@@ -30,7 +30,7 @@ struct Prepared {
 /// pycocotools' _prepare plus COCO.loadRes conventions for the predictions.
 Result<Prepared> prepare(const Dataset& gt, const Dataset& dt, const CocoParams& p);
 
-Result<Rle> ann_to_rle(const Annotation& a, const Image& img, std::vector<std::string>& warnings);
+Result<Rle> ann_to_rle(const Annotation& a, const Image& img, int64_t* missing);
 
 /// IoU (bbox/segm) or OKS (keypoints) of one detection against one ground truth.
 double item_iou(const Item& d, const Item& g, const CocoParams& p);

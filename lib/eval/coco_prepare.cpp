@@ -8,11 +8,11 @@
 
 namespace cvt::eval::coco_detail {
 
-Result<Rle> ann_to_rle(const Annotation& a, const Image& img, std::vector<std::string>& warnings) {
+Result<Rle> ann_to_rle(const Annotation& a, const Image& img, int64_t* missing) {
   const Segmentation& s = a.segm;
   if (s.kind == Segmentation::Kind::kRle) return s.rle;
   if (s.kind == Segmentation::Kind::kNone || s.polygons.empty()) {
-    warnings.push_back(a.origin + ": no segmentation; evaluated as an empty mask (pycocotools would fail here)");
+    if (missing) ++*missing;  // pycocotools would fail here; the caller reports the count
     return Rle{uint64_t(std::max<int64_t>(img.height, 0)), uint64_t(std::max<int64_t>(img.width, 0)),
                {uint32_t(std::max<int64_t>(img.height * img.width, 0))}};
   }
@@ -55,6 +55,7 @@ Result<Prepared> prepare(const Dataset& gt, const Dataset& dt, const CocoParams&
   const size_t nk = p.kpt_sigmas.size();
 
   bool warned_area = false, warned_zero_id = false;
+  int64_t no_mask_gt = 0, no_mask_dt = 0;
   for (const auto& a : gt.anns) {
     auto ii = img_index.find(a.image_id);
     auto kk = cat_index.find(a.category_id);
@@ -70,7 +71,7 @@ Result<Prepared> prepare(const Dataset& gt, const Dataset& dt, const CocoParams&
                                       "reproduces that for parity. Number annotation ids from 1 to avoid it.");
     }
     if (segm) {
-      CVT_ASSIGN_OR_RETURN(g.rle, ann_to_rle(a, *img_info[a.image_id], P.warnings));
+      CVT_ASSIGN_OR_RETURN(g.rle, ann_to_rle(a, *img_info[a.image_id], &no_mask_gt));
     }
     if (a.has_bbox) g.bbox = a.bbox;
     else if (a.segm.kind != Segmentation::Kind::kNone && segm) g.bbox = rle_to_bbox(g.rle);
@@ -138,12 +139,12 @@ Result<Prepared> prepare(const Dataset& gt, const Dataset& dt, const CocoParams&
         segsrc = &box_poly;
       }
       if (segm) {
-        CVT_ASSIGN_OR_RETURN(d.rle, ann_to_rle(*segsrc, *img_info[a.image_id], P.warnings));
+        CVT_ASSIGN_OR_RETURN(d.rle, ann_to_rle(*segsrc, *img_info[a.image_id], &no_mask_dt));
       }
     } else if (branch == kSegmBranch) {
       if (a.segm.kind == Segmentation::Kind::kNone)
         return invalid_argument(a.origin + ": prediction has no segmentation (the first prediction has one)");
-      CVT_ASSIGN_OR_RETURN(d.rle, ann_to_rle(a, *img_info[a.image_id], P.warnings));
+      CVT_ASSIGN_OR_RETURN(d.rle, ann_to_rle(a, *img_info[a.image_id], &no_mask_dt));
       d.area = double(rle_area(d.rle));
       d.bbox = a.has_bbox ? a.bbox : rle_to_bbox(d.rle);
     } else {
@@ -162,12 +163,16 @@ Result<Prepared> prepare(const Dataset& gt, const Dataset& dt, const CocoParams&
     if (kps) {
       if (a.keypoints.size() != 3 * nk)
         return invalid_argument(a.origin + ": prediction has " + std::to_string(a.keypoints.size() / 3) +
-                                " keypoints but " + std::to_string(nk) + " sigmas are set (--kpt-sigmas)");
+                                " keypoints but " + std::to_string(nk) + " sigmas are set (--kpt-sigmas)" +
+                                (a.keypoints.size() == 75 ? "; OpenPose BODY_25 must be converted to COCO-17 order" : ""));
       d.kps = &a.keypoints;
     }
     P.dt_by[kk->second * I + ii->second].push_back(uint32_t(P.dts.size()));
     P.dts.push_back(std::move(d));
   }
+  if (no_mask_gt || no_mask_dt)
+    P.warnings.push_back(std::to_string(no_mask_gt) + " ground-truth and " + std::to_string(no_mask_dt) +
+                         " predicted objects have no mask; evaluated as empty masks (pycocotools would fail)");
   return P;
 }
 
@@ -182,9 +187,8 @@ double item_iou(const Item& d, const Item& g, const CocoParams& p) {
 
 namespace cvt::eval {
 
-Result<Rle> annotation_to_rle(const Annotation& a, const Image& img, std::vector<std::string>* warnings) {
-  std::vector<std::string> local;
-  return coco_detail::ann_to_rle(a, img, warnings ? *warnings : local);
+Result<Rle> annotation_to_rle(const Annotation& a, const Image& img, int64_t* missing) {
+  return coco_detail::ann_to_rle(a, img, missing);
 }
 
 double keypoint_oks(const std::vector<double>& dk, const std::vector<double>* gk, const Box& bb, double area,

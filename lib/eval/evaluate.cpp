@@ -41,16 +41,19 @@ Status read_both(const EvaluateOptions& o, std::vector<std::string>& names, Data
 Status prepare_masks(Dataset& ds, bool predictions, std::vector<std::string>& warnings) {
   std::map<int64_t, const Image*> imgs;
   for (const auto& im : ds.images) imgs[im.id] = &im;
+  int64_t missing = 0;
   for (auto& a : ds.anns) {
     if (predictions && a.segm.kind == Segmentation::Kind::kNone && a.has_bbox) {
       const double x1 = a.bbox[0], x2 = a.bbox[0] + a.bbox[2], y1 = a.bbox[1], y2 = a.bbox[1] + a.bbox[3];
       a.segm.kind = Segmentation::Kind::kPolygons;
       a.segm.polygons = {{x1, y1, x1, y2, x2, y2, x2, y1}};
     }
-    CVT_ASSIGN_OR_RETURN(Rle r, annotation_to_rle(a, *imgs[a.image_id], &warnings));
+    CVT_ASSIGN_OR_RETURN(Rle r, annotation_to_rle(a, *imgs[a.image_id], &missing));
     a.segm.kind = Segmentation::Kind::kRle;
     a.segm.rle = std::move(r);
   }
+  if (missing && !predictions)
+    warnings.push_back(std::to_string(missing) + " objects in " + ds.path + " have no mask (threshold metrics use empty masks)");
   return Status::ok();
 }
 
