@@ -168,6 +168,9 @@ Result<Bound> bind(Dataset gt, Dataset dt, const BindOptions& opt) {
       im.height = it->second->height;
     }
   }
+  std::map<std::string, int64_t> stray_gt;
+  std::vector<Annotation> gt_kept;
+  gt_kept.reserve(gt.anns.size());
   for (size_t i = 0; i < gt.anns.size(); ++i) {
     Annotation& a = gt.anns[i];
     if (!gt.has_image_ids || !a.has_image_id) {
@@ -177,12 +180,21 @@ Result<Bound> bind(Dataset gt, Dataset dt, const BindOptions& opt) {
       a.image_id = gt.images[it->second].id;
       a.has_image_id = true;
     } else if (!img_by_id.count(a.image_id)) {
-      return invalid_argument(a.origin + ": image_id " + std::to_string(a.image_id) +
-                              " is not listed in the ground truth's \"images\"");
+      // pycocotools only evaluates the listed images; say so instead of dropping silently
+      stray_gt["image_id " + std::to_string(a.image_id)]++;
+      continue;
     }
     if (!gt.has_image_ids) a.id = int64_t(i) + 1;
     CVT_RETURN_IF_ERROR(scale_relative(a, gt.images[img_by_id[a.image_id]], opt));
+    gt_kept.push_back(std::move(a));
   }
+  if (!stray_gt.empty()) {
+    int64_t n = 0;
+    for (auto& [k, c] : stray_gt) n += c;
+    warn.push_back(std::to_string(n) + " ground-truth annotations reference images missing from \"images\" (not "
+                   "evaluated, as in pycocotools): " + list_some(stray_gt));
+  }
+  gt.anns = std::move(gt_kept);
 
   // ---- categories ---------------------------------------------------------------------------
   CatTable table;

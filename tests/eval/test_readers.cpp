@@ -79,6 +79,19 @@ TEST_CASE("bad input: results with unknown image ids are reported by id", "[eval
   CHECK(contains(e.status().message(), "image_id 70"));
 }
 
+TEST_CASE("ground-truth annotations on unlisted images are reported, not evaluated", "[eval][readers]") {
+  TmpDir t("stray");
+  const auto gt = t.write("gt.json", R"({"images":[{"id":1,"width":10,"height":10}],"categories":[{"id":1}],
+    "annotations":[{"id":1,"image_id":1,"category_id":1,"bbox":[0,0,1,1],"area":1},
+                   {"id":2,"image_id":5,"category_id":1,"bbox":[0,0,1,1],"area":1}]})");
+  const auto dt = t.write("dt.json", R"([{"image_id":1,"category_id":1,"bbox":[0,0,1,1],"score":0.9}])");
+  auto b = load(gt, dt);
+  REQUIRE(b.is_ok());
+  CHECK(b.value().gt.anns.size() == 1);
+  REQUIRE(b.value().warnings.size() == 1);
+  CHECK(contains(b.value().warnings[0], "image_id 5"));
+}
+
 TEST_CASE("bad input: unknown category ids are named, 0-based ids get a hint", "[eval][readers]") {
   TmpDir t("unknown_cat");
   const auto gt = t.write("gt.json", kGt);
