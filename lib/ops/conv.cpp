@@ -232,7 +232,10 @@ bool is_pointwise(const ConvParams& p) {
   return true;
 }
 
-bool use_direct_depthwise(const ConvParams& p) { return p.is_depthwise() && p.in[0] == 1 && p.kernel[0] == 1; }
+// The plane kernel covers H and W only: depth must be a single untouched plane.
+bool use_direct_depthwise(const ConvParams& p) {
+  return p.is_depthwise() && p.in[0] == 1 && p.kernel[0] == 1 && p.out[0] == 1 && p.pad_begin[0] == 0;
+}
 
 void conv_depthwise(const ConvParams& p, Isa isa, const float* x, const float* w, const float* bias, float* y) {
   // in (N,C,H,W), w (C,1,R,S), out (N,C,P,Q); D is 1.

@@ -139,7 +139,8 @@ TileGrid plan_tiles(const GemmKernelSet& ks, const GemmShape& s, int64_t batch) 
   constexpr int64_t kMinTaskFmas = int64_t(1) << 18;  // below this a task costs more than it saves
   const int threads = current_concurrency();
   int64_t want = threads <= 1 ? 1 : 4 * int64_t(threads);
-  want = std::clamp<int64_t>(s.m * s.n * std::max<int64_t>(s.k, 1) * batch / kMinTaskFmas, 1, want);
+  const double fmas = double(s.m) * double(s.n) * double(std::max<int64_t>(s.k, 1)) * double(batch);
+  want = std::clamp<int64_t>(static_cast<int64_t>(std::min(fmas / kMinTaskFmas, 1e9)), 1, want);
   const int64_t want_per_gemm = ceil_div(want, batch);
   TileGrid g;
   g.n_tiles = ceil_div(s.n, ks.nc);

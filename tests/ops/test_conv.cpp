@@ -252,6 +252,7 @@ TEST_CASE("Conv odd shapes: fast paths vs reference", "[ops][conv]") {
       ConvCase{{1, 8, 33}, {8, 1, 5}, 8, {}, {}, {2, 2}},                   // 1-D depthwise
       ConvCase{{1, 3, 5, 6, 7}, {4, 3, 3, 3, 3}, 1, {1, 2, 1}, {}, {1, 1, 1, 1, 1, 1}},  // 3-D
       ConvCase{{1, 4, 3, 5, 7}, {6, 4, 1, 1, 1}},                           // 3-D pointwise
+      ConvCase{{1, 4, 1, 5, 7}, {4, 1, 1, 3, 3}, 4, {}, {}, {1, 1, 1, 1, 1, 1}},  // 3-D depthwise, padded depth
       ConvCase{{1, 3, 1, 1}, {4, 3, 1, 1}},
       ConvCase{{1, 3, 7, 7}, {5, 3, 7, 7}},                                 // kernel = input
       ConvCase{{1, 67, 13, 13}, {19, 67, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},   // K = 603: several K blocks
