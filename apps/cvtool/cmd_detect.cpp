@@ -38,6 +38,7 @@ struct DetectCliOptions {
   std::string box_format = "xywh";
   std::string annotate;
   std::string coco_gt;
+  std::string coco_results;
   std::string kernels = "auto";
 };
 
@@ -137,10 +138,16 @@ int run_detect(const DetectCliOptions& o) {
     return kExitUsage;
   }
   std::error_code ec;
-  if (o.format == "coco" && !o.batch.output_file.empty() && fs::exists(o.batch.output_file, ec) && !o.batch.force) {
-    std::cerr << "cvtool: error: " << o.batch.output_file << " exists (use --force to overwrite)\n";
-    return kExitUsage;
-  }
+  // Where the COCO results array goes: -o / stdout with --format coco, and/or --coco-results.
+  std::vector<std::string> coco_files;
+  if (o.format == "coco") coco_files.push_back(o.batch.output_file);
+  if (!o.coco_results.empty()) coco_files.push_back(o.coco_results);
+  for (const std::string& f : coco_files)
+    if (!f.empty() && fs::exists(f, ec) && !o.batch.force) {
+      std::cerr << "cvtool: error: " << f << " exists (use --force to overwrite)\n";
+      return kExitUsage;
+    }
+  const bool want_coco = !coco_files.empty();
   auto ids = load_image_ids(o.coco_gt);
   if (!ids.is_ok()) {
     std::cerr << "cvtool: error: " << ids.status().message() << "\n";
@@ -248,7 +255,7 @@ int run_detect(const DetectCliOptions& o) {
                                  {"category_id", cat >= 0 ? json(cat) : json(nullptr)},
                                  {"score", d.score},
                                  {"bbox", box_json(d, o.box_format)}});
-      if (o.format == "coco")
+      if (want_coco)
         coco_part.push_back({{"image_id", image_id}, {"category_id", cat >= 0 ? cat : d.class_id},
                              {"bbox", box_json(d, "xywh")}, {"score", d.score}});
       if (o.format == "yolo") {
@@ -257,7 +264,7 @@ int run_detect(const DetectCliOptions& o) {
             << (d.y2 - d.y1) / H << " " << d.score << "\n";
       }
     }
-    if (o.format == "coco") {
+    if (want_coco) {
       std::lock_guard<std::mutex> lock(mu);
       coco[index] = std::move(coco_part);
     }
@@ -278,16 +285,18 @@ int run_detect(const DetectCliOptions& o) {
     }
     return r;
   });
-  if (o.format == "coco") {
+  if (want_coco) {
     json all = json::array();
     for (auto& [index, part] : coco)
       for (auto& a : part) all.push_back(std::move(a));
     const std::string text = all.dump() + "\n";
-    if (o.batch.output_file.empty()) {
-      std::cout << text;
-    } else if (auto st = cvt::write_file_atomic(o.batch.output_file, text); !st.is_ok()) {
-      std::cerr << "cvtool: error: " << st.message() << "\n";
-      return kExitInternal;
+    for (const std::string& f : coco_files) {
+      if (f.empty()) {
+        std::cout << text;
+      } else if (auto st = cvt::write_file_atomic(f, text); !st.is_ok()) {
+        std::cerr << "cvtool: error: " << st.message() << "\n";
+        return kExitInternal;
+      }
     }
   }
   return code;
@@ -313,6 +322,7 @@ void register_detect_command(CLI::App& root, std::function<int()>& run_selected)
   cmd->add_option("--box-format", o->box_format, "bbox in records: xywh (COCO), xyxy or cxcywh; stated in \"box_format\"")
       ->check(CLI::IsMember({"xywh", "xyxy", "cxcywh"}));
   cmd->add_option("--annotate", o->annotate, "Write a copy of each image with boxes, labels and scores into this folder");
+  cmd->add_option("--coco-results", o->coco_results, "Also write the COCO results array (pycocotools loadRes) to this file");
   cmd->add_option("--coco-gt", o->coco_gt, "COCO ground truth whose image ids (by file name) the coco format uses");
   cmd->add_option("--kernels", o->kernels, "auto: fastest kernels; ref: plain reference loops (slow, for checking)")
       ->check(CLI::IsMember({"auto", "ref"}));

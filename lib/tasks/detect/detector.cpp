@@ -13,9 +13,10 @@ namespace cvt {
 using Clock = std::chrono::steady_clock;
 static double ms(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
 
-Result<DecoderConfig> parse_decoder_config(const nlohmann::json& j, const std::string& default_type) {
+Result<DecoderConfig> parse_decoder_config(const nlohmann::json& jin, const std::string& default_type) {
   DecoderConfig d;
-  if (!j.is_null() && !j.is_object()) return invalid_argument("manifest 'decoder' must be an object");
+  if (!jin.is_null() && !jin.is_object()) return invalid_argument("manifest 'decoder' must be an object");
+  const nlohmann::json j = jin.is_null() ? nlohmann::json::object() : jin;
   try {
     d.type = j.value("type", default_type);
     d.conf = j.value("conf", d.conf);
