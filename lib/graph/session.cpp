@@ -170,9 +170,9 @@ Result<std::vector<Tensor>> execute_graph(const Graph& g, const std::vector<Tens
   std::vector<Tensor> outputs;
   for (int id : g.output_ids) {
     const Tensor& t = values[id];
-    // Outputs never live in the arena (the plan excludes them), but a graph
-    // output that aliases a constant or an input is copied so callers own it.
-    outputs.push_back(t);
+    // Outputs never live in the arena (the plan excludes them). An output that
+    // is, or views, a constant or a graph input is copied so callers own it.
+    outputs.push_back(root[id] < 0 && !t.empty_handle() ? t.clone() : t);
   }
   return outputs;
 }
