@@ -108,6 +108,12 @@ TEST_CASE("darknet cfg: errors name the file, line, section and key", "[darknet]
   REQUIRE_FALSE(r.is_ok());
   CHECK(error_of(r.status()).find("sparkle") != std::string::npos);
 
+  std::string huge = kSmallCfg;
+  huge.replace(huge.find("filters=6"), 9, "filters=2000000000");
+  r = import_text(huge, weights_bytes(0, 2, 1000));
+  REQUIRE_FALSE(r.is_ok());
+  CHECK(error_of(r.status()).find("'filters'") != std::string::npos);
+
   auto unsupported_layer = import_text(std::string(kSmallCfg) + "[reorg]\nstride=2\n", weights_bytes(0, 2, 1000));
   REQUIRE_FALSE(unsupported_layer.is_ok());
   CHECK(unsupported_layer.status().code() == ErrorCode::kUnsupported);

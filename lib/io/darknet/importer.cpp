@@ -104,7 +104,8 @@ Status Builder::run() {
   for (size_t k = 1; k < cfg_.sections.size(); ++k) {
     CVT_RETURN_IF_ERROR(layer(cfg_.sections[k], int(k) - 1));
     const LayerOut& l = layers_.back();
-    if (l.c * l.h * l.w > (int64_t(1) << 31)) return limit_exceeded(cfg_.label + ": layer " + std::to_string(k - 1) + " output too large");
+    if (double(l.c) * double(l.h) * double(l.w) > double(int64_t(1) << 31) || params.back() > (int64_t(1) << 36))
+      return limit_exceeded(cfg_.label + ": layer " + std::to_string(k - 1) + " output too large");
   }
   if (cfg_.sections.size() < 2) return invalid_model(cfg_.label + ": no layers after [net]");
   if (info_) {
@@ -162,6 +163,7 @@ Result<std::shared_ptr<Model>> import_darknet(const CfgFile& cfg, std::istream& 
   CVT_RETURN_IF_ERROR(counter.run());
   int64_t total = 0;
   for (int64_t p : counter.params) total += p;
+  if (total > (int64_t(1) << 36)) return limit_exceeded(cfg.label + ": more than 2^36 parameters");
 
   int32_t ver[3] = {0, 0, 0};
   weights.read(reinterpret_cast<char*>(ver), sizeof(ver));

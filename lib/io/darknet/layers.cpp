@@ -32,8 +32,10 @@ Status Builder::conv(SectionReader& r, int i) {
   const std::string act = r.get_string("activation", "logistic");
   for (const char* k : {"binary", "xnor", "antialiasing", "share_index", "deform", "dontload", "dontloadscales"})
     if (r.get_int(k, 0) != 0) r.fail(k, "not supported");
-  if (filters < 1) r.fail("filters", "must be >= 1");
-  if (size < 1) r.fail("size", "must be >= 1");
+  if (filters < 1 || filters > (1 << 20)) r.fail("filters", "must be in [1, 2^20]");
+  if (size < 1 || size > 1024) r.fail("size", "must be in [1, 1024]");
+  if (padding < 0 || padding > 1024) r.fail("padding", "must be in [0, 1024]");
+  if (dilation > 1024 || stride_x > 1024 || stride_y > 1024) r.fail("stride", "stride and dilation must be <= 1024");
   if (stride_x < 1 || stride_y < 1) r.fail("stride", "must be >= 1");
   if (dilation < 1) r.fail("dilation", "must be >= 1");
   if (groups < 1 || in.c % groups || filters % groups)
@@ -85,7 +87,7 @@ Status Builder::connected(SectionReader& r, int i) {
   const int outputs = r.get_int("output", 1);
   const bool bn = r.get_int("batch_normalize", 0) != 0;
   const std::string act = r.get_string("activation", "logistic");
-  if (outputs < 1) r.fail("output", "must be >= 1");
+  if (outputs < 1 || outputs > (1 << 24)) r.fail("output", "must be in [1, 2^24]");
   CVT_RETURN_IF_ERROR(r.status());
   const int64_t inputs = in.c * in.h * in.w;
   CVT_ASSIGN_OR_RETURN(std::vector<float> bias, weights(outputs, i, "biases"));
@@ -129,8 +131,8 @@ Status Builder::maxpool(SectionReader& r, int i) {
   const int padding = r.get_int("padding", size - 1);  // darknet pads size-1 in total: size 2 stride 1 keeps the size
   for (const char* k : {"maxpool_depth", "antialiasing"})
     if (r.get_int(k, 0) != 0) r.fail(k, "not supported");
-  if (size < 1) r.fail("size", "must be >= 1");
-  if (stride_x < 1 || stride_y < 1) r.fail("stride", "must be >= 1");
+  if (size < 1 || size > 1024) r.fail("size", "must be in [1, 1024]");
+  if (stride_x < 1 || stride_y < 1 || stride_x > 1024 || stride_y > 1024) r.fail("stride", "must be in [1, 1024]");
   if (padding < 0 || padding >= 2 * size) r.fail("padding", "must be in [0, 2*size)");
   CVT_RETURN_IF_ERROR(r.status());
   const int64_t oh = (in.h + padding - size) / stride_y + 1, ow = (in.w + padding - size) / stride_x + 1;
@@ -246,7 +248,7 @@ Status Builder::upsample(SectionReader& r, int i) {
   CVT_RETURN_IF_ERROR(need_4d(r, in));
   const int stride = r.get_int("stride", 2);
   const float scale = r.get_float("scale", 1.f);
-  if (stride < 1) r.fail("stride", "must be >= 1 (downsampling upsample layers are not supported)");
+  if (stride < 1 || stride > 1024) r.fail("stride", "must be in [1, 1024] (downsampling upsample layers are not supported)");
   CVT_RETURN_IF_ERROR(r.status());
   std::string name = "upsample_" + std::to_string(i);
   std::string scales = constant(name + "_scales", Tensor::from_vector<float>({4}, {1, 1, float(stride), float(stride)}));
