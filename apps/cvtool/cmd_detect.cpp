@@ -58,6 +58,9 @@ std::vector<std::string> unique_stems(const std::vector<std::string>& inputs) {
   return out;
 }
 
+// A float flag value as the user typed it (0.45, not 0.44999998807907104).
+double flag_value(float v) { return std::round(double(v) * 1e6) / 1e6; }
+
 json box_json(const cvt::Detection& d, const std::string& fmt) {
   const float w = d.x2 - d.x1, h = d.y2 - d.y1;
   if (fmt == "xyxy") return {d.x1, d.y1, d.x2, d.y2};
@@ -201,7 +204,7 @@ int run_detect(const DetectCliOptions& o) {
                            {"sha256", rm.sha256},
                            {"input_size", {d0.contract().width, d0.contract().height}},
                            {"decoder", d0.decoder().type}};
-  const json params = {{"conf", dopt.conf},         {"nms_iou", dopt.iou}, {"max_det", dopt.max_det},
+  const json params = {{"conf", flag_value(dopt.conf)}, {"nms_iou", flag_value(dopt.iou)}, {"max_det", dopt.max_det},
                        {"classes", classes_json},   {"agnostic_nms", dopt.agnostic},
                        {"imgsz", {d0.contract().width, d0.contract().height}}, {"threads", so.threads}, {"jobs", o.batch.jobs}};
   const std::vector<std::string> stems = unique_stems(inputs.value());

@@ -7,6 +7,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "cli_util.h"
+#include "onnx_builder.h"
 #include "test_util.h"
 
 using namespace cvt::testing;
@@ -275,4 +276,45 @@ TEST_CASE("detect: bad inputs give clear errors and the batch goes on", "[detect
   INFO(r.err);
   CHECK(r.code == 0);
   CHECK(!r.records().at(0)["detections"].empty());
+}
+
+TEST_CASE("detect: a bare YOLOv8-layout ONNX file, boxes mapped back through the resize and clipped", "[detect][cli]") {
+  // Output [1, 4+2, 8] = fixed predictions (plus 0 x the input's mean, so the input is used).
+  OnnxBuilder b(13);
+  b.input("images", {1, 3, 64, 64});
+  // 8 candidates (more than 4+C, as in a real [1, 84, 8400] export); only the first two score.
+  std::vector<float> pred(6 * 8, 0.f);
+  const float cand[2][6] = {{32, 32, 16, 16, 0.9f, 0.1f}, {60, 10, 20, 40, 0.1f, 0.8f}};
+  for (int e = 0; e < 6; ++e)
+    for (int i = 0; i < 2; ++i) pred[e * 8 + i] = cand[i][e];
+  b.output("out", {1, 6, 8});
+  b.initializer("pred", {1, 6, 8}, pred);
+  b.initializer("zero", {}, {0.f});
+  b.initializer_i64("shape", {3}, {1, 3, 1});
+  b.node("GlobalAveragePool", {"images"}, {"gap"});
+  b.node("Reshape", {"gap", "shape"}, {"gap3"});
+  b.node("Mul", {"gap3", "zero"}, {"z"});
+  b.node("ReduceSum", {"z"}, {"zs"});
+  b.node("Add", {"pred", "zs"}, {"out"});
+  const std::string dir = temp_dir("detect_v8");
+  std::ofstream(dir + "/tiny_v8.onnx", std::ios::binary) << b.bytes();
+  REQUIRE(cv::imwrite(dir + "/wide.png", cv::Mat(64, 128, CV_8UC3, cv::Scalar(10, 20, 30))));
+  auto r = run_cli("detect -q --model '" + dir + "/tiny_v8.onnx' '" + dir + "/wide.png'");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  auto rec = r.records().at(0);
+  CHECK(rec["model"]["decoder"] == "yolov8");
+  REQUIRE(rec["detections"].size() == 2);
+  // Network 64x64 stretched from 128x64: x doubles. Candidate 0: (32,32,16,16) -> x 48..80, y 24..40.
+  const json& d0 = rec["detections"][0];
+  CHECK(d0["class_id"] == 0);
+  CHECK(d0["label"] == "0");
+  CHECK(d0["category_id"].is_null());
+  CHECK(d0["score"].get<double>() == Approx(0.9));
+  std::vector<double> want0 = {48, 24, 32, 16}, want1 = {100, 0, 28, 30};
+  for (int k = 0; k < 4; ++k) CHECK(d0["bbox"][k].get<double>() == Approx(want0[k]).margin(1e-3));
+  // Candidate 1: (60,10,20,40) -> x 100..140 clipped to 128, y -10..30 clipped to 0.
+  const json& d1 = rec["detections"][1];
+  CHECK(d1["class_id"] == 1);
+  for (int k = 0; k < 4; ++k) CHECK(d1["bbox"][k].get<double>() == Approx(want1[k]).margin(1e-3));
 }
