@@ -82,7 +82,8 @@ cvt::Status write_annotated(const cv::Mat& img, const std::vector<cvt::Detection
   cv::Mat out = img.clone();
   const int thick = std::max(1, int(std::lround(std::min(img.cols, img.rows) / 300.0)));
   const double font = std::max(0.4, thick * 0.4);
-  for (const cvt::Detection& d : dets) {
+  for (auto it = dets.rbegin(); it != dets.rend(); ++it) {  // best last, so its label stays readable
+    const cvt::Detection& d = *it;
     cv::Scalar col = class_colour(d.class_id);
     cv::Point p1(int(std::lround(d.x1)), int(std::lround(d.y1))), p2(int(std::lround(d.x2)), int(std::lround(d.y2)));
     cv::rectangle(out, p1, p2, col, thick, cv::LINE_AA);
