@@ -1,5 +1,6 @@
 // Runs the cvtool binary for end-to-end tests: exit code, stdout, stderr.
 #pragma once
+#include "cvtool_test_paths.h"
 #include <sys/wait.h>
 
 #include <array>

@@ -1,6 +1,8 @@
 // Where the suite finds data it does not ship: the shared mirror, exported
 // reference networks, the ONNX backend test data, and the cvtool binary.
 #pragma once
+#include "cvtool_test_paths.h"
+
 #include <cstdlib>
 #include <filesystem>
 #include <string>

@@ -1,5 +1,7 @@
 #include "models/registry.h"
 
+#include "cvtool_build_paths.h"
+
 #include <unistd.h>
 
 #include <algorithm>

@@ -1,5 +1,6 @@
 // Helpers for the [eval] tests: locating the shared fixtures and building small datasets.
 #pragma once
+#include "cvtool_test_paths.h"
 #include <catch2/catch.hpp>
 
 #include <cstdlib>

@@ -1,5 +1,6 @@
 // End-to-end `cvtool evaluate`: fixture values through the CLI, exit codes (0/1/2/5),
 // the PNG plot and `evaluate iou`. Skipped when the binary or the shared data is absent.
+#include "cvtool_test_paths.h"
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>

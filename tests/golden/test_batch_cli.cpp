@@ -1,5 +1,6 @@
 // The shared batch plumbing through `classify` with the small MNIST model:
 // globs, @lists, stdin, shards, resuming, -o / --out-dir, contract checks.
+#include "cvtool_test_paths.h"
 #include <filesystem>
 #include <fstream>
 #include <set>
