@@ -68,6 +68,13 @@ class OnnxBuilder {
     a->set_type(onnx::AttributeProto::FLOAT);
     a->set_f(v);
   }
+  // A sub-graph attribute (If branches, Loop body): build it with another OnnxBuilder's graph().
+  static void attr_graph(onnx::NodeProto& n, const std::string& name, const onnx::GraphProto& g) {
+    auto* a = n.add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::GRAPH);
+    *a->mutable_g() = g;
+  }
   std::string bytes() const { return model_.SerializeAsString(); }
 
  private:

@@ -67,9 +67,11 @@ Result<Manifest> parse_manifest(const nlohmann::json& j, const std::string& labe
       c.pad_value = in.value("pad_value", 114.f);
       c.letterbox_place = in.value("letterbox_place", "center");
       if (c.color != "RGB" && c.color != "BGR" && c.color != "GRAY") return bad("input.color must be RGB, BGR or GRAY");
-      if (c.layout != "NCHW" && c.layout != "NHWC") return bad("input.layout must be NCHW or NHWC");
-      if (c.resize != "stretch" && c.resize != "shorter_side_crop" && c.resize != "letterbox" && c.resize != "keep_ratio")
-        return bad("input.resize must be stretch, shorter_side_crop, letterbox or keep_ratio");
+      if (c.layout != "NCHW" && c.layout != "NHWC" && c.layout != "CHW")
+        return bad("input.layout must be NCHW, NHWC or CHW (no batch dimension)");
+      if (c.resize != "stretch" && c.resize != "shorter_side_crop" && c.resize != "letterbox" && c.resize != "keep_ratio" &&
+          c.resize != "none")
+        return bad("input.resize must be stretch, shorter_side_crop, letterbox, keep_ratio or none");
       if (c.mean.size() != static_cast<size_t>(c.channels) || c.std.size() != static_cast<size_t>(c.channels))
         return bad("input.mean and input.std need one value per channel");
       for (float s : c.std)

@@ -23,9 +23,9 @@ struct InputContract {
   std::string name;                   // graph input name ("" = the only input)
   int width = 0, height = 0;          // network input size (0 = dynamic)
   int channels = 3;
-  std::string layout = "NCHW";
+  std::string layout = "NCHW";        // NCHW | NHWC | CHW (one image, no batch dimension: torchvision detectors)
   std::string color = "RGB";          // RGB, BGR or GRAY
-  std::string resize = "stretch";     // stretch | shorter_side_crop | letterbox | keep_ratio
+  std::string resize = "stretch";     // stretch | shorter_side_crop | letterbox | keep_ratio | none (image size as is)
   int resize_shorter = 0;             // shorter_side_crop: resize so the short side is this, then crop
   float scale = 1.0f / 255.0f;        // pixel * scale, then (x - mean) / std
   std::vector<float> mean{0, 0, 0};

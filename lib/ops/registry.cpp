@@ -17,6 +17,9 @@ const std::vector<OpSchema>& all_ops() {
     register_shape_ops(t);
     register_tensor_ops(t);
     register_resize_ops(t);
+    register_roi_ops(t);
+    register_nms_ops(t);
+    register_control_flow_ops(t);
     return t;
   }();
   return table;

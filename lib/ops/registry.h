@@ -26,5 +26,8 @@ void register_reduce_ops(std::vector<OpSchema>& t);      // Reduce*, ArgMax/ArgM
 void register_shape_ops(std::vector<OpSchema>& t);       // Reshape, Flatten, Transpose, Squeeze, ...
 void register_tensor_ops(std::vector<OpSchema>& t);      // Concat, Split, Slice, Gather, Pad, Cast, ...
 void register_resize_ops(std::vector<OpSchema>& t);      // Resize, Upsample
+void register_roi_ops(std::vector<OpSchema>& t);         // RoiAlign
+void register_nms_ops(std::vector<OpSchema>& t);         // NonMaxSuppression
+void register_control_flow_ops(std::vector<OpSchema>& t);  // If, Loop (sub-graphs)
 
 }  // namespace cvt

@@ -8,6 +8,10 @@ namespace cvt {
 
 Result<Tensor> preprocess_image(const cv::Mat& bgr, const InputContract& c, int net_w, int net_h, ImageTransform* xf) {
   if (bgr.empty() || bgr.type() != CV_8UC3) return invalid_argument("preprocess expects an 8-bit BGR image");
+  if (c.resize == "none") {  // the model takes any size (it resizes inside the graph, if at all)
+    net_w = bgr.cols;
+    net_h = bgr.rows;
+  }
   net_w = net_w > 0 ? net_w : c.width;
   net_h = net_h > 0 ? net_h : c.height;
   if (net_w <= 0 || net_h <= 0) return invalid_argument("network input size unknown: the manifest gives none and the model input is dynamic");
@@ -23,7 +27,9 @@ Result<Tensor> preprocess_image(const cv::Mat& bgr, const InputContract& c, int 
   else img = bgr;
 
   cv::Mat sized;
-  if (c.resize == "stretch") {
+  if (c.resize == "none") {
+    sized = img;
+  } else if (c.resize == "stretch") {
     cv::resize(img, sized, cv::Size(net_w, net_h), 0, 0, cv::INTER_LINEAR);
     t.scale_x = float(net_w) / img.cols;
     t.scale_y = float(net_h) / img.rows;
@@ -59,7 +65,8 @@ Result<Tensor> preprocess_image(const cv::Mat& bgr, const InputContract& c, int 
 
   const int ch = sized.channels();
   if (ch != c.channels) return invalid_argument("model expects " + std::to_string(c.channels) + " channels, preprocessing produced " + std::to_string(ch));
-  Shape shape = c.layout == "NCHW" ? Shape{1, ch, net_h, net_w} : Shape{1, net_h, net_w, ch};
+  const bool planar = c.layout == "NCHW" || c.layout == "CHW";
+  Shape shape = c.layout == "NCHW" ? Shape{1, ch, net_h, net_w} : c.layout == "CHW" ? Shape{ch, net_h, net_w} : Shape{1, net_h, net_w, ch};
   CVT_ASSIGN_OR_RETURN(Tensor out, Tensor::try_alloc(DType::kFloat32, shape));
   float* o = out.data<float>();
   const size_t plane = size_t(net_h) * net_w;
@@ -68,7 +75,7 @@ Result<Tensor> preprocess_image(const cv::Mat& bgr, const InputContract& c, int 
     for (int x = 0; x < net_w; ++x)
       for (int k = 0; k < ch; ++k) {
         float v = (row[x * ch + k] * c.scale - c.mean[k]) / c.std[k];
-        if (c.layout == "NCHW") o[k * plane + size_t(y) * net_w + x] = v;
+        if (planar) o[k * plane + size_t(y) * net_w + x] = v;
         else o[(size_t(y) * net_w + x) * ch + k] = v;
       }
   }

@@ -202,3 +202,36 @@ Result<std::vector<Detection>> decode_yolov8(const Tensor& out, int num_classes,
 }
 
 }  // namespace cvt
+
+namespace cvt {
+
+Result<std::vector<Detection>> decode_torchvision_rcnn(const Tensor& boxes, const Tensor& labels, const Tensor& scores,
+                                                       const DecodeFilter& f) {
+  if (boxes.dtype() != DType::kFloat32 || boxes.rank() != 2 || boxes.dim(1) != 4)
+    return shape_mismatch("torchvision_rcnn: boxes must be float32 [N, 4], got " + std::string(dtype_name(boxes.dtype())) + " " +
+                          shape_str(boxes.shape()));
+  const int64_t n = boxes.dim(0);
+  if (scores.dtype() != DType::kFloat32 || scores.rank() != 1 || scores.dim(0) != n)
+    return shape_mismatch("torchvision_rcnn: scores must be float32 [" + std::to_string(n) + "], got " + shape_str(scores.shape()));
+  if ((labels.dtype() != DType::kInt64 && labels.dtype() != DType::kInt32) || labels.rank() != 1 || labels.dim(0) != n)
+    return shape_mismatch("torchvision_rcnn: labels must be int64 [" + std::to_string(n) + "], got " + shape_str(labels.shape()));
+  const std::vector<int64_t> cls = labels.to_int64_vector();
+  const float* b = boxes.data<float>();
+  const float* s = scores.data<float>();
+  std::vector<Detection> res;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!(s[i] > f.conf) || cls[i] < 0 || cls[i] > (int64_t(1) << 30) || !f.keep(int(cls[i]))) continue;
+    Detection d;
+    d.x1 = b[i * 4];
+    d.y1 = b[i * 4 + 1];
+    d.x2 = b[i * 4 + 2];
+    d.y2 = b[i * 4 + 3];
+    d.score = s[i];
+    d.class_id = int(cls[i]);
+    d.source = int(i);
+    res.push_back(d);
+  }
+  return res;
+}
+
+}  // namespace cvt

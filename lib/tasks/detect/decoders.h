@@ -42,4 +42,10 @@ Result<std::vector<Detection>> decode_yolov5(const Tensor& out, const DecodeFilt
 /// A [1, N, 4+C] tensor is accepted too when N != 4+C.
 Result<std::vector<Detection>> decode_yolov8(const Tensor& out, int num_classes, const DecodeFilter& f);
 
+/// torchvision detection export (Faster / Mask R-CNN, RetinaNet, SSD...): the graph already decoded and
+/// suppressed; boxes [N, 4] x1y1x2y2 in input pixels, labels [N] (int64 class ids), scores [N].
+/// Keeps rows above f.conf whose class f allows; Detection::source is the row.
+Result<std::vector<Detection>> decode_torchvision_rcnn(const Tensor& boxes, const Tensor& labels, const Tensor& scores,
+                                                       const DecodeFilter& f);
+
 }  // namespace cvt

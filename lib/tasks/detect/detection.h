@@ -10,6 +10,7 @@ struct Detection {
   float x1 = 0, y1 = 0, x2 = 0, y2 = 0;
   float score = 0;
   int class_id = 0;
+  int source = -1;  // row of the model's output it came from (to find its mask), -1 = none
   float width() const { return x2 - x1; }
   float height() const { return y2 - y1; }
   float area() const { return std::max(0.f, x2 - x1) * std::max(0.f, y2 - y1); }

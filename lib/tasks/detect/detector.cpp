@@ -28,20 +28,27 @@ Result<DecoderConfig> parse_decoder_config(const nlohmann::json& jin, const std:
     d.cls_pow = j.value("cls_pow", d.cls_pow);
     d.category_map = j.value("category_map", std::string());
     d.output = j.value("output", std::string());
+    d.mask_threshold = j.value("mask_threshold", d.mask_threshold);
   } catch (const nlohmann::json::exception& e) {
     return invalid_argument(std::string("manifest 'decoder': ") + e.what());
   }
-  static const char* kTypes[] = {"darknet_yolo", "yolox", "fastestdet", "yolov5", "yolov8"};
+  static const char* kTypes[] = {"darknet_yolo", "yolox", "fastestdet", "yolov5", "yolov8", "torchvision_rcnn"};
   if (std::find(std::begin(kTypes), std::end(kTypes), d.type) == std::end(kTypes))
-    return invalid_argument("unknown decoder type '" + d.type + "' (darknet_yolo, yolox, fastestdet, yolov5, yolov8)");
-  if (!d.category_map.empty() && d.category_map != "coco80to91")
-    return invalid_argument("unknown decoder.category_map '" + d.category_map + "' (coco80to91)");
+    return invalid_argument("unknown decoder type '" + d.type + "' (darknet_yolo, yolox, fastestdet, yolov5, yolov8, torchvision_rcnn)");
+  d.in_graph_nms = d.type == "torchvision_rcnn";
+  if (!(d.mask_threshold >= 0 && d.mask_threshold < 1)) return invalid_argument("decoder.mask_threshold must be in [0, 1)");
+  if (!d.category_map.empty() && d.category_map != "coco80to91" && d.category_map != "identity")
+    return invalid_argument("unknown decoder.category_map '" + d.category_map + "' (coco80to91, identity)");
   if (d.strides.empty()) return invalid_argument("decoder.strides must not be empty");
   return d;
 }
 
-// A bare ONNX file: guess the head from its output shape ([1, 4+C, N] with C < N is YOLOv8's layout).
+// A bare ONNX file: guess the head from its outputs (torchvision's boxes/labels/scores; [1, 4+C, N]
+// with C < N is YOLOv8's layout).
 static std::string guess_onnx_decoder(const Graph& g) {
+  int named = 0;
+  for (const ValueInfo& v : g.outputs) named += v.name == "boxes" || v.name == "labels" || v.name == "scores";
+  if (named == 3) return "torchvision_rcnn";
   if (g.outputs.empty() || !g.outputs[0].has_shape || g.outputs[0].shape.size() != 3) return "yolov5";
   const Shape& s = g.outputs[0].shape;
   return s[1] > 0 && s[2] > 0 && s[1] < s[2] ? "yolov8" : "yolov5";
@@ -86,7 +93,18 @@ Result<std::unique_ptr<Detector>> Detector::create(const ResolvedModel& model, c
     }
   }
   const ValueInfo& in = g.inputs[0];
-  if (in.has_shape && in.shape.size() == 4) {
+  if (d->decoder_.type == "torchvision_rcnn") {
+    if (!model.from_manifest) {  // torchvision's contract: one RGB image in [0, 1], CHW, any size
+      d->contract_.layout = "CHW";
+      d->contract_.resize = "none";
+    }
+    CVT_RETURN_IF_ERROR(d->find_rcnn_outputs(g));
+  }
+  const bool any_size = d->contract_.resize == "none";
+  if (in.has_shape && in.shape.size() != (d->contract_.layout == "CHW" ? 3u : 4u))
+    return invalid_argument("model input '" + in.name + "' has shape " + shape_str(in.shape) + " but the manifest's layout is " +
+                            d->contract_.layout);
+  if (in.has_shape && in.shape.size() == 4 && !any_size) {
     const int64_t h = in.shape[2], w = in.shape[3];
     if (d->contract_.width == 0 && w > 0) d->contract_.width = int(w);
     if (d->contract_.height == 0 && h > 0) d->contract_.height = int(h);
@@ -94,7 +112,7 @@ Result<std::unique_ptr<Detector>> Detector::create(const ResolvedModel& model, c
       return invalid_argument("model input '" + in.name + "' has shape " + shape_str(in.shape) + " but the manifest says " +
                               std::to_string(d->contract_.width) + "x" + std::to_string(d->contract_.height));
   }
-  if (d->contract_.width <= 0 || d->contract_.height <= 0)
+  if (!any_size && (d->contract_.width <= 0 || d->contract_.height <= 0))
     return invalid_argument("the model's input size is dynamic: give it in a manifest (input.size)");
   if (!d->decoder_.output.empty()) {
     auto it = std::find_if(g.outputs.begin(), g.outputs.end(), [&](const ValueInfo& v) { return v.name == d->decoder_.output; });
@@ -109,6 +127,23 @@ Result<std::unique_ptr<Detector>> Detector::create(const ResolvedModel& model, c
   return d;
 }
 
+// torchvision exports name their outputs; fall back to the documented order.
+Status Detector::find_rcnn_outputs(const Graph& g) {
+  auto index_of = [&](const char* name, int fallback) {
+    for (size_t i = 0; i < g.outputs.size(); ++i)
+      if (g.outputs[i].name == name) return int(i);
+    return fallback < int(g.outputs.size()) ? fallback : -1;
+  };
+  boxes_index_ = index_of("boxes", 0);
+  labels_index_ = index_of("labels", 1);
+  scores_index_ = index_of("scores", 2);
+  masks_index_ = index_of("masks", 3);
+  if (boxes_index_ < 0 || labels_index_ < 0 || scores_index_ < 0)
+    return invalid_argument("decoder torchvision_rcnn needs the outputs boxes, labels and scores; the model has " +
+                            std::to_string(g.outputs.size()) + " outputs");
+  return Status::ok();
+}
+
 std::string Detector::label(int class_id) const {
   return class_id >= 0 && class_id < int(labels_.size()) ? labels_[class_id] : std::to_string(class_id);
 }
@@ -118,6 +153,7 @@ int Detector::category_id(int class_id) const {
     const auto& ids = coco80_to_91();
     return class_id >= 0 && class_id < int(ids.size()) ? ids[class_id] : -1;
   }
+  if (decoder_.category_map == "identity") return class_id;  // class ids are the dataset's category ids
   return -1;
 }
 
@@ -133,6 +169,11 @@ Result<std::vector<Detection>> Detector::decode(const std::vector<Tensor>& outs,
     }
     return all;
   }
+  if (c.type == "torchvision_rcnn") {
+    const int need = std::max({boxes_index_, labels_index_, scores_index_});
+    if (need >= int(outs.size())) return internal_error("torchvision_rcnn output index out of range");
+    return decode_torchvision_rcnn(outs[boxes_index_], outs[labels_index_], outs[scores_index_], f);
+  }
   if (output_index_ >= int(outs.size())) return internal_error("decoder output index out of range");
   const Tensor& t = outs[output_index_];
   if (c.type == "yolox") return decode_yolox(t, c.strides, nw, nh, c.decoded, f);
@@ -141,7 +182,30 @@ Result<std::vector<Detection>> Detector::decode(const std::vector<Tensor>& outs,
   return decode_yolov8(t, int(labels_.size()), f);
 }
 
-Result<std::vector<Detection>> Detector::detect(const cv::Mat& bgr, const DetectOptions& o, StageTimes* times) {
+// Binary masks (0/255) of the kept detections from a [N, 1, H, W] probability output pasted at image size.
+static Result<std::vector<cv::Mat>> binary_masks(const Tensor& m, const std::vector<Detection>& dets, int image_w,
+                                                 int image_h, float threshold) {
+  if (m.dtype() != DType::kFloat32 || m.rank() != 4 || m.dim(1) != 1)
+    return shape_mismatch("masks must be float32 [N, 1, H, W], got " + shape_str(m.shape()));
+  if (m.dim(2) != image_h || m.dim(3) != image_w)
+    return shape_mismatch("masks are " + std::to_string(m.dim(3)) + "x" + std::to_string(m.dim(2)) + " but the image is " +
+                          std::to_string(image_w) + "x" + std::to_string(image_h) + " (masks need input.resize \"none\")");
+  std::vector<cv::Mat> out;
+  const int64_t plane = m.dim(2) * m.dim(3);
+  for (const Detection& d : dets) {
+    if (d.source < 0 || d.source >= m.dim(0)) return internal_error("detection has no mask row");
+    cv::Mat mask(image_h, image_w, CV_8U);
+    const float* p = m.data<float>() + d.source * plane;
+    uint8_t* q = mask.ptr<uint8_t>();
+    for (int64_t i = 0; i < plane; ++i) q[i] = p[i] > threshold ? 255 : 0;
+    out.push_back(std::move(mask));
+  }
+  return out;
+}
+
+Result<std::vector<Detection>> Detector::detect(const cv::Mat& bgr, const DetectOptions& o, StageTimes* times,
+                                                std::vector<cv::Mat>* masks) {
+  if (masks && !has_masks()) return invalid_argument("model '" + session_->model().path + "' has no mask output");
   auto t0 = Clock::now();
   ImageTransform xf;
   CVT_ASSIGN_OR_RETURN(Tensor input, preprocess_image(bgr, contract_, 0, 0, &xf));
@@ -162,7 +226,14 @@ Result<std::vector<Detection>> Detector::detect(const cv::Mat& bgr, const Detect
   no.iou = o.iou >= 0 ? o.iou : decoder_.iou;
   no.agnostic = o.agnostic;
   no.max_det = o.max_det;
-  std::vector<Detection> kept = nms(std::move(cand), no);
+  std::vector<Detection> kept;
+  if (decoder_.in_graph_nms && !o.agnostic) {  // already suppressed per class: keep the model's order
+    kept = std::move(cand);
+    std::stable_sort(kept.begin(), kept.end(), [](const Detection& a, const Detection& b) { return a.score > b.score; });
+    if (o.max_det > 0 && int(kept.size()) > o.max_det) kept.resize(o.max_det);
+  } else {
+    kept = nms(std::move(cand), no);
+  }
   std::vector<Detection> res;
   const float W = float(bgr.cols), H = float(bgr.rows);
   for (Detection d : kept) {
@@ -171,6 +242,10 @@ Result<std::vector<Detection>> Detector::detect(const cv::Mat& bgr, const Detect
     d.y1 = std::clamp(xf.to_image_y(d.y1), 0.f, H);
     d.y2 = std::clamp(xf.to_image_y(d.y2), 0.f, H);
     if (d.x2 > d.x1 && d.y2 > d.y1) res.push_back(d);  // boxes entirely in the letterbox padding vanish
+  }
+  if (masks) {
+    const float thr = o.mask_threshold >= 0 ? o.mask_threshold : decoder_.mask_threshold;
+    CVT_ASSIGN_OR_RETURN(*masks, binary_masks(outs[masks_index_], res, bgr.cols, bgr.rows, thr));
   }
   if (times) {
     times->pre = ms(t0, t1);

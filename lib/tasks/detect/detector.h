@@ -23,18 +23,24 @@ struct DetectOptions {
   int max_det = 300;
   bool agnostic = false;
   std::vector<int> classes;     // keep only these class ids (empty = all)
+  float mask_threshold = -1;    // < 0: the manifest's decoder.mask_threshold (default 0.5)
 };
 
 /// Decoder settings, from a manifest's free-form "decoder" object.
 struct DecoderConfig {
-  std::string type;             // darknet_yolo | yolox | fastestdet | yolov5 | yolov8
+  std::string type;             // darknet_yolo | yolox | fastestdet | yolov5 | yolov8 | torchvision_rcnn
   float conf = 0.25f, iou = 0.45f;
   bool multi_label = false;     // darknet_yolo defaults to true, as darknet reports every class above conf
   std::vector<int> strides{8, 16, 32};  // yolox
   bool decoded = false;         // yolox: boxes already decoded in the graph
   float obj_pow = 0.6f, cls_pow = 0.4f;  // fastestdet
-  std::string category_map;     // "coco80to91" or ""
+  std::string category_map;     // "coco80to91", "identity" (class id = category id) or ""
   std::string output;           // output name to decode (yolox/v5/v8/fastestdet; "" = first)
+  float mask_threshold = 0.5f;  // torchvision_rcnn masks: a pixel is in the instance when its probability is above this
+  // torchvision_rcnn: the graph already ran per-class NMS and outputs final boxes (image pixels),
+  // labels and scores (and masks for Mask R-CNN); cvtool only filters them, and runs its own NMS
+  // only when asked for class-agnostic suppression.
+  bool in_graph_nms = false;
 };
 Result<DecoderConfig> parse_decoder_config(const nlohmann::json& j, const std::string& default_type);
 
@@ -42,8 +48,12 @@ class Detector {
  public:
   static Result<std::unique_ptr<Detector>> create(const ResolvedModel& model, const SessionOptions& opts);
 
-  /// Detections in image pixels, sorted by score.
-  Result<std::vector<Detection>> detect(const cv::Mat& bgr, const DetectOptions& o, StageTimes* times);
+  /// Detections in image pixels, sorted by score. With `masks` (models with a mask output only),
+  /// masks->at(i) is detection i's binary mask (CV_8U 0/255, image size).
+  Result<std::vector<Detection>> detect(const cv::Mat& bgr, const DetectOptions& o, StageTimes* times,
+                                        std::vector<cv::Mat>* masks = nullptr);
+  /// The model outputs instance masks (Mask R-CNN).
+  bool has_masks() const { return masks_index_ >= 0; }
   /// Raw graph outputs for an already pre-processed input (tests, cross-checks).
   Result<std::vector<Tensor>> run_raw(const Tensor& input) { return session_->run({input}); }
   /// Decodes raw outputs into network-pixel candidates (before NMS).
@@ -58,12 +68,15 @@ class Detector {
   Session& session() { return *session_; }
 
  private:
+  Status find_rcnn_outputs(const Graph& g);
+
   std::unique_ptr<Session> session_;
   InputContract contract_;
   DecoderConfig decoder_;
   DarknetInfo darknet_;
   std::vector<std::string> labels_;
   int output_index_ = 0;
+  int boxes_index_ = 0, labels_index_ = 1, scores_index_ = 2, masks_index_ = -1;  // torchvision_rcnn
 };
 
 /// Parses "person,car,2" against `labels` (names, case-insensitive, or ids).
