@@ -154,11 +154,12 @@ int run_detection(const DetectCliOptions& o) {
     std::cerr << "cvtool: error: --mask-format png writes one PNG per instance into --mask-dir DIR\n";
     return kExitUsage;
   }
-  // detect takes segmentation models too (their boxes); segment needs a mask output (checked below).
+  // Either command takes detect and segment models: detect reports a segmentation model's boxes;
+  // segment needs a mask output (checked once the model is loaded).
   auto resolved = resolve_model(o.model, o.model.model.empty() ? task : "");
   if (resolved.is_ok() && resolved.value().from_manifest) {
     const std::string& t = resolved.value().manifest.task;
-    if (t != "segment" && (o.segment || t != "detect"))
+    if (t != "segment" && t != "detect")
       resolved = cvt::invalid_argument("model '" + resolved.value().manifest.name + "' is a " + t + " model, not " + task);
   }
   if (!resolved.is_ok()) {

@@ -3,6 +3,7 @@
 // values are visible to a body by name. Shapes may change every run (and, for
 // loop-carried values, every iteration), so outputs are the body's own heap
 // tensors handed on as aliases, never copies into a planned slot.
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -61,7 +62,52 @@ KernelOr make_if(const NodeDesc& node) {
 struct LoopShape {
   int carried = 0;  // loop-carried dependencies (N)
   int scans = 0;    // scan outputs (K)
+  // Per carried value: the body only appends to it (out = Concat(in, x, axis=0), `in` read by
+  // nothing else). torchvision's mask pasting grows its result this way, which costs O(N^2)
+  // copies; the fast path feeds the body an empty [0, ...] value and concatenates the
+  // appended pieces once at the end. The reference path runs the body as written.
+  std::vector<bool> append_only;
 };
+
+// Whether body output 1+k is Concat(body input 2+k, ..., axis 0) and that input has no other reader.
+bool is_append_only(const Graph& body, int k) {
+  const int in_id = body.input_ids[2 + k], out_id = body.output_ids[1 + k];
+  for (int id : body.output_ids)
+    if (id == in_id) return false;
+  int readers = 0;
+  const Node* concat = nullptr;
+  for (const Node& n : body.nodes) {
+    for (int i : n.inputs) readers += i == in_id;
+    for (const auto& [name, attr] : n.desc.attrs.all())
+      if (attr.graph)
+        for (const std::string& ref : attr.graph->outer_refs) readers += ref == body.value_name(in_id) ? 2 : 0;
+    if (!n.outputs.empty() && n.outputs[0] == out_id) concat = &n;
+  }
+  return concat && readers == 1 && concat->desc.op_type == "Concat" && concat->desc.attrs.get_int("axis", 1) == 0 &&
+         concat->inputs.size() >= 2 && concat->inputs[0] == in_id;
+}
+
+// Concatenates pieces along axis 0 (all share dtype and trailing dims).
+Status concat_pieces(KernelContext& ctx, int out_index, const std::vector<Tensor>& pieces) {
+  const Tensor& first = pieces.front();
+  Shape shape = first.shape();
+  if (shape.empty()) return invalid_argument("Loop: a value appended along axis 0 must have rank >= 1");
+  int64_t rows = 0;
+  for (const Tensor& p : pieces) {
+    if (p.dtype() != first.dtype() || p.rank() != first.rank() ||
+        !std::equal(p.shape().begin() + 1, p.shape().end(), shape.begin() + 1))
+      return invalid_argument("Loop: appended piece " + shape_str(p.shape()) + " does not fit " + shape_str(shape));
+    rows += p.dim(0);
+  }
+  shape[0] = rows;
+  CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(out_index, first.dtype(), shape));
+  char* dst = static_cast<char*>(y->raw());
+  for (const Tensor& p : pieces) {
+    if (p.nbytes()) std::memcpy(dst, p.raw(), p.nbytes());
+    dst += p.nbytes();
+  }
+  return Status::ok();
+}
 
 // Stacks per-iteration scan values along a new leading axis.
 Status stack_scan_output(KernelContext& ctx, int out_index, const std::vector<Tensor>& parts, const ValueInfo& info) {
@@ -103,10 +149,17 @@ Status loop_run(const std::shared_ptr<Graph>& body, const LoopShape& ls, KernelC
     CVT_ASSIGN_OR_RETURN(cond, bool_scalar(*ctx.input(1), "Loop cond"));
   }
   std::vector<Tensor> carried(ls.carried);
+  std::vector<std::vector<Tensor>> appended(ls.carried);  // fast path: the pieces of an append-only value
   for (int i = 0; i < ls.carried; ++i) {
     const Tensor* v = ctx.input(2 + i);
     if (!v) return invalid_model("Loop-carried input " + std::to_string(i) + " is missing");
     carried[i] = *v;
+    if (ls.append_only[i] && !ctx.use_reference() && v->rank() >= 1) {
+      appended[i].push_back(*v);
+      Shape empty = v->shape();
+      empty[0] = 0;
+      CVT_ASSIGN_OR_RETURN(carried[i], Tensor::try_alloc(v->dtype(), empty));
+    }
   }
   std::vector<std::vector<Tensor>> scans(ls.scans);
   int64_t iter = 0;
@@ -124,11 +177,23 @@ Status loop_run(const std::shared_ptr<Graph>& body, const LoopShape& ls, KernelC
     if (has_cond) {
       CVT_ASSIGN_OR_RETURN(cond, bool_scalar(o[0], "Loop body cond output"));
     }
-    for (int i = 0; i < ls.carried; ++i) carried[i] = std::move(o[1 + i]);
+    for (int i = 0; i < ls.carried; ++i) {
+      if (appended[i].empty()) {
+        carried[i] = std::move(o[1 + i]);
+      } else {
+        appended[i].push_back(std::move(o[1 + i]));  // the body's Concat saw an empty prefix
+      }
+    }
     for (int k = 0; k < ls.scans; ++k) scans[k].push_back(std::move(o[1 + ls.carried + k]));
     ++iter;
   }
-  for (int i = 0; i < ls.carried && i < ctx.num_outputs(); ++i) CVT_RETURN_IF_ERROR(ctx.alias_output(i, carried[i]));
+  for (int i = 0; i < ls.carried && i < ctx.num_outputs(); ++i) {
+    if (appended[i].empty()) {
+      CVT_RETURN_IF_ERROR(ctx.alias_output(i, carried[i]));
+    } else {
+      CVT_RETURN_IF_ERROR(concat_pieces(ctx, i, appended[i]));
+    }
+  }
   for (int k = 0; k < ls.scans && ls.carried + k < ctx.num_outputs(); ++k)
     CVT_RETURN_IF_ERROR(stack_scan_output(ctx, ls.carried + k, scans[k], body->outputs[1 + ls.carried + k]));
   return Status::ok();
@@ -150,7 +215,13 @@ KernelOr make_loop(const NodeDesc& node) {
   if (static_cast<int>(node.outputs.size()) > ls.carried + ls.scans)
     return invalid_model("Loop has " + std::to_string(node.outputs.size()) + " outputs; its body yields " +
                          std::to_string(ls.carried) + " carried values and " + std::to_string(ls.scans) + " scan outputs");
-  return make_kernel([body, ls](KernelContext& ctx) { return loop_run(body, ls, ctx); }, "loop_subgraph");
+  bool any_append = false;
+  for (int k = 0; k < ls.carried; ++k) {
+    ls.append_only.push_back(is_append_only(*body, k));
+    any_append = any_append || ls.append_only.back();
+  }
+  return make_kernel([body, ls](KernelContext& ctx) { return loop_run(body, ls, ctx); },
+                     any_append ? "loop_subgraph_append" : "loop_subgraph");
 }
 
 }  // namespace

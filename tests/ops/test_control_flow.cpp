@@ -15,10 +15,12 @@ using TP = onnx::TensorProto;
 
 namespace {
 
-std::unique_ptr<Session> session_of(const OnnxBuilder& b) {
+std::unique_ptr<Session> session_of(const OnnxBuilder& b, bool reference = false) {
   auto model = import_onnx_bytes(b.bytes(), ".", "control-flow-test");
   REQUIRE_OK(model);
-  auto s = Session::create(model.value(), {});
+  SessionOptions so;
+  so.use_reference = reference;
+  auto s = Session::create(model.value(), so);
   REQUIRE_OK(s);
   return std::move(s).value();
 }
@@ -103,7 +105,10 @@ TEST_CASE("If runs the branch the condition picks, with outer values", "[ops][co
 }
 
 TEST_CASE("Loop carries growing values, stacks scan outputs, honours M and cond", "[ops][control_flow]") {
-  auto s = session_of(loop_model());
+  // The fast path appends the Concat'ed pieces once at the end; the reference runs the body as written.
+  const bool reference = GENERATE(false, true);
+  auto s = session_of(loop_model(), reference);
+  if (!reference) CHECK(s->graph().nodes.back().kernel->impl_name() == "loop_subgraph_append");
   const Tensor x = Tensor::from_vector<float>({2}, {1, 10});
   const Tensor acc0 = Tensor::from_vector<float>({1}, {-1});
   auto run = [&](int64_t m, int64_t limit) {
