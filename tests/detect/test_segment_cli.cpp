@@ -9,6 +9,7 @@
 
 #include "cli_util.h"
 #include "eval/rle.h"
+#include "io/npy.h"
 #include "test_util.h"
 
 using namespace cvt::testing;
@@ -68,11 +69,23 @@ TEST_CASE("segment: mask formats, annotation and the shared detect layer", "[rcn
   const json& dets = recs[0]["detections"];
   REQUIRE(dets.size() == 5);  // PyTorch: 5 detections above 0.5 on image 1
   CHECK(recs[0]["schema"] == "cvtool.segment/1");
-  for (const auto& d : dets) {
+  // PyTorch's mask probabilities for image 1, in score order like the records.
+  auto ref = cvt::read_npy(shared_dir() + "/models/segment/refs/000001_masks.npy");
+  REQUIRE_OK(ref);
+  for (size_t k = 0; k < dets.size(); ++k) {
+    const json& d = dets[k];
     const json& seg = d["segmentation"];
     REQUIRE(seg["size"] == json::array({256, 256}));
     auto rle = cvt::eval::rle_from_string(seg["counts"].get<std::string>(), 256, 256);
     REQUIRE(rle.is_ok());
+    // Column-major RLE decodes to PyTorch's mask > 0.5.
+    auto decoded = cvt::eval::rle_decode(rle.value());
+    REQUIRE_OK(decoded);
+    const float* p = ref.value().data<float>() + k * 256 * 256;
+    int differ = 0;
+    for (int x = 0; x < 256; ++x)
+      for (int y = 0; y < 256; ++y) differ += (decoded.value()[x * 256 + y] != 0) != (p[y * 256 + x] > 0.5f);
+    CHECK(differ <= 2);
     CHECK(int64_t(cvt::eval::rle_area(rle.value())) == d["area"].get<int64_t>());
     CHECK(d["area"].get<int64_t>() > 100);
     CHECK(d["category_id"] == d["class_id"]);
