@@ -215,6 +215,25 @@ Status scatter_apply(Tensor& out, const Tensor& updates, const std::vector<int64
 
 // ---- ScatterElements / Scatter ----------------------------------------------------------------
 
+// Fast path for axis 0 when every index row is one value broadcast over full data rows (torchvision's
+// MultiScaleRoIAlign merges its per-level results this way): whole-row copies, in the same order
+// (so the same last-write-wins result) as the element loop. False: not that pattern, nothing written.
+bool scatter_whole_rows(Tensor& out, const Tensor& updates, const std::vector<int64_t>& idx) {
+  if (out.rank() < 1 || updates.rank() != out.rank()) return false;
+  for (int k = 1; k < out.rank(); ++k)
+    if (updates.dim(k) != out.dim(k)) return false;
+  const int64_t row = dims_product(out.shape(), 1, out.rank()), rows = updates.dim(0);
+  if (row == 0) return false;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 1; j < row; ++j)
+      if (idx[r * row + j] != idx[r * row]) return false;
+  const size_t bytes = static_cast<size_t>(row) * dtype_size(out.dtype());
+  auto* d = static_cast<uint8_t*>(out.raw());
+  const auto* u = static_cast<const uint8_t*>(updates.raw());
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(d + idx[r * row] * bytes, u + r * bytes, bytes);
+  return true;
+}
+
 KernelOr make_scatter_elements(const NodeDesc& node) {
   const int64_t axis_attr = node.attrs.get_int("axis", 0);
   CVT_ASSIGN_OR_RETURN(Reduction red, parse_reduction(node));
@@ -231,6 +250,7 @@ KernelOr make_scatter_elements(const NodeDesc& node) {
     for (int64_t& v : idx) CVT_RETURN_IF_ERROR(wrap_index(v, x->dim(axis), "ScatterElements"));
     CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, x->dtype(), x->shape()));
     std::memcpy(y->raw(), x->raw(), x->nbytes());
+    if (!ctx.use_reference() && red == Reduction::kNone && axis == 0 && scatter_whole_rows(*y, *upd, idx)) return Status::ok();
     return scatter_apply(*y, *upd, elementwise_offsets(*x, idx_t->shape(), idx, axis), 1, red, "ScatterElements");
   }, "scatter_elements");
 }

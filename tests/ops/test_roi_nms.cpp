@@ -197,3 +197,29 @@ TEST_CASE("NonMaxSuppression validates shapes and handles empty inputs", "[ops][
   CHECK(!run_single_op(make_node("NonMaxSuppression", 11, {{"center_point_box", attr_int(2)}}),
                        {Tensor(DType::kFloat32, {1, 2, 4}), Tensor(DType::kFloat32, {1, 1, 2})}).is_ok());
 }
+
+TEST_CASE("ScatterElements whole-row fast path equals the element loop", "[ops][roi]") {
+  // torchvision's RoI level merge: indices [K, C, H, W] hold one row number per k.
+  NodeDesc n = make_node("ScatterElements", 11, {{"axis", attr_int(0)}});
+  const Tensor data = random_tensor({5, 3, 2}, 3);
+  const Tensor updates = random_tensor({4, 3, 2}, 4);
+  std::vector<int64_t> rows = {4, 0, -2, 4};  // a negative index and a repeated row (last write wins)
+  std::vector<int64_t> idx;
+  for (int64_t r : rows) idx.insert(idx.end(), 6, r);
+  Tensor indices = Tensor::from_vector<int64_t>({4, 3, 2}, idx);
+  auto ref = run_single_op(n, {data, indices, updates}, {true, 1});
+  auto fast = run_single_op(n, {data, indices, updates}, {false, 1});
+  REQUIRE_OK(ref);
+  REQUIRE_OK(fast);
+  CHECK_TENSOR_NEAR(fast.value()[0], ref.value()[0], 0.0, 0.0);
+  // Row 4 holds updates row 3.
+  CHECK(fast.value()[0].to_float_vector()[4 * 6] == updates.to_float_vector()[3 * 6]);
+  // Not row-uniform: the element loop, same answer.
+  idx[1] = 1;
+  indices = Tensor::from_vector<int64_t>({4, 3, 2}, idx);
+  ref = run_single_op(n, {data, indices, updates}, {true, 1});
+  fast = run_single_op(n, {data, indices, updates}, {false, 1});
+  REQUIRE_OK(ref);
+  REQUIRE_OK(fast);
+  CHECK_TENSOR_NEAR(fast.value()[0], ref.value()[0], 0.0, 0.0);
+}
