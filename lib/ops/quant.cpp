@@ -77,33 +77,59 @@ std::vector<int16_t> pack_rows(const void* w, DType t, int64_t row0, int64_t row
   return out;
 }
 
-// im2col of columns [n0, n0 + nc) for one image and group into NR-column panels
-// of int16 pairs (x - x_zp; padding and tails 0).
-void pack_cols(const ConvParams& p, const void* x, DType t, int32_t x_zp, int64_t depth, int64_t n0, int64_t nc,
-               int16_t* dst) {
+// The input with its zero point removed, as int16: padding is then plain 0.
+void widen_input(const void* x, DType t, int32_t x_zp, int64_t n, int16_t* dst) {
+  parallel_for(0, n, 1 << 16, [&](int64_t lo, int64_t hi) {
+    if (t == DType::kUInt8) {
+      const uint8_t* s = static_cast<const uint8_t*>(x);
+      for (int64_t i = lo; i < hi; ++i) dst[i] = static_cast<int16_t>(int32_t(s[i]) - x_zp);
+    } else {
+      const int8_t* s = static_cast<const int8_t*>(x);
+      for (int64_t i = lo; i < hi; ++i) dst[i] = static_cast<int16_t>(int32_t(s[i]) - x_zp);
+    }
+  });
+}
+
+bool is_pointwise_q(const ConvParams& p) {
+  for (int i = 0; i < 3; ++i)
+    if (p.kernel[i] != 1 || p.stride[i] != 1 || p.pad_begin[i] != 0 || p.pad_end[i] != 0) return false;
+  return true;
+}
+
+// im2col of columns [n0, n0 + nc) of one image and group (x16: zero point
+// removed) into NR-column panels of int16 (k, k+1) pairs; padding and tails 0.
+void pack_cols(const ConvParams& p, const int16_t* x, int64_t depth, int64_t n0, int64_t nc, int16_t* dst) {
   const int64_t pdepth = round_up(depth, 2), ks = p.kernel_size(), panels = (nc + kQgemmNr - 1) / kQgemmNr;
-  std::memset(dst, 0, sizeof(int16_t) * panels * pdepth * kQgemmNr);
-  const bool pointwise = ks == 1 && p.stride[0] == 1 && p.stride[1] == 1 && p.stride[2] == 1 && p.pad_begin[0] == 0 &&
-                         p.pad_begin[1] == 0 && p.pad_begin[2] == 0 && p.pad_end[1] == 0 && p.pad_end[2] == 0 &&
-                         p.pad_end[0] == 0;
+  const int64_t panel_stride = pdepth * kQgemmNr;
+  if (nc < panels * kQgemmNr || depth % 2) std::memset(dst, 0, sizeof(int16_t) * panels * panel_stride);
+  if (is_pointwise_q(p)) {
+    const int64_t plane = p.in_pixels();
+    for (int64_t d = 0; d < depth; d += 2) {
+      const int16_t* r0 = x + d * plane + n0;
+      const int16_t* r1 = d + 1 < depth ? r0 + plane : nullptr;
+      int16_t* out = dst + d * kQgemmNr;
+      for (int64_t j0 = 0; j0 < nc; j0 += kQgemmNr, out += panel_stride) {
+        const int64_t cnt = std::min<int64_t>(kQgemmNr, nc - j0);
+        if (r1)
+          for (int64_t j = 0; j < cnt; ++j) out[2 * j] = r0[j0 + j], out[2 * j + 1] = r1[j0 + j];
+        else
+          for (int64_t j = 0; j < cnt; ++j) out[2 * j] = r0[j0 + j];
+      }
+    }
+    return;
+  }
   for (int64_t d = 0; d < depth; ++d) {
     const int64_t c = d / ks, kidx = d % ks;
     const int64_t kd = kidx / (p.kernel[1] * p.kernel[2]), kh = (kidx / p.kernel[2]) % p.kernel[1], kw = kidx % p.kernel[2];
-    const int64_t plane = c * p.in_pixels();
+    const int16_t* xc = x + c * p.in_pixels();
     int16_t* row = dst + (d / 2) * 2 * kQgemmNr + (d % 2);
-    if (pointwise) {
-      for (int64_t j = 0; j < nc; ++j)
-        row[(j / kQgemmNr) * pdepth * kQgemmNr + (j % kQgemmNr) * 2] = static_cast<int16_t>(load_q8(x, t, plane + n0 + j) - x_zp);
-      continue;
-    }
     int64_t ow = n0 % p.out[2], oh = (n0 / p.out[2]) % p.out[1], od = n0 / (p.out[2] * p.out[1]);
     for (int64_t j = 0; j < nc; ++j) {
       const int64_t id = od * p.stride[0] + kd * p.dilation[0] - p.pad_begin[0];
       const int64_t ih = oh * p.stride[1] + kh * p.dilation[1] - p.pad_begin[1];
       const int64_t iw = ow * p.stride[2] + kw * p.dilation[2] - p.pad_begin[2];
-      if (id >= 0 && id < p.in[0] && ih >= 0 && ih < p.in[1] && iw >= 0 && iw < p.in[2])
-        row[(j / kQgemmNr) * pdepth * kQgemmNr + (j % kQgemmNr) * 2] =
-            static_cast<int16_t>(load_q8(x, t, plane + (id * p.in[1] + ih) * p.in[2] + iw) - x_zp);
+      const bool inside = id >= 0 && id < p.in[0] && ih >= 0 && ih < p.in[1] && iw >= 0 && iw < p.in[2];
+      row[(j / kQgemmNr) * panel_stride + (j % kQgemmNr) * 2] = inside ? xc[(id * p.in[1] + ih) * p.in[2] + iw] : 0;
       if (++ow == p.out[2]) {
         ow = 0;
         if (++oh == p.out[1]) oh = 0, ++od;
@@ -145,27 +171,34 @@ void store_tile(const QConvArgs& a, const QKernels& k, const int32_t* tile, int6
 }
 
 void qconv_gemm(const QConvArgs& a, const QKernels& k, const std::vector<std::vector<int16_t>>& packed_w,
-                const void* x, void* y) {
+                const int16_t* x16, void* y) {
   const ConvParams& p = a.p;
   const int64_t cg = p.in_channels / p.group, kg = p.out_channels / p.group;
   const int64_t depth = cg * p.kernel_size(), pdepth = round_up(depth, 2), cols = p.out_pixels();
+  // Tasks: (image, group) x column block x row chunk, so small feature maps
+  // with many channels still spread over threads.
   const int64_t block = 4 * kQgemmNr, blocks = (cols + block - 1) / block;
-  const size_t xsz = dtype_size(a.x_type);
-  parallel_for(0, p.batch * p.group * blocks, 1, [&](int64_t lo, int64_t hi) {
+  const int64_t row_chunk = kQgemmMr * std::max<int64_t>(1, 64 / kQgemmMr), chunks = (kg + row_chunk - 1) / row_chunk;
+  parallel_for(0, p.batch * p.group * blocks * chunks, 1, [&](int64_t lo, int64_t hi) {
     int16_t* b = scratch16(0, static_cast<size_t>(4 * pdepth * kQgemmNr));
     alignas(32) int32_t tile[kQgemmMr * kQgemmNr];
+    int64_t packed_for = -1;
     for (int64_t task = lo; task < hi; ++task) {
-      const int64_t t = task / blocks, n0 = (task % blocks) * block, nc = std::min(block, cols - n0);
+      const int64_t tb = task / chunks, chunk = task % chunks;
+      const int64_t t = tb / blocks, n0 = (tb % blocks) * block, nc = std::min(block, cols - n0);
       const int64_t n = t / p.group, g = t % p.group;
-      const void* xg = static_cast<const uint8_t*>(x) + ((n * p.in_channels + g * cg) * p.in_pixels()) * xsz;
-      pack_cols(p, xg, a.x_type, a.x_zp, depth, n0, nc, b);
+      if (packed_for != tb) {  // consecutive tasks share the column block
+        pack_cols(p, x16 + (n * p.in_channels + g * cg) * p.in_pixels(), depth, n0, nc, b);
+        packed_for = tb;
+      }
       const int16_t* aw = packed_w[g].data();
-      for (int64_t r0 = 0; r0 < kg; r0 += kQgemmMr) {
+      const int64_t r_end = std::min(kg, (chunk + 1) * row_chunk);
+      for (int64_t r0 = chunk * row_chunk; r0 < r_end; r0 += kQgemmMr) {
         const int mr = static_cast<int>(std::min<int64_t>(kQgemmMr, kg - r0));
         for (int64_t j = 0; j < nc; j += kQgemmNr) {
           k.ukernel(pdepth / 2, aw + r0 * pdepth, b + (j / kQgemmNr) * pdepth * kQgemmNr, tile, kQgemmNr);
-          const int64_t y_off = n * p.out_channels * cols + n0 + j;
-          store_tile(a, k, tile, g * kg + r0, mr, std::min<int64_t>(kQgemmNr, nc - j), cols, y_off, y);
+          store_tile(a, k, tile, g * kg + r0, mr, std::min<int64_t>(kQgemmNr, nc - j), cols,
+                     n * p.out_channels * cols + n0 + j, y);
         }
       }
     }
@@ -180,7 +213,7 @@ bool use_direct_depthwise_q(const ConvParams& p) {
 // Depthwise 2-D: each plane is copied once into a zero-padded int16 plane whose
 // rows are split by column phase (as the float depthwise kernel does), so every
 // tap of an output row reads contiguous values.
-void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const void* w, void* y) {
+void qconv_depthwise(const QConvArgs& a, const QKernels& k, const int16_t* x16, const void* w, void* y) {
   const ConvParams& p = a.p;
   const int64_t r = p.kernel[1], s = p.kernel[2], ph = p.pad_begin[1], pw = p.pad_begin[2], sw = p.stride[2];
   const int64_t hp = (p.out[1] - 1) * p.stride[1] + (r - 1) * p.dilation[1] + 1;
@@ -206,11 +239,16 @@ void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const
         const int64_t ih = yy - ph;
         std::memset(row, 0, sizeof(int16_t) * row_len);
         if (ih < 0 || ih >= in_h) continue;
-        const int64_t base = (plane * in_h + ih) * in_w;
-        for (int64_t ix = 0; ix < in_w; ++ix) {
-          const int64_t pc = ix + pw;  // padded column
-          if (pc >= row_len) break;
-          row[(pc % sw) * phase_w + pc / sw] = static_cast<int16_t>(load_q8(x, a.x_type, base + ix) - a.x_zp);
+        const int16_t* src = x16 + (plane * in_h + ih) * in_w;
+        const int64_t n_in = std::min(in_w, row_len - pw);  // padded column pc = ix + pw
+        if (sw == 1) {
+          if (n_in > 0) std::memcpy(row + pw, src, sizeof(int16_t) * n_in);
+        } else {
+          for (int64_t phase = 0; phase < sw; ++phase) {  // padded column pc goes to (pc % sw) * phase_w + pc / sw
+            int16_t* dst = row + phase * phase_w;
+            int64_t ix = ((phase - pw) % sw + sw) % sw;  // first input column with (ix + pw) % sw == phase
+            for (; ix < n_in; ix += sw) dst[(ix + pw) / sw] = src[ix];
+          }
         }
       }
       for (int64_t oy = 0; oy < p.out[1]; ++oy) {
@@ -297,18 +335,20 @@ class QConvKernel final : public Kernel {
       return Status::ok();
     }
     const QKernels k = qkernels();
+    std::vector<int16_t> x16(static_cast<size_t>(x->numel()));
+    widen_input(x->raw(), a.x_type, a.x_zp, x->numel(), x16.data());
     if (use_direct_depthwise_q(a.p)) {
       impl_ = std::string("qconv_dw_s16") + k.suffix;
-      qconv_depthwise(a, k, x->raw(), w->raw(), y->raw());
+      qconv_depthwise(a, k, x16.data(), w->raw(), y->raw());
       return Status::ok();
     }
     impl_ = std::string("qconv_im2col_s16_4x16") + k.suffix;
     // Constant weights (initializers) were packed at load time; others are packed per call.
     if (!packed_.empty() && packed_zp_ == a.w_zp && packed_shape_ == w->shape()) {
-      qconv_gemm(a, k, packed_, x->raw(), y->raw());
+      qconv_gemm(a, k, packed_, x16.data(), y->raw());
       return Status::ok();
     }
-    qconv_gemm(a, k, pack_weights(*w, a.p.group, a.w_zp), x->raw(), y->raw());
+    qconv_gemm(a, k, pack_weights(*w, a.p.group, a.w_zp), x16.data(), y->raw());
     return Status::ok();
   }
   std::string impl_name() const override { return impl_; }
