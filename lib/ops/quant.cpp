@@ -227,7 +227,8 @@ void qconv_depthwise(const QConvArgs& a, const QKernels& k, const int16_t* x16, 
       tap0[ri * s + si] = ri * p.dilation[1] * row_len + (col % sw) * phase_w + col / sw;
     }
   parallel_for(0, p.batch * p.in_channels, 1, [&](int64_t lo, int64_t hi) {
-    int16_t* xp = scratch16(0, static_cast<size_t>(hp * row_len));
+    int16_t* xp = scratch16(0, static_cast<size_t>(hp * row_len + kQdwSlack));
+    std::memset(xp + hp * row_len, 0, sizeof(int16_t) * kQdwSlack);
     int32_t* acc = reinterpret_cast<int32_t*>(gemm_scratch(1, static_cast<size_t>(q)));
     int16_t wv[64];
     std::vector<int64_t> offs(taps);

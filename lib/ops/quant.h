@@ -109,6 +109,9 @@ void requantize_row__avx2(const int32_t* acc, int64_t n, int32_t bias, float sca
                           void* y) noexcept;
 void requantize_row__scalar(const int32_t* acc, int64_t n, int32_t bias, float scale, int32_t zp, bool is_signed,
                             void* y) noexcept;
+/// The depthwise AVX2 row kernel reads up to this many int16 past the last output
+/// of a row (results discarded): the padded plane must have that many readable extra values.
+constexpr int64_t kQdwSlack = 16;
 /// One output row of a depthwise conv on an int16 zero-point-free padded plane:
 /// acc[ox] = sum_t w[t] * x[tap_offset[t] + ox], ox < q (taps read contiguously).
 void qdw_row__avx2(const int16_t* x, const int64_t* tap_offset, const int16_t* w, int taps, int64_t q,

@@ -91,9 +91,13 @@ void qdw_row__avx2(const int16_t* x, const int64_t* tap_offset, const int16_t* w
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + ox + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
   }
   if (ox < q) {
+    // The plane has kQdwSlack readable values past every row (see quant.h), so the
+    // last chunk is computed 16 wide and only its first q - ox sums are kept.
     int64_t offs[64];
     for (int t = 0; t < taps; ++t) offs[t] = tap_offset[t] + ox;
-    qdw_row__scalar(x, offs, w, taps, q - ox, acc + ox);
+    alignas(32) int32_t tmp[16];
+    qdw_row__avx2(x, offs, w, taps, 16, tmp);
+    for (int64_t i = 0; i < q - ox; ++i) acc[ox + i] = tmp[i];
   }
 }
 
