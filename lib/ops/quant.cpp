@@ -90,6 +90,31 @@ void widen_input(const void* x, DType t, int32_t x_zp, int64_t n, int16_t* dst) 
   });
 }
 
+// Pointwise convs read B straight from the input laid out as channel pairs:
+// [image][C/2][pixels][2] (an odd last channel is paired with 0), plus slack so a
+// 16-column tile may read past the last pixel (those sums are discarded).
+constexpr int64_t kPairSlack = 2 * kQgemmNr;
+void widen_input_pairs(const void* x, DType t, int32_t x_zp, int64_t n, int64_t c, int64_t hw, int16_t* dst) {
+  const int64_t cp = (c + 1) / 2;
+  parallel_for(0, n * cp, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, hw)), [&](int64_t lo, int64_t hi) {
+    for (int64_t item = lo; item < hi; ++item) {
+      const int64_t img = item / cp, pair = item % cp, c0 = 2 * pair;
+      int16_t* out = dst + item * hw * 2;
+      auto fill = [&](auto* src) {
+        const auto* r0 = src + (img * c + c0) * hw;
+        const auto* r1 = r0 + hw;
+        if (c0 + 1 < c)
+          for (int64_t i = 0; i < hw; ++i) out[2 * i] = int16_t(r0[i] - x_zp), out[2 * i + 1] = int16_t(r1[i] - x_zp);
+        else
+          for (int64_t i = 0; i < hw; ++i) out[2 * i] = int16_t(r0[i] - x_zp), out[2 * i + 1] = 0;
+      };
+      if (t == DType::kUInt8) fill(static_cast<const uint8_t*>(x));
+      else fill(static_cast<const int8_t*>(x));
+    }
+  });
+  std::memset(dst + n * cp * hw * 2, 0, sizeof(int16_t) * kPairSlack);
+}
+
 bool is_pointwise_q(const ConvParams& p) {
   for (int i = 0; i < 3; ++i)
     if (p.kernel[i] != 1 || p.stride[i] != 1 || p.pad_begin[i] != 0 || p.pad_end[i] != 0) return false;
@@ -170,8 +195,10 @@ void store_tile(const QConvArgs& a, const QKernels& k, const int32_t* tile, int6
   }
 }
 
+// x16: the widened input, pair-interleaved (widen_input_pairs) when `pairs`
+// (pointwise, one group), plain NCHW otherwise.
 void qconv_gemm(const QConvArgs& a, const QKernels& k, const std::vector<std::vector<int16_t>>& packed_w,
-                const int16_t* x16, void* y) {
+                const int16_t* x16, bool pairs, void* y) {
   const ConvParams& p = a.p;
   const int64_t cg = p.in_channels / p.group, kg = p.out_channels / p.group;
   const int64_t depth = cg * p.kernel_size(), pdepth = round_up(depth, 2), cols = p.out_pixels();
@@ -187,7 +214,13 @@ void qconv_gemm(const QConvArgs& a, const QKernels& k, const std::vector<std::ve
       const int64_t tb = task / chunks, chunk = task % chunks;
       const int64_t t = tb / blocks, n0 = (tb % blocks) * block, nc = std::min(block, cols - n0);
       const int64_t n = t / p.group, g = t % p.group;
-      if (packed_for != tb) {  // consecutive tasks share the column block
+      const int16_t* bsrc = b;
+      int64_t ldb = 2 * kQgemmNr, panel_step = pdepth * kQgemmNr;
+      if (pairs) {
+        bsrc = x16 + n * pdepth * cols + 2 * n0;
+        ldb = 2 * cols;
+        panel_step = 2 * kQgemmNr;
+      } else if (packed_for != tb) {  // consecutive tasks share the column block
         pack_cols(p, x16 + (n * p.in_channels + g * cg) * p.in_pixels(), depth, n0, nc, b);
         packed_for = tb;
       }
@@ -196,7 +229,7 @@ void qconv_gemm(const QConvArgs& a, const QKernels& k, const std::vector<std::ve
       for (int64_t r0 = chunk * row_chunk; r0 < r_end; r0 += kQgemmMr) {
         const int mr = static_cast<int>(std::min<int64_t>(kQgemmMr, kg - r0));
         for (int64_t j = 0; j < nc; j += kQgemmNr) {
-          k.ukernel(pdepth / 2, aw + r0 * pdepth, b + (j / kQgemmNr) * pdepth * kQgemmNr, tile, kQgemmNr);
+          k.ukernel(pdepth / 2, aw + r0 * pdepth, bsrc + (j / kQgemmNr) * panel_step, ldb, tile, kQgemmNr);
           store_tile(a, k, tile, g * kg + r0, mr, std::min<int64_t>(kQgemmNr, nc - j), cols,
                      n * p.out_channels * cols + n0 + j, y);
         }
@@ -213,7 +246,7 @@ bool use_direct_depthwise_q(const ConvParams& p) {
 // Depthwise 2-D: each plane is copied once into a zero-padded int16 plane whose
 // rows are split by column phase (as the float depthwise kernel does), so every
 // tap of an output row reads contiguous values.
-void qconv_depthwise(const QConvArgs& a, const QKernels& k, const int16_t* x16, const void* w, void* y) {
+void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const void* w, void* y) {
   const ConvParams& p = a.p;
   const int64_t r = p.kernel[1], s = p.kernel[2], ph = p.pad_begin[1], pw = p.pad_begin[2], sw = p.stride[2];
   const int64_t hp = (p.out[1] - 1) * p.stride[1] + (r - 1) * p.dilation[1] + 1;
@@ -238,19 +271,29 @@ void qconv_depthwise(const QConvArgs& a, const QKernels& k, const int16_t* x16, 
       for (int64_t yy = 0; yy < hp; ++yy) {
         int16_t* row = xp + yy * row_len;
         const int64_t ih = yy - ph;
-        std::memset(row, 0, sizeof(int16_t) * row_len);
-        if (ih < 0 || ih >= in_h) continue;
-        const int16_t* src = x16 + (plane * in_h + ih) * in_w;
-        const int64_t n_in = std::min(in_w, row_len - pw);  // padded column pc = ix + pw
-        if (sw == 1) {
-          if (n_in > 0) std::memcpy(row + pw, src, sizeof(int16_t) * n_in);
-        } else {
-          for (int64_t phase = 0; phase < sw; ++phase) {  // padded column pc goes to (pc % sw) * phase_w + pc / sw
-            int16_t* dst = row + phase * phase_w;
-            int64_t ix = ((phase - pw) % sw + sw) % sw;  // first input column with (ix + pw) % sw == phase
-            for (; ix < n_in; ix += sw) dst[(ix + pw) / sw] = src[ix];
-          }
+        if (ih < 0 || ih >= in_h) {
+          std::memset(row, 0, sizeof(int16_t) * row_len);
+          continue;
         }
+        const int64_t base = (plane * in_h + ih) * in_w;
+        const int64_t n_in = std::max<int64_t>(0, std::min(in_w, row_len - pw));  // padded column = ix + pw
+        auto fill = [&](const auto* src) {
+          src += base;
+          if (sw == 1) {
+            for (int64_t i = 0; i < pw; ++i) row[i] = 0;
+            for (int64_t i = 0; i < n_in; ++i) row[pw + i] = static_cast<int16_t>(src[i] - a.x_zp);
+            for (int64_t i = pw + n_in; i < row_len; ++i) row[i] = 0;
+            return;
+          }
+          std::memset(row, 0, sizeof(int16_t) * row_len);
+          for (int64_t phase = 0; phase < sw; ++phase) {  // padded column pc goes to (pc % sw) * phase_w + pc / sw
+            int64_t ix = ((phase - pw) % sw + sw) % sw;  // first input column with (ix + pw) % sw == phase
+            int16_t* dst = row + phase * phase_w + (ix + pw) / sw;
+            for (; ix < n_in; ix += sw) *dst++ = static_cast<int16_t>(src[ix] - a.x_zp);
+          }
+        };
+        if (a.x_type == DType::kUInt8) fill(static_cast<const uint8_t*>(x));
+        else fill(static_cast<const int8_t*>(x));
       }
       for (int64_t oy = 0; oy < p.out[1]; ++oy) {
         const int64_t shift = oy * p.stride[1] * row_len;
@@ -336,20 +379,27 @@ class QConvKernel final : public Kernel {
       return Status::ok();
     }
     const QKernels k = qkernels();
-    std::vector<int16_t> x16(static_cast<size_t>(x->numel()));
-    widen_input(x->raw(), a.x_type, a.x_zp, x->numel(), x16.data());
     if (use_direct_depthwise_q(a.p)) {
       impl_ = std::string("qconv_dw_s16") + k.suffix;
-      qconv_depthwise(a, k, x16.data(), w->raw(), y->raw());
+      qconv_depthwise(a, k, x->raw(), w->raw(), y->raw());
       return Status::ok();
+    }
+    const bool pairs = is_pointwise_q(a.p) && a.p.group == 1;
+    std::vector<int16_t> x16;
+    if (pairs) {
+      x16.resize(static_cast<size_t>(a.p.batch * ((a.p.in_channels + 1) / 2) * a.p.in_pixels() * 2 + kPairSlack));
+      widen_input_pairs(x->raw(), a.x_type, a.x_zp, a.p.batch, a.p.in_channels, a.p.in_pixels(), x16.data());
+    } else {
+      x16.resize(static_cast<size_t>(x->numel()));
+      widen_input(x->raw(), a.x_type, a.x_zp, x->numel(), x16.data());
     }
     impl_ = std::string("qconv_im2col_s16_4x16") + k.suffix;
     // Constant weights (initializers) were packed at load time; others are packed per call.
     if (!packed_.empty() && packed_zp_ == a.w_zp && packed_shape_ == w->shape()) {
-      qconv_gemm(a, k, packed_, x16.data(), y->raw());
+      qconv_gemm(a, k, packed_, x16.data(), pairs, y->raw());
       return Status::ok();
     }
-    qconv_gemm(a, k, pack_weights(*w, a.p.group, a.w_zp), x16.data(), y->raw());
+    qconv_gemm(a, k, pack_weights(*w, a.p.group, a.w_zp), x16.data(), pairs, y->raw());
     return Status::ok();
   }
   std::string impl_name() const override { return impl_; }

@@ -101,9 +101,13 @@ void qgemm_ref(int64_t m, int64_t n, int64_t k, const void* a, DType a_type, con
 
 constexpr int kQgemmMr = 4, kQgemmNr = 16;
 /// c[i*ldc + j] = sum over kp < kpairs of a[kp][i][0..1] . b[kp][j][0..1], i < MR, j < NR:
-/// `a` is an MR-row panel of int16 pairs, `b` an NR-column panel of int16 pairs.
-void qgemm_s16_ukernel_4x16__avx2(int64_t kpairs, const int16_t* a, const int16_t* b, int32_t* c, int64_t ldc) noexcept;
-void qgemm_s16_ukernel_4x16__scalar(int64_t kpairs, const int16_t* a, const int16_t* b, int32_t* c, int64_t ldc) noexcept;
+/// `a` is an MR-row panel of int16 pairs; `b` holds NR columns of int16 pairs per
+/// k pair, `ldb` int16 apart (2 * NR for a packed panel, 2 * pixels when B is the
+/// pair-interleaved input itself).
+void qgemm_s16_ukernel_4x16__avx2(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb, int32_t* c,
+                                  int64_t ldc) noexcept;
+void qgemm_s16_ukernel_4x16__scalar(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb, int32_t* c,
+                                    int64_t ldc) noexcept;
 /// y[i] = requantize(acc[i] + bias, scale, ...) saturated to u8 (is_signed false) or s8.
 void requantize_row__avx2(const int32_t* acc, int64_t n, int32_t bias, float scale, int32_t zp, bool is_signed,
                           void* y) noexcept;

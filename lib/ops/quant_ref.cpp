@@ -70,10 +70,10 @@ void qgemm_ref(int64_t m, int64_t n, int64_t k, const void* a, DType a_type, con
     }
 }
 
-void qgemm_s16_ukernel_4x16__scalar(int64_t kpairs, const int16_t* a, const int16_t* b, int32_t* c,
+void qgemm_s16_ukernel_4x16__scalar(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb, int32_t* c,
                                     int64_t ldc) noexcept {
   int32_t acc[kQgemmMr][kQgemmNr] = {};
-  for (int64_t kp = 0; kp < kpairs; ++kp, a += 2 * kQgemmMr, b += 2 * kQgemmNr)
+  for (int64_t kp = 0; kp < kpairs; ++kp, a += 2 * kQgemmMr, b += ldb)
     for (int i = 0; i < kQgemmMr; ++i)
       for (int j = 0; j < kQgemmNr; ++j) acc[i][j] += a[2 * i] * b[2 * j] + a[2 * i + 1] * b[2 * j + 1];
   for (int i = 0; i < kQgemmMr; ++i)

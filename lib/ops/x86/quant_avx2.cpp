@@ -14,12 +14,12 @@
 
 namespace cvt {
 
-void qgemm_s16_ukernel_4x16__avx2(int64_t kpairs, const int16_t* a, const int16_t* b, int32_t* c,
+void qgemm_s16_ukernel_4x16__avx2(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb, int32_t* c,
                                   int64_t ldc) noexcept {
   static_assert(kQgemmMr == 4 && kQgemmNr == 16, "tile shape");
   __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   const int32_t* a32 = reinterpret_cast<const int32_t*>(a);  // one int32 = one (k, k+1) pair of a row
-  for (int64_t kp = 0; kp < kpairs; ++kp, a32 += kQgemmMr, b += 2 * kQgemmNr) {
+  for (int64_t kp = 0; kp < kpairs; ++kp, a32 += kQgemmMr, b += ldb) {
     const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
     const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16));
     __m256i w = _mm256_set1_epi32(a32[0]);
