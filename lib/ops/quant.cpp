@@ -439,11 +439,23 @@ Result<std::unique_ptr<Kernel>> make_conv_integer(const NodeDesc& node) { return
 
 // One (M x K) x (K x N) product on int16 copies with zero points removed; the
 // inner loop over N vectorises.
-void qmatmul_fast(int64_t m, int64_t n, int64_t k, const void* a, DType at, const int32_t* a_zp, bool a_row,
-                  const void* b, DType bt, const int32_t* b_zp, bool b_col, int32_t* y) {
+std::vector<int16_t> widen_b(int64_t k, int64_t n, const void* b, DType bt, const int32_t* b_zp, bool b_col) {
   std::vector<int16_t> bb(static_cast<size_t>(k * n));
   for (int64_t t = 0; t < k; ++t)
     for (int64_t j = 0; j < n; ++j) bb[t * n + j] = static_cast<int16_t>(load_q8(b, bt, t * n + j) - b_zp[b_col ? j : 0]);
+  return bb;
+}
+
+// A constant B (an initializer, the usual case) widened once at load time.
+struct WidenedB {
+  Shape shape;
+  std::vector<int32_t> zp;
+  bool per_col = false;
+  std::vector<int16_t> data;
+};
+
+void qmatmul_fast(int64_t m, int64_t n, int64_t k, const void* a, DType at, const int32_t* a_zp, bool a_row,
+                  const std::vector<int16_t>& bb, int32_t* y) {
   parallel_for(0, m, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
       int32_t* yr = y + i * n;
@@ -458,7 +470,7 @@ void qmatmul_fast(int64_t m, int64_t n, int64_t k, const void* a, DType at, cons
   });
 }
 
-Status run_qmatmul(KernelContext& ctx, bool qlinear, std::string& impl) {
+Status run_qmatmul(KernelContext& ctx, bool qlinear, const WidenedB* cached, std::string& impl) {
   const Tensor* a = ctx.input(0);
   const Tensor* b = ctx.input(qlinear ? 3 : 1);
   if (!a || !b) return invalid_argument("missing input A or B");
@@ -513,8 +525,11 @@ Status run_qmatmul(KernelContext& ctx, bool qlinear, std::string& impl) {
     const void* bp = static_cast<const uint8_t*>(b->raw()) + plan.b_offsets[bi] * bs;
     if (ctx.use_reference())
       qgemm_ref(plan.m, plan.n, plan.k, ap, a->dtype(), a_zp.data(), a_row, bp, b->dtype(), b_zp.data(), b_col, acc.data());
+    else if (cached && plan.b_is_matrix && cached->shape == b->shape() && cached->zp == b_zp && cached->per_col == b_col)
+      qmatmul_fast(plan.m, plan.n, plan.k, ap, a->dtype(), a_zp.data(), a_row, cached->data, acc.data());
     else
-      qmatmul_fast(plan.m, plan.n, plan.k, ap, a->dtype(), a_zp.data(), a_row, bp, b->dtype(), b_zp.data(), b_col, acc.data());
+      qmatmul_fast(plan.m, plan.n, plan.k, ap, a->dtype(), a_zp.data(), a_row,
+                   widen_b(plan.k, plan.n, bp, b->dtype(), b_zp.data(), b_col), acc.data());
     const int64_t off = bi * plan.m * plan.n;
     if (!qlinear) {
       std::memcpy(y->data<int32_t>() + off, acc.data(), acc.size() * sizeof(int32_t));
@@ -536,22 +551,45 @@ Status run_qmatmul(KernelContext& ctx, bool qlinear, std::string& impl) {
 
 class QMatMulKernel final : public Kernel {
  public:
-  explicit QMatMulKernel(bool qlinear) : qlinear_(qlinear) {}
-  Status run(KernelContext& ctx) override { return run_qmatmul(ctx, qlinear_, impl_); }
+  // b / b_zp: the constant B matrix and its zero point (null when computed or absent).
+  QMatMulKernel(bool qlinear, const Tensor* b, const Tensor* b_zp) : qlinear_(qlinear) {
+    if (!b || b->rank() != 2 || !is_q8(b->dtype()) || (b_zp && b_zp->dtype() != b->dtype())) return;
+    const int64_t n = b->dim(1);
+    if (b_zp && b_zp->numel() != 1 && b_zp->numel() != n) return;
+    WidenedB w;
+    w.shape = b->shape();
+    w.per_col = b_zp && b_zp->numel() != 1;
+    if (b_zp)
+      for (int64_t i = 0; i < b_zp->numel(); ++i) w.zp.push_back(load_q8(b_zp->raw(), b_zp->dtype(), i));
+    else
+      w.zp = {0};
+    w.data = widen_b(b->dim(0), n, b->raw(), b->dtype(), w.zp.data(), w.per_col);
+    cached_ = std::move(w);
+    has_cache_ = true;
+  }
+  Status run(KernelContext& ctx) override { return run_qmatmul(ctx, qlinear_, has_cache_ ? &cached_ : nullptr, impl_); }
   std::string impl_name() const override { return impl_; }
 
  private:
   bool qlinear_;
+  WidenedB cached_;
+  bool has_cache_ = false;
   std::string impl_ = "qmatmul";
 };
 
 Result<std::unique_ptr<Kernel>> make_qlinear_matmul(const NodeDesc& node) {
   if (node.inputs.size() < 8) return invalid_argument("QLinearMatMul needs 8 inputs");
-  return std::unique_ptr<Kernel>(std::make_unique<QMatMulKernel>(true));
+  const Tensor* b = node.constant(3);
+  const Tensor* bz = node.constant(5);
+  if (node.has_input(5) && !bz) b = nullptr;
+  return std::unique_ptr<Kernel>(std::make_unique<QMatMulKernel>(true, b, bz));
 }
 Result<std::unique_ptr<Kernel>> make_matmul_integer(const NodeDesc& node) {
   if (node.inputs.size() < 2) return invalid_argument("MatMulInteger needs inputs A and B");
-  return std::unique_ptr<Kernel>(std::make_unique<QMatMulKernel>(false));
+  const Tensor* b = node.constant(1);
+  const Tensor* bz = node.constant(3);
+  if (node.has_input(3) && !bz) b = nullptr;
+  return std::unique_ptr<Kernel>(std::make_unique<QMatMulKernel>(false, b, bz));
 }
 
 }  // namespace

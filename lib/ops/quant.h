@@ -123,6 +123,19 @@ void qdw_row__avx2(const int16_t* x, const int64_t* tap_offset, const int16_t* w
 void qdw_row__scalar(const int16_t* x, const int64_t* tap_offset, const int16_t* w, int taps, int64_t q,
                      int32_t* acc) noexcept;
 
+/// QLinearAdd on one run of n elements, ONNX Runtime's AVX2 kernel formula:
+/// c = clamp(rne((float(a - za) * sa + float(b - zb) * sb) / sc), qmin - zc, qmax - zc) + zc.
+/// a_step / b_step are 1 (walk) or 0 (broadcast one value).
+struct QAddParams {
+  float sa, sb, sc;
+  int32_t za, zb, zc;
+  bool is_signed;
+};
+void qlinear_add_run__scalar(const void* a, int64_t a_step, const void* b, int64_t b_step, int64_t n,
+                             const QAddParams& q, void* c) noexcept;
+void qlinear_add_run__avx2(const void* a, int64_t a_step, const void* b, int64_t b_step, int64_t n,
+                           const QAddParams& q, void* c) noexcept;
+
 /// Registers every op of this family (ai.onnx and com.microsoft rows).
 void register_quant_ops(std::vector<OpSchema>& t);
 

@@ -169,24 +169,27 @@ Status run_qlinear_binary(KernelContext& ctx) {
   CVT_ASSIGN_OR_RETURN(Shape out, broadcast_shapes({a->shape(), b->shape()}));
   CVT_ASSIGN_OR_RETURN(Tensor * c, ctx.output(0, t, out));
   BroadcastPlan plan(out, {a->shape(), b->shape()});
-  const int32_t lo = qmin_of(t) - qc.zp, hi = qmax_of(t) - qc.zp;
   const float ratio = qa.scale * qb.scale / qc.scale;  // QLinearMul
+  const bool use_avx2 = !kMul && !ctx.use_reference() && active_isa() >= Isa::kAvx2;
+  const QAddParams qp{qa.scale, qb.scale, qc.scale, qa.zp, qb.zp, qc.zp, t == DType::kInt8};
   for_each_broadcast_block(plan, kGrain, [&](const BroadcastPlan::Cursor& cur, int64_t out_off, int64_t begin, int64_t n) {
     const int64_t a0 = cur.offset(0) + (plan.inner_stride(0) ? begin : 0), as = plan.inner_stride(0);
     const int64_t b0 = cur.offset(1) + (plan.inner_stride(1) ? begin : 0), bs = plan.inner_stride(1);
+    if (!kMul) {
+      // QLinearAdd: ONNX Runtime's AVX2 kernel formula (dequantise both, add, divide by C's scale).
+      const uint8_t* ap = static_cast<const uint8_t*>(a->raw()) + a0;
+      const uint8_t* bp = static_cast<const uint8_t*>(b->raw()) + b0;
+      uint8_t* cp = static_cast<uint8_t*>(c->raw()) + out_off;
+      if (use_avx2) qlinear_add_run__avx2(ap, as, bp, bs, n, qp, cp);
+      else qlinear_add_run__scalar(ap, as, bp, bs, n, qp, cp);
+      return;
+    }
     for (int64_t i = 0; i < n; ++i) {
       const int32_t av = load_q8(a->raw(), t, a0 + i * as) - qa.zp, bv = load_q8(b->raw(), t, b0 + i * bs) - qb.zp;
-      int32_t r;
-      if (kMul) {
-        // MLAS (SSE2): exact product, one multiply by the combined ratio, + zero point, rne.
-        const float prod = static_cast<float>(av * bv) * ratio;
-        r = round_to_int(prod + static_cast<float>(qc.zp));
-        r = std::clamp(r, qmin_of(t), qmax_of(t));
-      } else {
-        // MLAS (AVX2 QLinearBinaryOpKernel): dequantise both, add, divide by C's scale, rne.
-        const float va = static_cast<float>(av) * qa.scale, vb = static_cast<float>(bv) * qb.scale;
-        r = std::clamp(round_to_int((va + vb) / qc.scale), lo, hi) + qc.zp;
-      }
+      // QLinearMul, MLAS (SSE2): exact product, one multiply by the combined ratio, + zero point, rne.
+      const float prod = static_cast<float>(av * bv) * ratio;
+      int32_t r = round_to_int(prod + static_cast<float>(qc.zp));
+      r = std::clamp(r, qmin_of(t), qmax_of(t));
       store_q8(c->raw(), t, out_off + i, r);
     }
   });

@@ -101,4 +101,17 @@ void qdw_row__scalar(const int16_t* x, const int64_t* tap_offset, const int16_t*
   }
 }
 
+void qlinear_add_run__scalar(const void* a, int64_t a_step, const void* b, int64_t b_step, int64_t n,
+                             const QAddParams& q, void* c) noexcept {
+  const DType t = q.is_signed ? DType::kInt8 : DType::kUInt8;
+  const int32_t lo = (q.is_signed ? -128 : 0) - q.zc, hi = (q.is_signed ? 127 : 255) - q.zc;
+  for (int64_t i = 0; i < n; ++i) {
+    const float va = static_cast<float>(load_q(a, t, i * a_step) - q.za) * q.sa;
+    const float vb = static_cast<float>(load_q(b, t, i * b_step) - q.zb) * q.sb;
+    int32_t r = round_to_int((va + vb) / q.sc);
+    r = r < lo ? lo : (r > hi ? hi : r);
+    store_q(c, t, i, r + q.zc);
+  }
+}
+
 }  // namespace cvt

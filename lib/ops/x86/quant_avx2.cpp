@@ -52,17 +52,23 @@ void requantize_row__avx2(const int32_t* acc, int64_t n, int32_t bias, float sca
   const __m256i vbias = _mm256_set1_epi32(bias), vzp = _mm256_set1_epi32(zp);
   const __m256 vscale = _mm256_set1_ps(scale), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
   uint8_t* out = static_cast<uint8_t*>(y);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    __m256i v = _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + i)), vbias);
+  auto eight = [&](const int32_t* src) {
+    __m256i v = _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src)), vbias);
     __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), vscale);
     f = _mm256_min_ps(_mm256_max_ps(f, vlo), vhi);  // same order as the scalar requantize()
     v = _mm256_add_epi32(_mm256_cvtps_epi32(f), vzp);  // cvtps2dq rounds half to even
     const __m128i s16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    const __m128i b8 = is_signed ? _mm_packs_epi16(s16, s16) : _mm_packus_epi16(s16, s16);
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), b8);
+    return is_signed ? _mm_packs_epi16(s16, s16) : _mm_packus_epi16(s16, s16);
+  };
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), eight(acc + i));
+  if (i < n) {  // tail through a padded copy
+    alignas(32) int32_t tmp[8] = {};
+    alignas(16) uint8_t bytes[16];
+    for (int64_t j = i; j < n; ++j) tmp[j - i] = acc[j];
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(bytes), eight(tmp));
+    for (int64_t j = i; j < n; ++j) out[j] = bytes[j - i];
   }
-  if (i < n) requantize_row__scalar(acc + i, n - i, bias, scale, zp, is_signed, out + i);
 }
 
 void qdw_row__avx2(const int16_t* x, const int64_t* tap_offset, const int16_t* w, int taps, int64_t q,
@@ -99,6 +105,36 @@ void qdw_row__avx2(const int16_t* x, const int64_t* tap_offset, const int16_t* w
     qdw_row__avx2(x, offs, w, taps, 16, tmp);
     for (int64_t i = 0; i < q - ox; ++i) acc[ox + i] = tmp[i];
   }
+}
+
+// No FMA contraction here: ONNX Runtime rounds the two products separately.
+__attribute__((optimize("fp-contract=off"))) void qlinear_add_run__avx2(const void* a, int64_t a_step, const void* b,
+                                                                       int64_t b_step, int64_t n, const QAddParams& q,
+                                                                       void* c) noexcept {
+  const __m256 sa = _mm256_set1_ps(q.sa), sb = _mm256_set1_ps(q.sb), sc = _mm256_set1_ps(q.sc);
+  const __m256i za = _mm256_set1_epi32(q.za), zb = _mm256_set1_epi32(q.zb), zc = _mm256_set1_epi32(q.zc);
+  const __m256i lo = _mm256_set1_epi32((q.is_signed ? -128 : 0) - q.zc), hi = _mm256_set1_epi32((q.is_signed ? 127 : 255) - q.zc);
+  auto load8 = [&](const void* p, int64_t step, int64_t i) {
+    if (step == 0) {
+      const int32_t v = q.is_signed ? int32_t(static_cast<const int8_t*>(p)[0]) : int32_t(static_cast<const uint8_t*>(p)[0]);
+      return _mm256_set1_epi32(v);
+    }
+    const __m128i raw = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(static_cast<const uint8_t*>(p) + i));
+    return q.is_signed ? _mm256_cvtepi8_epi32(raw) : _mm256_cvtepu8_epi32(raw);
+  };
+  uint8_t* out = static_cast<uint8_t*>(c);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 va = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(load8(a, a_step, i), za)), sa);
+    const __m256 vb = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(load8(b, b_step, i), zb)), sb);
+    __m256i r = _mm256_cvtps_epi32(_mm256_div_ps(_mm256_add_ps(va, vb), sc));
+    r = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(r, lo), hi), zc);
+    const __m128i s16 = _mm_packs_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), q.is_signed ? _mm_packs_epi16(s16, s16) : _mm_packus_epi16(s16, s16));
+  }
+  if (i < n)
+    qlinear_add_run__scalar(static_cast<const uint8_t*>(a) + i * a_step, a_step, static_cast<const uint8_t*>(b) + i * b_step,
+                            b_step, n - i, q, out + i);
 }
 
 }  // namespace cvt
