@@ -182,15 +182,15 @@ QKernels qkernels() {
 // Writes rows [r0, r0 + mr) x cols [c0, c0 + nc) of a tile: requantised or raw int32.
 // y_off is the element offset of channel 0 at the tile's first column.
 void store_tile(const QConvArgs& a, const QKernels& k, const int32_t* tile, int64_t k0, int mr, int64_t nc,
-                int64_t ldy, int64_t y_off, void* y) {
+                int64_t ldt, int64_t ldy, int64_t y_off, void* y) {
   for (int i = 0; i < mr; ++i) {
     const int64_t ko = k0 + i;
     if (a.requant) {
       const bool s = a.y_type == DType::kInt8;
       void* dst = static_cast<uint8_t*>(y) + (y_off + ko * ldy);
-      k.requant(tile + i * kQgemmNr, nc, a.bias ? a.bias[ko] : 0, a.out_scale[ko], a.y_zp, s, dst);
+      k.requant(tile + i * ldt, nc, a.bias ? a.bias[ko] : 0, a.out_scale[ko], a.y_zp, s, dst);
     } else {
-      std::memcpy(static_cast<int32_t*>(y) + y_off + ko * ldy, tile + i * kQgemmNr, sizeof(int32_t) * nc);
+      std::memcpy(static_cast<int32_t*>(y) + y_off + ko * ldy, tile + i * ldt, sizeof(int32_t) * nc);
     }
   }
 }
@@ -208,7 +208,7 @@ void qconv_gemm(const QConvArgs& a, const QKernels& k, const std::vector<std::ve
   const int64_t row_chunk = kQgemmMr * std::max<int64_t>(1, 64 / kQgemmMr), chunks = (kg + row_chunk - 1) / row_chunk;
   parallel_for(0, p.batch * p.group * blocks * chunks, 1, [&](int64_t lo, int64_t hi) {
     int16_t* b = scratch16(0, static_cast<size_t>(4 * pdepth * kQgemmNr));
-    alignas(32) int32_t tile[kQgemmMr * kQgemmNr];
+    alignas(32) int32_t tile[kQgemmMr * 4 * kQgemmNr];  // MR rows x one column block
     int64_t packed_for = -1;
     for (int64_t task = lo; task < hi; ++task) {
       const int64_t tb = task / chunks, chunk = task % chunks;
@@ -228,11 +228,10 @@ void qconv_gemm(const QConvArgs& a, const QKernels& k, const std::vector<std::ve
       const int64_t r_end = std::min(kg, (chunk + 1) * row_chunk);
       for (int64_t r0 = chunk * row_chunk; r0 < r_end; r0 += kQgemmMr) {
         const int mr = static_cast<int>(std::min<int64_t>(kQgemmMr, kg - r0));
-        for (int64_t j = 0; j < nc; j += kQgemmNr) {
-          k.ukernel(pdepth / 2, aw + r0 * pdepth, bsrc + (j / kQgemmNr) * panel_step, ldb, tile, kQgemmNr);
-          store_tile(a, k, tile, g * kg + r0, mr, std::min<int64_t>(kQgemmNr, nc - j), cols,
-                     n * p.out_channels * cols + n0 + j, y);
-        }
+        for (int64_t j = 0; j < nc; j += kQgemmNr)
+          k.ukernel(pdepth / 2, aw + r0 * pdepth, bsrc + (j / kQgemmNr) * panel_step, ldb, tile + j, block);
+        // Requantise the MR x nc strip in one call per row.
+        store_tile(a, k, tile, g * kg + r0, mr, nc, block, cols, n * p.out_channels * cols + n0, y);
       }
     }
   });
