@@ -349,6 +349,40 @@ Result<std::unique_ptr<Kernel>> make_qlinear_concat(const NodeDesc& node) {
 
 }  // namespace
 
+Result<QuantParam> read_quant_param(const Tensor* scale, const Tensor* zero_point, int64_t channels, const char* what,
+                                    DType default_dtype) {
+  QuantParam q;
+  q.dtype = default_dtype;
+  if (!scale) return invalid_argument(std::string("missing ") + what + " scale");
+  if (scale->dtype() != DType::kFloat32)
+    return unsupported(std::string(what) + " scale has dtype " + dtype_name(scale->dtype()) + "; only float32 is implemented");
+  const bool scalar = scale->numel() == 1 && scale->rank() <= 1;
+  // channels > 0: a 1-D scale must have that length; < 0: any length (checked by the caller).
+  const bool per_channel = channels != 0 && scale->rank() == 1 && (channels < 0 || scale->dim(0) == channels);
+  if (!scalar && !per_channel)
+    return shape_mismatch(std::string(what) + " scale " + shape_str(scale->shape()) + " must be a scalar" +
+                          (channels > 0 ? " or have " + std::to_string(channels) + " values" : std::string()));
+  q.scale.assign(scale->data<float>(), scale->data<float>() + scale->numel());
+  for (float s : q.scale)
+    if (!(s > 0.f) || !std::isfinite(s))
+      return invalid_argument(std::string(what) + " scale " + std::to_string(s) + " must be positive and finite");
+  if (zero_point) {
+    if (zero_point->shape() != scale->shape() && !(zero_point->numel() == 1 && scalar))
+      return shape_mismatch(std::string(what) + " zero point " + shape_str(zero_point->shape()) +
+                            " does not match its scale " + shape_str(scale->shape()));
+    if (!is_q8(zero_point->dtype()) && zero_point->dtype() != DType::kInt32)
+      return unsupported(std::string(what) + " zero point has dtype " + dtype_name(zero_point->dtype()) +
+                         "; uint8, int8 and int32 are implemented");
+    q.dtype = zero_point->dtype();
+    for (int64_t i = 0; i < zero_point->numel(); ++i)
+      q.zero_point.push_back(zero_point->dtype() == DType::kInt32 ? zero_point->data<int32_t>()[i]
+                                                                   : load_q8(zero_point->raw(), zero_point->dtype(), i));
+  } else {
+    q.zero_point.assign(q.scale.size(), 0);
+  }
+  return q;
+}
+
 void register_quant_ops(std::vector<OpSchema>& t) {
   register_quant_linear_ops(t);
   t.push_back({"", "QuantizeLinear", 10, 21, make_quantize_linear});
