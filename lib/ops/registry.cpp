@@ -17,6 +17,7 @@ const std::vector<OpSchema>& all_ops() {
     register_shape_ops(t);
     register_tensor_ops(t);
     register_resize_ops(t);
+    register_quant_ops(t);
     return t;
   }();
   return table;

@@ -26,5 +26,6 @@ void register_reduce_ops(std::vector<OpSchema>& t);      // Reduce*, ArgMax/ArgM
 void register_shape_ops(std::vector<OpSchema>& t);       // Reshape, Flatten, Transpose, Squeeze, ...
 void register_tensor_ops(std::vector<OpSchema>& t);      // Concat, Split, Slice, Gather, Pad, Cast, ...
 void register_resize_ops(std::vector<OpSchema>& t);      // Resize, Upsample
+void register_quant_ops(std::vector<OpSchema>& t);       // QuantizeLinear, QLinearConv, ..., com.microsoft QLinear*
 
 }  // namespace cvt

@@ -115,7 +115,9 @@ TEST_CASE("ONNX backend conformance suite", "[conformance][onnx]") {
                             "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Elu", "Softmax", "Add", "Sub", "Mul", "Div",
                             "Pow", "Max", "Min", "Sum", "Exp", "Log", "Sqrt", "Neg", "Abs", "Concat", "Split", "Slice", "Reshape",
                             "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Pad", "Resize", "Upsample", "Shape", "Gather",
-                            "ConstantOfShape", "Cast", "Identity", "Dropout", "ReduceMean", "ReduceMax", "ReduceSum", "ArgMax"};
+                            "ConstantOfShape", "Cast", "Identity", "Dropout", "ReduceMean", "ReduceMax", "ReduceSum", "ArgMax",
+                            "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul",
+                            "ConvInteger", "MatMulInteger"};
   for (const char* op : required) {
     INFO("no passing conformance case exercises " << op);
     CHECK(passed_ops.count(op) == 1);
