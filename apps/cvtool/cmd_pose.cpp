@@ -156,16 +156,19 @@ int run_pose(const PoseCliOptions& o) {
     return fail("model '" + resolved.value().manifest.name + "' has no COCO-17 mapping (decoder.coco17) for --format coco", kExitUsage);
   cvt::PoseOptions popt;
   popt.scales = scales.value();
+  if (e0.fixed_size() && *std::max_element(popt.scales.begin(), popt.scales.end()) > 1.f)
+    return fail("--scales: this model has a fixed input size, scales must be <= 1", kExitUsage);
   popt.upsample = o.upsample > 0 ? o.upsample : cfg.upsample;
-  popt.params = cfg.params;
-  popt.params.smooth_sigma = -1;  // the manifest's, scaled by the upsampling
-  if (o.peak_threshold >= 0) popt.params.peak_threshold = o.peak_threshold;
-  if (o.paf_threshold >= 0) popt.params.paf_threshold = o.paf_threshold;
-  if (o.min_score >= 0) popt.params.min_score = o.min_score;
-  if (o.min_above >= 0) popt.params.min_above_fraction = o.min_above;
-  if (o.min_parts >= 0) popt.params.min_parts = o.min_parts;
-  if (o.line_samples > 0) popt.params.line_samples = o.line_samples;
-  popt.params.max_people = o.max_people;
+  cvt::PafParams pp = cfg.params;
+  pp.smooth_sigma = -1;  // the manifest's, scaled by the upsampling
+  if (o.peak_threshold >= 0) pp.peak_threshold = o.peak_threshold;
+  if (o.paf_threshold >= 0) pp.paf_threshold = o.paf_threshold;
+  if (o.min_score >= 0) pp.min_score = o.min_score;
+  if (o.min_above >= 0) pp.min_above_fraction = o.min_above;
+  if (o.min_parts >= 0) pp.min_parts = o.min_parts;
+  if (o.line_samples > 0) pp.line_samples = o.line_samples;
+  pp.max_people = o.max_people;
+  popt.params = pp;
   for (const std::string& dir : {o.annotate, o.format == "openpose" ? o.batch.output_file : std::string()}) {
     if (dir.empty()) continue;
     fs::create_directories(dir, ec);
@@ -178,7 +181,6 @@ int run_pose(const PoseCliOptions& o) {
                            {"decoder", cfg.type}};
   json scales_json = json::array();
   for (float s : popt.scales) scales_json.push_back(flag_value(s));
-  const cvt::PafParams& pp = popt.params;
   const json params = {{"scales", scales_json},
                        {"upsample", flag_value(popt.upsample)},
                        {"peak_threshold", flag_value(pp.peak_threshold)},

@@ -263,8 +263,8 @@ Result<std::vector<PersonPose>> PoseEstimator::estimate(const cv::Mat& bgr, cons
   float to_image[2];
   CVT_ASSIGN_OR_RETURN(PoseMaps maps, compute_maps(bgr, o.scales, upsample, to_image, times));
   auto t0 = Clock::now();
-  PafParams p = o.params;
-  if (p.smooth_sigma < 0) p.smooth_sigma = config_.smooth_sigma * upsample;
+  PafParams p = o.params ? *o.params : config_.params;
+  if (!o.params || p.smooth_sigma < 0) p.smooth_sigma = config_.smooth_sigma * upsample;
   CVT_ASSIGN_OR_RETURN(std::vector<PersonPose> people, decode_people(maps, config_.skeleton, p));
   for (PersonPose& person : people)
     for (PoseKeypoint& k : person.keypoints)

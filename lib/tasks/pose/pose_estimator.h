@@ -7,6 +7,7 @@
 #include <array>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <opencv2/core.hpp>
 #include <string>
 #include <vector>
@@ -39,7 +40,7 @@ Result<PoseModelConfig> parse_pose_config(const nlohmann::json& decoder);
 struct PoseOptions {
   std::vector<float> scales{1.f};  // network input heights as fractions of the base size; maps are averaged
   float upsample = -1;             // < 0: the manifest's
-  PafParams params;                // thresholds; smooth_sigma < 0 = the manifest's
+  std::optional<PafParams> params;  // thresholds (none: the manifest's); smooth_sigma < 0: the manifest's x upsample
 };
 
 class PoseEstimator {
@@ -58,7 +59,8 @@ class PoseEstimator {
   const PoseModelConfig& config() const { return config_; }
   const InputContract& contract() const { return contract_; }
   bool dynamic_width() const { return dynamic_w_; }
-  PafParams default_params() const { return config_.params; }
+  /// Scales above 1 need an input whose height and width are both dynamic.
+  bool fixed_size() const { return !(dynamic_w_ && dynamic_h_); }
 
  private:
   std::unique_ptr<Session> session_;
