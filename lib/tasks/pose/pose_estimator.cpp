@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "io/onnx/importer.h"
+#include "tasks/common/preprocess.h"
 
 namespace cvt {
 
@@ -123,35 +124,18 @@ Result<std::unique_ptr<PoseEstimator>> PoseEstimator::create(const ResolvedModel
 namespace {
 
 // The network input for one scale: the image resized by `s`, pasted at the top left of a
-// (net_w x net_h) canvas of pad_value, converted per the contract.
-Result<Tensor> make_input(const cv::Mat& bgr, const InputContract& c, double s, int net_w, int net_h, int* rw, int* rh) {
-  *rw = std::max(1, int(std::lround(bgr.cols * s)));
-  *rh = std::max(1, int(std::lround(bgr.rows * s)));
-  if (*rw > net_w || *rh > net_h) return invalid_argument("the image at this scale does not fit the fixed network input");
-  cv::Mat img;
-  if (c.color == "RGB") cv::cvtColor(bgr, img, cv::COLOR_BGR2RGB);
-  else if (c.color == "GRAY") cv::cvtColor(bgr, img, cv::COLOR_BGR2GRAY);
-  else img = bgr;
+// (net_w x net_h) canvas of pad_value, then converted per the contract (colour, scale, layout).
+Result<Tensor> make_input(const cv::Mat& bgr, const InputContract& c, double s, int net_w, int net_h) {
+  const int rw = std::max(1, int(std::lround(bgr.cols * s)));
+  const int rh = std::max(1, int(std::lround(bgr.rows * s)));
+  if (rw > net_w || rh > net_h) return invalid_argument("the image at this scale does not fit the fixed network input");
   cv::Mat r;
-  cv::resize(img, r, cv::Size(*rw, *rh), 0, 0, cv::INTER_LINEAR);
-  cv::Mat canvas(net_h, net_w, r.type(), cv::Scalar::all(c.pad_value));
-  r.copyTo(canvas(cv::Rect(0, 0, *rw, *rh)));
-  const int ch = canvas.channels();
-  if (ch != c.channels) return invalid_argument("model expects " + std::to_string(c.channels) + " channels");
-  Shape shape = c.layout == "NCHW" ? Shape{1, ch, net_h, net_w} : Shape{1, net_h, net_w, ch};
-  CVT_ASSIGN_OR_RETURN(Tensor out, Tensor::try_alloc(DType::kFloat32, shape));
-  float* o = out.data<float>();
-  const size_t plane = size_t(net_h) * net_w;
-  for (int y = 0; y < net_h; ++y) {
-    const uint8_t* row = canvas.ptr<uint8_t>(y);
-    for (int x = 0; x < net_w; ++x)
-      for (int k = 0; k < ch; ++k) {
-        const float v = (row[x * ch + k] * c.scale - c.mean[k]) / c.std[k];
-        if (c.layout == "NCHW") o[k * plane + size_t(y) * net_w + x] = v;
-        else o[(size_t(y) * net_w + x) * ch + k] = v;
-      }
-  }
-  return out;
+  cv::resize(bgr, r, cv::Size(rw, rh), 0, 0, cv::INTER_LINEAR);
+  cv::Mat canvas(net_h, net_w, CV_8UC3, cv::Scalar::all(c.pad_value));
+  r.copyTo(canvas(cv::Rect(0, 0, rw, rh)));
+  InputContract as_is = c;  // the canvas already has the network size: no further resizing
+  as_is.resize = "stretch";
+  return preprocess_image(canvas, as_is, net_w, net_h, nullptr);
 }
 
 // Bilinear taps that sample a source axis of `n` cells for each of `count` target pixels.
@@ -219,8 +203,7 @@ Result<PoseMaps> PoseEstimator::compute_maps(const cv::Mat& bgr, const std::vect
     if (s > 1.0001f && !(dynamic_w_ && dynamic_h_))
       return invalid_argument("this model has a fixed input size: scales must be <= 1 (got " + std::to_string(s) + ")");
     if (int64_t(net_w) * net_h > int64_t(8192) * 8192) return limit_exceeded("pose input at scale " + std::to_string(s) + " is too large");
-    int rw = 0, rh = 0;
-    CVT_ASSIGN_OR_RETURN(Tensor input, make_input(bgr, contract_, scale, net_w, net_h, &rw, &rh));
+    CVT_ASSIGN_OR_RETURN(Tensor input, make_input(bgr, contract_, scale, net_w, net_h));
     auto t1 = Clock::now();
     CVT_ASSIGN_OR_RETURN(std::vector<Tensor> outs, session_->run({input}));
     auto t2 = Clock::now();
