@@ -11,6 +11,7 @@ enum ExitCode { kExitOk = 0, kExitInternal = 1, kExitUsage = 2, kExitPartial = 3
 void register_evaluate_command(CLI::App& root, std::function<int()>& run_selected);
 void register_classify_command(CLI::App& root, std::function<int()>& run_selected);
 void register_detect_command(CLI::App& root, std::function<int()>& run_selected);
+void register_pose_command(CLI::App& root, std::function<int()>& run_selected);
 void register_run_command(CLI::App& root, std::function<int()>& run_selected);
 void register_inspect_command(CLI::App& root, std::function<int()>& run_selected);
 void register_models_command(CLI::App& root, std::function<int()>& run_selected);
