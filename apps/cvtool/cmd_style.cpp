@@ -53,14 +53,21 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
-// Style names of the registry: manifests of task style-transfer, "style-" dropped.
-std::vector<std::string> available_styles(const ModelOptions& mo) {
-  std::vector<std::string> names;
+// Styles of the registry: manifests of task style-transfer; a style's name is
+// its manifest's "style"."style" (la_muse), or the manifest name without "style-".
+std::vector<std::pair<std::string, std::string>> available_styles(const ModelOptions& mo) {
+  std::vector<std::pair<std::string, std::string>> styles;  // style name, manifest name
   auto list = make_registry(mo).list();
-  if (!list.is_ok()) return names;
-  for (const auto& m : list.value())
-    if (m.task == "style-transfer") names.push_back(m.name.rfind("style-", 0) == 0 ? m.name.substr(6) : m.name);
-  return names;
+  if (!list.is_ok()) return styles;
+  for (const auto& m : list.value()) {
+    if (m.task != "style-transfer") continue;
+    std::string name = m.name.rfind("style-", 0) == 0 ? m.name.substr(6) : m.name;
+    const auto& block = m.raw.is_object() ? m.raw.value("style", nlohmann::json()) : nlohmann::json();
+    if (block.is_object() && block.value("style", std::string()) != "") name = block.value("style", std::string());
+    styles.push_back({name, m.name});
+  }
+  std::sort(styles.begin(), styles.end());
+  return styles;
 }
 
 std::string join(const std::vector<std::string>& v) {
@@ -155,12 +162,15 @@ int run_style(StyleOptions& o) {
       return kExitUsage;
     }
     if (!o.style.empty()) {
-      const auto styles = available_styles(o.model);
-      if (std::find(styles.begin(), styles.end(), o.style) == styles.end()) {
-        std::cerr << "cvtool: error: unknown style '" << o.style << "'; available styles: " << join(styles) << "\n";
+      std::vector<std::string> names;
+      for (const auto& [style, manifest] : available_styles(o.model)) {
+        names.push_back(style);
+        if (style == o.style || manifest == o.style || manifest == "style-" + o.style) mo.model = manifest;
+      }
+      if (mo.model.empty()) {
+        std::cerr << "cvtool: error: unknown style '" << o.style << "'; available styles: " << join(names) << "\n";
         return kExitUsage;
       }
-      mo.model = "style-" + o.style;
     }
     auto resolved = resolve_model(mo, "style-transfer");
     if (!resolved.is_ok()) {
@@ -177,7 +187,9 @@ int run_style(StyleOptions& o) {
       stylizers.push_back(std::move(s).value());
     }
     o.ff.max_size = std::max(0, o.max_size);
-    style_label = rm.from_manifest && rm.manifest.name.rfind("style-", 0) == 0 ? rm.manifest.name.substr(6) : fs::path(rm.model_path).stem().string();
+    style_label = fs::path(rm.model_path).stem().string();
+    for (const auto& [style, manifest] : available_styles(o.model))
+      if (rm.from_manifest && manifest == rm.manifest.name) style_label = style;
     model_json = {{"name", rm.manifest.name}, {"task", "style-transfer"}, {"method", "feedforward"}, {"sha256", rm.sha256}};
     params = {{"style", style_label}, {"strength", o.ff.strength}, {"max_size", o.ff.max_size}, {"tile", o.tile},
               {"overlap", o.ff.overlap}, {"max_memory_mb", o.ff.max_memory_mb}};

@@ -81,7 +81,7 @@ TEST_CASE("feature tape gradient matches a directional finite difference on Tiny
   Tensor v = random_tensor(x.shape(), 3);
   double analytic = 0;
   for (int64_t i = 0; i < v.numel(); ++i) analytic += double(grad.value().data<float>()[i]) * v.data<float>()[i];
-  const float h = 1e-3f;
+  const float h = 1e-4f;  // small enough to cross few LeakyRelu kinks, large enough for float32
   Tensor xp = x.clone(), xm = x.clone();
   for (int64_t i = 0; i < x.numel(); ++i) {
     xp.data<float>()[i] += h * v.data<float>()[i];
@@ -89,7 +89,7 @@ TEST_CASE("feature tape gradient matches a directional finite difference on Tiny
   }
   const double numeric = (loss(xp) - loss(xm)) / (2 * h);
   INFO("analytic " << analytic << " numeric " << numeric);
-  CHECK(std::abs(analytic - numeric) <= 2e-3 * std::abs(numeric) + 1e-3);
+  CHECK(std::abs(analytic - numeric) <= 3e-3 * std::abs(numeric));
 
   auto bad = autograd::FeatureTape::create(model.value(), {"no_such_layer"});
   REQUIRE(!bad.is_ok());
@@ -151,7 +151,7 @@ TEST_CASE("tile weights cover every pixel and sum to one in the overlaps", "[sty
       if (x >= starts[k] && x < starts[k] + tile)
         sum += tile_weight(x - starts[k], tile, overlap, k > 0, k + 1 < starts.size());
     CHECK(sum > 0);
-    if (x < starts[starts.size() - 2] + tile - overlap) CHECK(std::abs(sum - 1) < 1e-5);  // regular overlaps
+    if (x < starts.back()) CHECK(std::abs(sum - 1) < 1e-5);  // regular overlaps (the last tile overlaps more)
   }
 }
 
@@ -193,24 +193,24 @@ TEST_CASE("tiled feed-forward output stays close to the untiled one", "[style]")
   if (!exists(style_path("udnie"))) SKIP("no style networks in the mirror");
   auto s = Stylizer::create(resolved_from("style-udnie", style_path("udnie")), SessionOptions{});
   REQUIRE(s.is_ok());
-  const cv::Mat img = test_image("giraffe.jpg", 362, 270);
+  const cv::Mat img = test_image("giraffe.jpg", 258, 194);
   StylizeOptions whole;
   whole.tile = -1;
   StylizeOptions tiles;
-  tiles.tile = 192;
-  tiles.overlap = 96;
+  tiles.tile = 144;
+  tiles.overlap = 64;
   StylizeInfo info;
   auto a = s.value()->stylize(img, whole, nullptr);
   auto b = s.value()->stylize(img, tiles, &info);
   REQUIRE(a.is_ok());
   REQUIRE(b.is_ok());
-  CHECK(info.tiles == 4);
+  CHECK(info.tiles == 6);  // 3 x 2 tiles of 144 with 64 shared
   REQUIRE(a.value().size() == img.size());
   cv::Mat diff;
   cv::absdiff(a.value(), b.value(), diff);
   const cv::Scalar m = cv::mean(diff);
   const double mad = (m[0] + m[1] + m[2]) / 3;
-  INFO("mean abs diff " << mad);
+  WARN("udnie 258x194, 6 tiles: mean abs diff tiled vs untiled " << mad);
   CHECK(mad < 4.0);
   StylizeOptions half = whole;
   half.strength = 0.f;  // strength 0 gives the content back
