@@ -192,7 +192,7 @@ int run_style(StyleOptions& o) {
       if (rm.from_manifest && manifest == rm.manifest.name) style_label = style;
     model_json = {{"name", rm.manifest.name}, {"task", "style-transfer"}, {"method", "feedforward"}, {"sha256", rm.sha256}};
     params = {{"style", style_label}, {"strength", o.ff.strength}, {"max_size", o.ff.max_size}, {"tile", o.tile},
-              {"overlap", o.ff.overlap}, {"max_memory_mb", o.ff.max_memory_mb}};
+              {"overlap", o.ff.overlap}, {"stats_size", o.ff.stats_size}, {"max_memory_mb", o.ff.max_memory_mb}};
   }
   log_info(o.batch, "style-transfer: " + style_label + ", " + std::to_string(inputs.value().size()) + " inputs");
   const bool bar = !o.batch.quiet && (o.batch.progress == "always" || (o.batch.progress == "auto" && ::isatty(2)));
@@ -250,7 +250,7 @@ int run_style(StyleOptions& o) {
         return r;
       }
       out = res.value();
-      r["tiles"] = {{"count", info.tiles}, {"size", info.tile_size}};
+      r["tiles"] = {{"count", info.tiles}, {"size", info.tile_size}, {"stats_size", info.stats_size}};
       timing["stats"] = info.stats_ms;
       timing["infer"] = info.infer_ms;
     }
@@ -292,6 +292,9 @@ void register_style_command(CLI::App& root, std::function<int()>& run_selected) 
   cmd->add_option("--tile", o->tile, "Feedforward: auto (tiles when --max-memory would be exceeded), off, or a tile size in pixels");
   cmd->add_option("--overlap", o->ff.overlap, "Feedforward: pixels shared by neighbouring tiles")->check(CLI::Range(16, 4096));
   cmd->add_option("--max-memory", o->ff.max_memory_mb, "Feedforward: activation memory budget in MB that decides tiling")->check(CLI::Range(64, 1 << 20));
+  cmd->add_option("--stats-size", o->ff.stats_size,
+                  "Feedforward tiles: instance-norm statistics from the image downscaled to this side (0 = what --max-memory allows, -1 = each tile its own)")
+      ->check(CLI::Range(-1, 1 << 16));
   cmd->add_option("--style-image", o->style_image, "Optimize: the style image");
   cmd->add_option("--extractor", o->extractor, "Optimize: classifier whose features are matched (registry name or .onnx path)");
   cmd->add_option("--iterations", o->gatys.iterations, "Optimize: iterations")->check(CLI::Range(1, 100000));

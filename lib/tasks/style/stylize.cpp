@@ -6,6 +6,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "io/onnx/importer.h"
+#include "core/parallel.h"
 #include "ops/norm.h"
 
 namespace cvt {
@@ -13,53 +14,80 @@ namespace cvt {
 using Clock = std::chrono::steady_clock;
 static double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
-// Instance-norm statistics shared by the wrapped InstanceNormalization kernels:
-// kLive runs the engine's kernel, kRecord also stores each node's per-channel
-// mean and 1/std, kFixed normalises with the stored ones instead of the tile's own.
+// Instance-norm statistics shared by the wrapped InstanceNormalization kernels.
+// kLive runs the engine's kernel. kAccumulate normalises with the fixed
+// statistics when there are some (else with the input's own) and adds the
+// moments of a core region (in full-resolution input coordinates, scaled to
+// each layer) to per-channel sums; finalize() turns the sums into the fixed
+// statistics. kFixed only applies them. (Pooling the statistics of tiles that
+// normalised with their own was measured worse than one downscaled pass: the
+// layers' statistics must come from one coherent run.)
 struct Stylizer::StatsBook {
-  enum class Mode { kLive, kRecord, kFixed } mode = Mode::kLive;
-  std::vector<std::vector<float>> mean, inv_std;  // per wrapped node, C values
+  enum class Mode { kLive, kAccumulate, kFixed } mode = Mode::kLive;
+  bool have_fixed = false;
+  std::vector<double> eps;                          // per wrapped node
+  std::vector<std::vector<float>> mean, inv_std;    // fixed statistics, C values per node
+  std::vector<std::vector<double>> sum, sumsq;      // accumulated moments
+  std::vector<double> count;
+  int tile_w = 0, tile_h = 0, core_x0 = 0, core_x1 = 0, core_y0 = 0, core_y1 = 0;
+
+  void reset_sums() {
+    for (auto& v : sum) v.clear();
+    for (auto& v : sumsq) v.clear();
+    std::fill(count.begin(), count.end(), 0.0);
+  }
+  void finalize() {
+    for (size_t k = 0; k < sum.size(); ++k) {
+      const size_t c = sum[k].size();
+      mean[k].assign(c, 0.f);
+      inv_std[k].assign(c, 0.f);
+      for (size_t i = 0; i < c && count[k] > 0; ++i) {
+        const double m = sum[k][i] / count[k], var = std::max(0.0, sumsq[k][i] / count[k] - m * m);
+        mean[k][i] = float(m);
+        inv_std[k][i] = float(1.0 / std::sqrt(var + eps[k]));
+      }
+    }
+    have_fixed = true;
+  }
 };
 
 namespace {
 
 class StatsInstanceNorm final : public Kernel {
  public:
-  StatsInstanceNorm(std::unique_ptr<Kernel> engine, std::shared_ptr<Stylizer::StatsBook> book, int slot, double eps)
-      : engine_(std::move(engine)), book_(std::move(book)), slot_(slot), eps_(eps) {}
+  StatsInstanceNorm(std::unique_ptr<Kernel> engine, std::shared_ptr<Stylizer::StatsBook> book, int slot)
+      : engine_(std::move(engine)), book_(std::move(book)), slot_(slot) {}
   std::string impl_name() const override { return "style_stats_" + engine_->impl_name(); }
 
   Status run(KernelContext& ctx) override {
     using Mode = Stylizer::StatsBook::Mode;
-    if (book_->mode == Mode::kLive) return engine_->run(ctx);
+    Stylizer::StatsBook& b = *book_;
+    if (b.mode == Mode::kLive) return engine_->run(ctx);
     const Tensor* x = ctx.input(0);
     const Tensor* scale = ctx.input(1);
     const Tensor* bias = ctx.input(2);
-    if (!x || !scale || !bias || x->dtype() != DType::kFloat32 || x->rank() < 3 || x->dim(0) != 1)
-      return invalid_argument("style network: InstanceNormalization needs a float32 (1, C, ...) input");
-    const int64_t c = x->dim(1), plane = x->numel() / c;
+    if (!x || !scale || !bias || x->dtype() != DType::kFloat32 || x->rank() != 4 || x->dim(0) != 1)
+      return invalid_argument("style network: InstanceNormalization needs a float32 (1, C, H, W) input");
+    const int64_t c = x->dim(1), h = x->dim(2), w = x->dim(3), plane = h * w;
     std::vector<float> sf = scale->to_float_vector(), bf = bias->to_float_vector();
     if (int64_t(sf.size()) != c || int64_t(bf.size()) != c) return shape_mismatch("InstanceNormalization: scale/B size differs from channels");
     CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, DType::kFloat32, x->shape()));
-    auto& mean = book_->mean[slot_];
-    auto& inv_std = book_->inv_std[slot_];
-    if (book_->mode == Mode::kRecord) {
-      std::vector<double> s(sf.begin(), sf.end()), b(bf.begin(), bf.end());
-      GroupNormSpec spec{c, plane, c, 1, std::max<int64_t>(1, plane), s.data(), b.data(), eps_};
-      mean.assign(size_t(c), 0.f);
-      inv_std.assign(size_t(c), 0.f);
-      group_norm_fast(spec, *x, *y, mean.data(), inv_std.data());
+    if (b.mode == Mode::kAccumulate) accumulate(*x, c, h, w);
+    if (!b.have_fixed) {  // the tile's own statistics, as the engine computes them
+      std::vector<double> s(sf.begin(), sf.end()), bb(bf.begin(), bf.end());
+      GroupNormSpec spec{c, plane, c, 1, std::max<int64_t>(1, plane), s.data(), bb.data(), b.eps[slot_]};
+      group_norm_fast(spec, *x, *y, nullptr, nullptr);
       return Status::ok();
     }
-    if (int64_t(mean.size()) != c) return internal_error("style tiles: no recorded statistics for this layer");
-    std::vector<double> a(static_cast<size_t>(c)), sh(static_cast<size_t>(c));
+    const auto& mean = b.mean[slot_];
+    const auto& inv_std = b.inv_std[slot_];
+    if (int64_t(mean.size()) != c) return internal_error("style tiles: no statistics for this layer");
+    BatchNormParams bn;  // y = x * a + shift as an inference BatchNorm with mean 0, var 1, eps 0
     for (int64_t k = 0; k < c; ++k) {
-      a[k] = double(sf[k]) * inv_std[k];
-      sh[k] = bf[k] - double(mean[k]) * a[k];
+      const double a = double(sf[k]) * inv_std[k];
+      bn.scale.push_back(a);
+      bn.bias.push_back(bf[k] - double(mean[k]) * a);
     }
-    BatchNormParams bn;  // y = x * a + sh as an inference BatchNorm (scale a, bias sh, mean 0, var 1 - eps)
-    bn.scale = a;
-    bn.bias = sh;
     bn.mean.assign(size_t(c), 0.0);
     bn.var.assign(size_t(c), 1.0);
     bn.epsilon = 0.0;
@@ -68,10 +96,37 @@ class StatsInstanceNorm final : public Kernel {
   }
 
  private:
+  // Moments of the core region; the layer is (h, w) for a tile of (tile_h, tile_w).
+  void accumulate(const Tensor& x, int64_t c, int64_t h, int64_t w) {
+    Stylizer::StatsBook& b = *book_;
+    auto& sum = b.sum[slot_];
+    auto& sumsq = b.sumsq[slot_];
+    if (sum.empty()) {
+      sum.assign(size_t(c), 0.0);
+      sumsq.assign(size_t(c), 0.0);
+    }
+    const int64_t y0 = b.core_y0 * h / b.tile_h, y1 = b.core_y1 * h / b.tile_h;
+    const int64_t x0 = b.core_x0 * w / b.tile_w, x1 = b.core_x1 * w / b.tile_w;
+    const float* xp = x.data<float>();
+    parallel_for(0, c, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t k = lo; k < hi; ++k) {
+        double s = 0, s2 = 0;
+        for (int64_t yy = y0; yy < y1; ++yy)
+          for (int64_t xx = x0; xx < x1; ++xx) {
+            const double v = xp[(k * h + yy) * w + xx];
+            s += v;
+            s2 += v * v;
+          }
+        sum[k] += s;
+        sumsq[k] += s2;
+      }
+    });
+    b.count[slot_] += double(std::max<int64_t>(0, y1 - y0) * std::max<int64_t>(0, x1 - x0));
+  }
+
   std::unique_ptr<Kernel> engine_;
   std::shared_ptr<Stylizer::StatsBook> book_;
   int slot_;
-  double eps_;
 };
 
 Tensor to_tensor(const cv::Mat& rgb) {  // CV_32FC3 -> (1, 3, H, W)
@@ -114,10 +169,15 @@ Result<std::unique_ptr<Stylizer>> Stylizer::create(const ResolvedModel& model, c
   s->book_ = std::make_shared<StatsBook>();
   for (Node& n : g.nodes) {
     if (n.desc.op_type != "InstanceNormalization") continue;
-    const int slot = int(s->book_->mean.size());
-    s->book_->mean.emplace_back();
-    s->book_->inv_std.emplace_back();
-    n.kernel = std::make_unique<StatsInstanceNorm>(std::move(n.kernel), s->book_, slot, n.desc.attrs.get_float("epsilon", 1e-5f));
+    StatsBook& b = *s->book_;
+    const int slot = int(b.mean.size());
+    b.mean.emplace_back();
+    b.inv_std.emplace_back();
+    b.sum.emplace_back();
+    b.sumsq.emplace_back();
+    b.count.push_back(0.0);
+    b.eps.push_back(n.desc.attrs.get_float("epsilon", 1e-5f));
+    n.kernel = std::make_unique<StatsInstanceNorm>(std::move(n.kernel), s->book_, slot);
   }
   CVT_ASSIGN_OR_RETURN(s->session_, Session::create(m, opts));
   return s;
@@ -146,34 +206,43 @@ Result<cv::Mat> Stylizer::run_rgb(const cv::Mat& rgb) {
 }
 
 Result<cv::Mat> Stylizer::run_tiled(const cv::Mat& rgb, const StylizeOptions& o, StylizeInfo* info) {
-  // 1. Statistics of every instance norm from one pass over the downscaled whole image.
+  StatsBook& book = *book_;
+  book.have_fixed = false;
+  book.reset_sums();
+  struct Restore {  // the next untiled run must see the engine's kernel again
+    StatsBook& b;
+    ~Restore() { b.mode = StatsBook::Mode::kLive, b.have_fixed = false; }
+  } restore{book};
   auto t0 = Clock::now();
-  const double f = std::min(1.0, double(std::max(64, o.stats_size)) / std::max(rgb.cols, rgb.rows));
-  const int sw = std::max(4, int(std::lround(rgb.cols * f / 4)) * 4), sh = std::max(4, int(std::lround(rgb.rows * f / 4)) * 4);
-  cv::Mat small;
-  cv::resize(rgb, small, cv::Size(sw, sh), 0, 0, cv::INTER_AREA);
-  book_->mode = StatsBook::Mode::kRecord;
-  auto rec = run_rgb(small);
-  book_->mode = StatsBook::Mode::kFixed;
-  if (!rec.is_ok()) {
-    book_->mode = StatsBook::Mode::kLive;
-    return rec.status();
+  if (o.stats_size >= 0) {
+    // One pass over the whole image, downscaled to what the memory budget
+    // allows (or to stats_size): every tile then normalises with its statistics.
+    const double budget_px = double(o.max_memory_mb) * (1 << 20) / kStyleBytesPerPixel;
+    double f = std::min(1.0, std::sqrt(budget_px / (double(rgb.cols) * rgb.rows)));
+    if (o.stats_size > 0) f = std::min(1.0, double(std::max(64, o.stats_size)) / std::max(rgb.cols, rgb.rows));
+    const int sw = std::max(4, int(rgb.cols * f / 4) * 4), sh = std::max(4, int(rgb.rows * f / 4) * 4);
+    cv::Mat small = rgb;
+    if (sw != rgb.cols || sh != rgb.rows) cv::resize(rgb, small, cv::Size(sw, sh), 0, 0, cv::INTER_AREA);
+    book.mode = StatsBook::Mode::kAccumulate;
+    book.tile_w = book.core_x1 = sw;
+    book.tile_h = book.core_y1 = sh;
+    book.core_x0 = book.core_y0 = 0;
+    CVT_RETURN_IF_ERROR(run_rgb(small).status());
+    book.finalize();
+    if (info) info->stats_size = std::max(sw, sh);
   }
   if (info) info->stats_ms = ms_since(t0);
-  // 2. Tiles with those statistics, blended by their ramp weights.
+  // Tiles, blended by their ramp weights (without statistics: each tile its own).
+  book.mode = book.have_fixed ? StatsBook::Mode::kFixed : StatsBook::Mode::kAccumulate;
   const int tile = std::max(64, o.tile / 4 * 4), overlap = std::clamp(o.overlap / 4 * 4, 8, tile / 2);
   const std::vector<int> xs = tile_starts(rgb.cols, tile, overlap), ys = tile_starts(rgb.rows, tile, overlap);
   cv::Mat acc(rgb.size(), CV_32FC3, cv::Scalar::all(0)), wsum(rgb.size(), CV_32F, cv::Scalar(0));
-  Status st;
-  for (size_t iy = 0; iy < ys.size() && st.is_ok(); ++iy)
-    for (size_t ix = 0; ix < xs.size() && st.is_ok(); ++ix) {
+  for (size_t iy = 0; iy < ys.size(); ++iy)
+    for (size_t ix = 0; ix < xs.size(); ++ix) {
       const cv::Rect r(xs[ix], ys[iy], std::min(tile, rgb.cols), std::min(tile, rgb.rows));
-      auto out = run_rgb(rgb(r).clone());
-      if (!out.is_ok()) {
-        st = out.status();
-        break;
-      }
-      const cv::Mat& y = out.value();
+      book.tile_w = book.core_x1 = r.width;
+      book.tile_h = book.core_y1 = r.height;
+      CVT_ASSIGN_OR_RETURN(cv::Mat y, run_rgb(rgb(r).clone()));
       for (int v = 0; v < r.height; ++v) {
         const float wy = tile_weight(v, r.height, overlap, iy > 0, iy + 1 < ys.size());
         const cv::Vec3f* src = y.ptr<cv::Vec3f>(v);
@@ -186,8 +255,6 @@ Result<cv::Mat> Stylizer::run_tiled(const cv::Mat& rgb, const StylizeOptions& o,
         }
       }
     }
-  book_->mode = StatsBook::Mode::kLive;
-  CVT_RETURN_IF_ERROR(st);
   for (int v = 0; v < acc.rows; ++v) {
     cv::Vec3f* a = acc.ptr<cv::Vec3f>(v);
     const float* ws = wsum.ptr<float>(v);
@@ -222,14 +289,13 @@ Result<cv::Mat> Stylizer::stylize(const cv::Mat& bgr, const StylizeOptions& o, S
   StylizeOptions eff = o;
   if (tiled && eff.tile <= 0) {  // the largest square tile the budget allows
     const int64_t max_px = o.max_memory_mb * (int64_t(1) << 20) / kStyleBytesPerPixel;
-    eff.tile = std::max(256, int(std::sqrt(double(max_px))) / 4 * 4);
+    eff.tile = std::clamp(int(std::sqrt(double(max_px) / 2)) / 4 * 4, 256, 1024);
   }
   auto t0 = Clock::now();
   cv::Mat out;
   if (tiled) {
     CVT_ASSIGN_OR_RETURN(out, run_tiled(padded, eff, info));
   } else {
-    book_->mode = StatsBook::Mode::kLive;
     CVT_ASSIGN_OR_RETURN(out, run_rgb(padded));
   }
   if (info) info->infer_ms = ms_since(t0);

@@ -2,9 +2,12 @@
 // 0-255 in, RGB out (already tanh*150+127.5, clipped to 0-255 here). Any image
 // size: the input is padded to a multiple of 4 (the network's stride) and the
 // output cropped back. Images whose activations would not fit the memory
-// budget run in overlapping tiles blended with linear ramps; every tile then
-// normalises with the instance-norm statistics of one downscaled pass over the
-// whole image, so tiles agree on colour and contrast and leave no seams.
+// budget run in overlapping tiles blended with linear ramps. Instance norm
+// makes a tile's output depend on the whole tile, so one pass over the whole
+// image, downscaled to fit the budget, measures every layer's statistics and
+// all tiles normalise with those: tiles agree on colour and contrast and leave
+// no seams (the statistics of a downscaled image are close to, not equal to,
+// the full-size ones: see the tiling test and README for the measured error).
 #pragma once
 #include <memory>
 #include <opencv2/core.hpp>
@@ -20,12 +23,13 @@ struct StylizeOptions {
   int tile = 0;                 // 0 = tile only when needed, < 0 = never, > 0 = tiles of this size
   int overlap = 128;            // pixels shared by neighbouring tiles
   int64_t max_memory_mb = 1024; // activation budget deciding when to tile
-  int stats_size = 1024;        // longest side of the pass that measures instance-norm statistics
+  int stats_size = 0;           // tiles' statistics: 0 = from the image downscaled to the memory budget,
+                                // > 0 = downscaled to this longest side, < 0 = each tile its own
 };
 
 struct StylizeInfo {
   int width = 0, height = 0;    // of the output
-  int tiles = 1, tile_size = 0;
+  int tiles = 1, tile_size = 0, stats_size = 0;  // stats_size: longest side of the statistics pass
   double stats_ms = 0, infer_ms = 0;
 };
 
