@@ -14,4 +14,5 @@ void register_detect_command(CLI::App& root, std::function<int()>& run_selected)
 void register_pose_command(CLI::App& root, std::function<int()>& run_selected);
 void register_run_command(CLI::App& root, std::function<int()>& run_selected);
 void register_inspect_command(CLI::App& root, std::function<int()>& run_selected);
+void register_style_command(CLI::App& root, std::function<int()>& run_selected);
 void register_models_command(CLI::App& root, std::function<int()>& run_selected);
