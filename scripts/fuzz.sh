@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzz every entry point in fuzz/fuzz_targets.h with libFuzzer under ASan+UBSan.
 #   scripts/fuzz.sh [SECONDS_PER_TARGET (default 600)] [target ...]
-# Builds build-fuzz with clang (CVTOOL_FUZZ=ON), seeds a corpus per target from
+# Builds build-asan with clang (CVTOOL_FUZZ=ON, shared with scripts/sanitize.sh asan), seeds a corpus per target from
 # the real files in ../shared, the ONNX backend test models, Debian's darknet
 # cfgs and the repo's manifests, then runs each target for the given time.
 # Crashes land in .cache/fuzz/artifacts/<target>/: copy each into
@@ -26,9 +26,10 @@ fi
 
 LAUNCHER=()
 command -v ccache >/dev/null && LAUNCHER=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCVTOOL_FUZZ=ON \
-  -DCVTOOL_KEEP_ASSERTS=ON -DCVTOOL_BUILD_TESTS=OFF "${LAUNCHER[@]}" >&2
-cmake --build build-fuzz --target $(printf 'fuzz_%s ' "${TARGETS[@]}") >&2
+# The same build directory as scripts/sanitize.sh asan: one clang ASan+UBSan build serves both.
+CXX=clang++ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCVTOOL_FUZZ=ON \
+  -DCVTOOL_KEEP_ASSERTS=ON "${LAUNCHER[@]}" >&2
+cmake --build build-asan --target $(printf 'fuzz_%s ' "${TARGETS[@]}") >&2
 
 seed() {  # seed TARGET FILE [PREFIX_BYTE_HEX]
   local dir="$OUT/corpus/$1" name
@@ -64,7 +65,7 @@ for t in "${TARGETS[@]}"; do
   esac
   echo "== $t: ${SECONDS_PER_TARGET}s, corpus $(ls "$OUT/corpus/$t" | wc -l) files" >&2
   set +e
-  build-fuzz/fuzz_"$t" "$OUT/corpus/$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=20 -rss_limit_mb=3072 \
+  build-asan/fuzz_"$t" "$OUT/corpus/$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=20 -rss_limit_mb=3072 \
     -max_len=262144 -print_final_stats=1 -artifact_prefix="$OUT/artifacts/$t/" > "$OUT/$t.log" 2>&1
   rc=$?
   set -e

@@ -20,6 +20,11 @@ case "$KIND" in
   asan)
     DIR=build-asan
     FLAGS=(-DCVTOOL_SANITIZE=ON)
+    # clang when present: the same build then also holds the fuzzers (scripts/fuzz.sh).
+    if command -v clang++ >/dev/null && [ -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ]; then
+      export CXX=clang++
+      FLAGS+=(-DCVTOOL_FUZZ=ON)
+    fi
     # Leaks are checked; protobuf's and OpenCV's process-lifetime singletons are not leaks.
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
     export LSAN_OPTIONS="suppressions=$ROOT/scripts/sanitizers/lsan.supp:print_suppressions=0"
