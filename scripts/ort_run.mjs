@@ -23,7 +23,7 @@ const die = (msg) => { process.stderr.write(`ort_run: ${msg}\n`); process.exit(1
 const NPY_TYPES = {
   '<f4': ['float32', Float32Array], '<f8': ['float64', Float64Array],
   '<i8': ['int64', BigInt64Array], '<i4': ['int32', Int32Array],
-  '|u1': ['uint8', Uint8Array], '|b1': ['bool', Uint8Array],
+  '|u1': ['uint8', Uint8Array], '|i1': ['int8', Int8Array], '|b1': ['bool', Uint8Array],
 };
 const DESCR_OF = Object.fromEntries(Object.entries(NPY_TYPES).map(([d, [t]]) => [t, d]));
 

@@ -1,11 +1,14 @@
 #include "batch.h"
 
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -64,7 +67,7 @@ static void list_folder(const fs::path& dir, bool recursive, std::vector<std::st
     }
   } else {
     for (const auto& e : fs::directory_iterator(dir, ec))
-      if (!e.is_directory(ec) && is_image_name(e.path())) found.push_back(e.path().string());
+      if (e.is_regular_file(ec) && is_image_name(e.path())) found.push_back(e.path().string());
   }
   std::sort(found.begin(), found.end());
   out.insert(out.end(), found.begin(), found.end());
@@ -137,22 +140,41 @@ cvt::Result<std::vector<std::string>> expand_inputs(const BatchOptions& o) {
       if (static_cast<int>(k % n) == i) mine.push_back(out[k]);
     out.swap(mine);
   }
-  if (!o.skip_done.empty() && fs::exists(o.skip_done, ec)) {
-    std::set<std::string> done;
-    std::ifstream f(o.skip_done);
-    std::string line;
-    while (std::getline(f, line)) {
-      json r = json::parse(line, nullptr, false);
-      if (r.is_discarded() || !r.is_object()) continue;  // a torn last line from a killed run
-      if (r.contains("source") && r["source"].contains("path") && r.value("error", json()).is_null())
-        done.insert(r["source"]["path"].get<std::string>());
-    }
-    std::vector<std::string> todo;
-    for (const auto& p : out)
-      if (!done.count(p)) todo.push_back(p);
-    out.swap(todo);
-  }
   return out;
+}
+
+// The records of an earlier JSON Lines output: complete lines only (a killed run
+// may leave a torn last line), split into inputs done without error and the rest.
+struct EarlierRun {
+  std::set<std::string> done;  // source.path of records without error
+  std::string kept;            // the complete, error-free lines, for resuming into the same file
+};
+
+static EarlierRun read_earlier_run(const std::string& path) {
+  EarlierRun r;
+  std::ifstream f(path, std::ios::binary);
+  std::string line;
+  while (std::getline(f, line)) {
+    if (f.eof()) break;  // no newline after it: torn by a kill, redo that input
+    json rec = json::parse(line, nullptr, false);
+    if (rec.is_discarded() || !rec.is_object() || !rec.contains("source") || !rec["source"].is_object()) continue;
+    const json& p = rec["source"]["path"];
+    if (!p.is_string() || !rec.value("error", json()).is_null()) continue;
+    if (r.done.insert(p.get<std::string>()).second) r.kept += line + "\n";
+  }
+  return r;
+}
+
+// One whole record per write(2), so a killed run never leaves half a line behind.
+static bool write_all(int fd, const std::string& s) {
+  size_t off = 0;
+  while (off < s.size()) {
+    ssize_t n = ::write(fd, s.data() + off, s.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
 }
 
 Record make_envelope(const std::string& schema, const std::string& path, size_t index) {
@@ -178,14 +200,32 @@ int run_batch(const BatchOptions& o, const std::vector<std::string>& inputs, con
               << o.output_file << " to resume into it)\n";
     return 2;
   }
-  std::ofstream file;
-  if (!o.output_file.empty()) {
-    file.open(o.output_file, append ? std::ios::app : std::ios::trunc);
-    if (!file) {
-      std::cerr << "cvtool: error: cannot write " << o.output_file << "\n";
+  EarlierRun earlier;
+  if (!o.skip_done.empty() && fs::exists(o.skip_done, ec)) earlier = read_earlier_run(o.skip_done);
+  if (append) {
+    // Resuming into the same file: keep its complete good records, drop the torn tail and
+    // the error records of inputs about to be retried, so the file ends as one clean run.
+    cvt::Status st = cvt::write_file_atomic(o.output_file, earlier.kept);
+    if (!st.is_ok()) {
+      std::cerr << "cvtool: error: " << st.message() << "\n";
       return 1;
     }
   }
+  int fd = -1;
+  if (!o.output_file.empty()) {
+    fd = ::open(o.output_file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
+    if (fd < 0) {
+      std::cerr << "cvtool: error: cannot write " << o.output_file << ": " << std::strerror(errno) << "\n";
+      return 1;
+    }
+  }
+  struct FdCloser {
+    int fd;
+    ~FdCloser() {
+      if (fd >= 0) ::close(fd);
+    }
+  } closer{fd};
+  bool write_failed = false;
   if (!o.out_dir.empty()) {
     fs::create_directories(o.out_dir, ec);
     if (ec) {
@@ -193,31 +233,55 @@ int run_batch(const BatchOptions& o, const std::vector<std::string>& inputs, con
       return 1;
     }
   }
-  std::ostream& out = o.output_file.empty() ? std::cout : file;
   const bool show_progress = !o.quiet && (o.progress == "always" || (o.progress == "auto" && ::isatty(2)));
+
+  std::vector<char> skipped(inputs.size(), 0);
+  size_t n_skipped = 0;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (earlier.done.count(inputs[i])) skipped[i] = 1, ++n_skipped;
+  if (n_skipped) log_info(o, "skipping " + std::to_string(n_skipped) + " inputs done in " + o.skip_done);
 
   std::mutex mu;
   std::condition_variable cv;
   std::map<size_t, json> ready;  // finished records waiting for their turn
   std::atomic<size_t> next{0};
   size_t written = 0, failed = 0;
-  std::set<std::string> used_names;
+  // <stem>.json per input, disambiguated when two inputs share a stem; named over the
+  // whole list so that a resumed run gives every input the same name.
+  std::vector<std::string> out_names;
+  if (!o.out_dir.empty()) {
+    std::set<std::string> used;
+    for (const std::string& in : inputs) {
+      std::string stem = fs::path(in).stem().string();
+      std::string name = stem + ".json";
+      for (int k = 1; used.count(name); ++k) name = stem + "_" + std::to_string(k) + ".json";
+      used.insert(name);
+      out_names.push_back(name);
+    }
+  }
 
   auto flush_ready = [&] {  // called with mu held
     while (true) {
       auto it = ready.find(written);
       if (it == ready.end()) break;
       json& r = it->second;
+      if (r.is_null()) {  // skipped input
+        ready.erase(it);
+        ++written;
+        continue;
+      }
       if (!r.value("error", json()).is_null()) ++failed;
-      out << r.dump() << "\n";
-      out.flush();
+      const std::string line = r.dump() + "\n";
+      if (fd >= 0) {
+        if (!write_failed && !write_all(fd, line)) {
+          write_failed = true;
+          std::cerr << "cvtool: error: writing " << o.output_file << ": " << std::strerror(errno) << "\n";
+        }
+      } else {
+        std::cout << line << std::flush;
+      }
       if (!o.out_dir.empty()) {
-        // <stem>.json, disambiguated when two inputs share a stem.
-        std::string stem = fs::path(inputs[written]).stem().string();
-        std::string name = stem + ".json";
-        for (int k = 1; used_names.count(name); ++k) name = stem + "_" + std::to_string(k) + ".json";
-        used_names.insert(name);
-        fs::path p = fs::path(o.out_dir) / name;
+        fs::path p = fs::path(o.out_dir) / out_names[written];
         if (fs::exists(p, ec) && !o.force) {
           std::cerr << "cvtool: warning: " << p.string() << " exists, not overwritten (use --force)\n";
         } else {
@@ -240,6 +304,12 @@ int run_batch(const BatchOptions& o, const std::vector<std::string>& inputs, con
       size_t i = next.fetch_add(1);
       if (i >= inputs.size()) break;
       json r;
+      if (skipped[i]) {  // done by the earlier run: nothing to write, keep the order moving
+        std::lock_guard<std::mutex> lock(mu);
+        ready.emplace(i, json());
+        flush_ready();
+        continue;
+      }
       try {
         r = process(i, inputs[i], id);
       } catch (const std::exception& e) {
@@ -258,5 +328,6 @@ int run_batch(const BatchOptions& o, const std::vector<std::string>& inputs, con
   for (auto& t : pool) t.join();
   if (show_progress) std::cerr << "\n";
   if (failed) log_info(o, std::to_string(failed) + " of " + std::to_string(inputs.size()) + " inputs failed");
+  if (write_failed) return 1;
   return failed ? 3 : 0;
 }

@@ -12,6 +12,8 @@ void register_evaluate_command(CLI::App& root, std::function<int()>& run_selecte
 void register_classify_command(CLI::App& root, std::function<int()>& run_selected);
 void register_detect_command(CLI::App& root, std::function<int()>& run_selected);
 void register_segment_command(CLI::App& root, std::function<int()>& run_selected);
+void register_pose_command(CLI::App& root, std::function<int()>& run_selected);
 void register_run_command(CLI::App& root, std::function<int()>& run_selected);
 void register_inspect_command(CLI::App& root, std::function<int()>& run_selected);
+void register_style_command(CLI::App& root, std::function<int()>& run_selected);
 void register_models_command(CLI::App& root, std::function<int()>& run_selected);

@@ -22,32 +22,13 @@
 #include "io/atomic_file.h"
 #include "io/image.h"
 #include "mask_output.h"
+#include "task_output.h"
 #include "tasks/detect/detector.h"
 
 using json = nlohmann::ordered_json;
 namespace fs = std::filesystem;
 
 namespace {
-
-
-// One output name per input, unique in input order ("dog", "dog_1", ...), so
-// parallel jobs never write the same file.
-std::vector<std::string> unique_stems(const std::vector<std::string>& inputs) {
-  std::vector<std::string> out;
-  std::set<std::string> used;
-  for (const std::string& p : inputs) {
-    std::string stem = fs::path(p).stem().string();
-    if (stem.empty()) stem = "image";
-    std::string name = stem;
-    for (int k = 1; used.count(name); ++k) name = stem + "_" + std::to_string(k);
-    used.insert(name);
-    out.push_back(name);
-  }
-  return out;
-}
-
-// A float flag value as the user typed it (0.45, not 0.44999998807907104).
-double flag_value(float v) { return std::round(double(v) * 1e6) / 1e6; }
 
 json box_json(const cvt::Detection& d, const std::string& fmt) {
   const float w = d.x2 - d.x1, h = d.y2 - d.y1;
@@ -86,35 +67,7 @@ cvt::Status write_annotated(const cv::Mat& img, const std::vector<cvt::Detection
     cv::putText(out, text, cv::Point(p1.x + 1, ty), cv::FONT_HERSHEY_SIMPLEX, font, cv::Scalar(255, 255, 255),
                 std::max(1, thick / 2), cv::LINE_AA);
   }
-  std::vector<uchar> buf;
-  std::string ext = fs::path(path).extension().string();
-  if (!cv::imencode(ext, out, buf)) return cvt::io_error("cannot encode " + path);
-  return cvt::write_file_atomic(path, std::string(buf.begin(), buf.end()));
-}
-
-// COCO image id of an input: from --coco-gt by file name, else a numeric stem, else the input index.
-struct ImageIds {
-  std::map<std::string, int64_t> by_name;
-  int64_t id(const std::string& path, size_t index) const {
-    std::string name = fs::path(path).filename().string();
-    if (auto it = by_name.find(name); it != by_name.end()) return it->second;
-    std::string stem = fs::path(path).stem().string();
-    if (!stem.empty() && stem.size() < 18 && stem.find_first_not_of("0123456789") == std::string::npos) return std::stoll(stem);
-    return int64_t(index);
-  }
-};
-
-cvt::Result<ImageIds> load_image_ids(const std::string& gt) {
-  ImageIds ids;
-  if (gt.empty()) return ids;
-  CVT_ASSIGN_OR_RETURN(std::string text, cvt::read_file(gt, int64_t(2) << 30));
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("images") || !j["images"].is_array())
-    return cvt::invalid_argument(gt + ": not a COCO ground-truth file (no \"images\" array)");
-  for (const auto& im : j["images"])
-    if (im.contains("file_name") && im.contains("id") && im["id"].is_number_integer())
-      ids.by_name[fs::path(im["file_name"].get<std::string>()).filename().string()] = im["id"].get<int64_t>();
-  return ids;
+  return write_image_file(out, path);
 }
 
 }  // namespace
@@ -319,10 +272,7 @@ int run_detection(const DetectCliOptions& o) {
       else if (auto st = cvt::write_file_atomic(p.string(), txt.str()); !st.is_ok()) r["error"] = error_json(st);
     }
     if (!o.annotate.empty()) {
-      std::string ext = fs::path(path).extension().string();
-      std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-      if (ext != ".jpg" && ext != ".jpeg" && ext != ".png" && ext != ".bmp") ext = ".jpg";
-      fs::path p = fs::path(o.annotate) / (stems[index] + ext);
+      fs::path p = annotated_path(o.annotate, stems[index], path);
       if (fs::exists(p, ec) && !o.batch.force) log_warn(p.string() + " exists, not overwritten (use --force)");
       else if (auto st = write_annotated(img.value(), dets, masks, det, p.string()); !st.is_ok()) r["error"] = error_json(st);
       else r["annotated"] = p.string();

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   register_classify_command(app, run_selected);
   register_detect_command(app, run_selected);
   register_segment_command(app, run_selected);
+  register_pose_command(app, run_selected);
+  register_style_command(app, run_selected);
   register_run_command(app, run_selected);
   register_inspect_command(app, run_selected);
   register_models_command(app, run_selected);

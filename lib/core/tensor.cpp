@@ -1,5 +1,7 @@
 #include "core/tensor.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -63,6 +65,15 @@ const char* dtype_name(DType t) {
   return "?";
 }
 
+namespace {
+std::atomic<int64_t> g_tensor_byte_limit{Limits::kMaxBytes};
+}
+
+int64_t tensor_byte_limit() { return g_tensor_byte_limit.load(std::memory_order_relaxed); }
+void set_tensor_byte_limit(int64_t bytes) {
+  g_tensor_byte_limit.store(std::clamp<int64_t>(bytes, 1, Limits::kMaxBytes), std::memory_order_relaxed);
+}
+
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
   for (int64_t d : s) {
@@ -90,8 +101,9 @@ Status check_shape(const Shape& s, DType t) {
     if (d < 0) return shape_mismatch("negative dimension in shape " + shape_str(s));
   int64_t n = shape_numel(s);
   if (n < 0) return limit_exceeded("tensor shape " + shape_str(s) + " exceeds the element limit");
-  if (n > Limits::kMaxBytes / static_cast<int64_t>(dtype_size(t)))
-    return limit_exceeded("tensor shape " + shape_str(s) + " exceeds the byte limit");
+  if (n > tensor_byte_limit() / static_cast<int64_t>(dtype_size(t)))
+    return limit_exceeded("tensor shape " + shape_str(s) + " exceeds the byte limit (" +
+                          std::to_string(tensor_byte_limit()) + " bytes)");
   return Status::ok();
 }
 

@@ -38,6 +38,11 @@ struct Limits {
   static constexpr int64_t kMaxBytes = int64_t(16) << 30;         // 16 GiB per tensor
 };
 
+// Process-wide cap on one tensor's bytes, at most Limits::kMaxBytes. Lowered by
+// fuzzers and memory-bounded deployments; check_shape() enforces it.
+int64_t tensor_byte_limit();
+void set_tensor_byte_limit(int64_t bytes);
+
 // Product of dims, or -1 when any dim is negative or the product overflows kMaxElements.
 int64_t shape_numel(const Shape& s);
 std::string shape_str(const Shape& s);

@@ -34,6 +34,8 @@ Result<std::string> read_file(const std::string& path, int64_t max_bytes) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return io_error(path + ": no such file");
   if (std::filesystem::is_directory(path, ec)) return io_error(path + ": is a directory");
+  // FIFOs and devices could block or never end: only regular files are read.
+  if (!std::filesystem::is_regular_file(path, ec)) return io_error(path + ": not a regular file");
   auto size = std::filesystem::file_size(path, ec);
   if (ec) return io_error(path + ": " + ec.message());
   if (static_cast<int64_t>(size) > max_bytes)

@@ -4,9 +4,11 @@
 #include "ops/conv.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/parallel.h"
+#include "ops/conv_winograd.h"
 #include "ops/registry.h"
 
 namespace cvt {
@@ -226,6 +228,15 @@ void im2col_pack(const ConvParams& p, const float* x, int64_t k0, int64_t kc, in
   }
 }
 
+// CVT_CONV_WINOGRAD=0 turns Winograd off (A/B measurements, diagnosing accuracy).
+bool winograd_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("CVT_CONV_WINOGRAD");
+    return !(e && std::string(e) == "0");
+  }();
+  return on;
+}
+
 bool is_pointwise(const ConvParams& p) {
   for (int i = 0; i < 3; ++i)
     if (p.kernel[i] != 1 || p.stride[i] != 1 || p.pad_begin[i] != 0 || p.pad_end[i] != 0) return false;
@@ -335,7 +346,10 @@ class ConvKernel final : public Kernel {
     if (!const_w) return;
     const Shape& ws = const_w->shape();
     const bool dw_candidate = ws[1] == 1 && ws[0] == attrs_.group && ws.size() <= 4;
-    if (!dw_candidate) packed_w_ = pack_conv_weights(*ks_, ws, attrs_.group, const_w->data<float>());
+    if (winograd_enabled() && winograd_eligible_weights(attrs_, ws))
+      winograd_w_ = winograd_pack_weights(*ks_, const_w->data<float>(), ws[0], ws[1]);
+    else if (!dw_candidate)
+      packed_w_ = pack_conv_weights(*ks_, ws, attrs_.group, const_w->data<float>());
     packed_shape_ = ws;
   }
 
@@ -363,6 +377,11 @@ class ConvKernel final : public Kernel {
       conv_depthwise(p, ks_->isa, x->data<float>(), w->data<float>(), bias, y->data<float>());
       return Status::ok();
     }
+    if (!winograd_w_.empty() && packed_shape_ == w->shape() && winograd_eligible(p)) {
+      impl_ = std::string("conv_f32_winograd_f43_") + ks_->name;
+      conv_winograd_f43(p, *ks_, winograd_w_, x->data<float>(), bias, y->data<float>());
+      return Status::ok();
+    }
     impl_ = std::string(is_pointwise(p) ? "conv_f32_1x1_" : "conv_f32_im2col_") + ks_->name;
     if (!packed_w_.empty() && packed_shape_ == w->shape()) {
       conv_gemm(p, *ks_, packed_w_, x->data<float>(), bias, y->data<float>());
@@ -379,6 +398,7 @@ class ConvKernel final : public Kernel {
   Epilogue activation_;
   const GemmKernelSet* ks_;
   std::vector<PackedA> packed_w_;
+  WinogradWeights winograd_w_;  // instead of packed_w_ for 3x3 stride-1 convolutions
   Shape packed_shape_;
   std::string impl_;
 };

@@ -299,6 +299,8 @@ Result<std::unique_ptr<Kernel>> make_global_pool(const NodeDesc& node, PoolKind 
 
 }  // namespace
 
+Result<PoolParams> parse_pool_attrs(const NodeDesc& node, PoolKind kind) { return parse_pool(node, kind); }
+
 Status validate_pool_params(const PoolParams& p) {
   const size_t r = p.kernel.size();
   if (r < 1 || r > 3) return unsupported("pooling over " + std::to_string(r) + " spatial dims (1 to 3 supported)");

@@ -43,6 +43,10 @@ struct PoolGeometry {
   int64_t out_plane() const { return axes[0].out * axes[1].out * axes[2].out; }
 };
 
+struct NodeDesc;
+/// kernel_shape, strides, dilations, pads, auto_pad, ceil_mode, ... of a MaxPool /
+/// AveragePool / LpPool node, validated (the factories' parser, for the autograd tape).
+Result<PoolParams> parse_pool_attrs(const NodeDesc& node, PoolKind kind);
 /// Checks attribute values once, at load time (kernel size, strides, pads, auto_pad).
 Status validate_pool_params(const PoolParams& p);
 /// Output size and effective pads for input shape x (N, C, spatial...):

@@ -20,6 +20,7 @@ const std::vector<OpSchema>& all_ops() {
     register_roi_ops(t);
     register_nms_ops(t);
     register_control_flow_ops(t);
+    register_quant_ops(t);
     return t;
   }();
   return table;

@@ -29,5 +29,6 @@ void register_resize_ops(std::vector<OpSchema>& t);      // Resize, Upsample
 void register_roi_ops(std::vector<OpSchema>& t);         // RoiAlign
 void register_nms_ops(std::vector<OpSchema>& t);         // NonMaxSuppression
 void register_control_flow_ops(std::vector<OpSchema>& t);  // If, Loop (sub-graphs)
+void register_quant_ops(std::vector<OpSchema>& t);       // QuantizeLinear, QLinearConv, ..., com.microsoft QLinear*
 
 }  // namespace cvt

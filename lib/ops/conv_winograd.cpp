@@ -1,0 +1,218 @@
+// Winograd F(4x4, 3x3): transforms and the tiled driver. See conv_winograd.h.
+// The transforms work on kLanes tiles at once in [row][col][lane] arrays, so the
+// compiler vectorises the lane loops; the GEMMs carry almost all the FLOPs.
+#include "ops/conv_winograd.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/parallel.h"
+
+namespace cvt {
+namespace {
+
+constexpr int kA = kWinogradAlpha, kT = kWinogradTile;
+constexpr int kLanes = 8;
+constexpr int kPositions = kA * kA;
+// Tiles per block: V and M of one block (36 x (C + K) x block floats) stay near L2/L3 sizes.
+constexpr int64_t kBlockBytes = int64_t(3) << 20;
+
+// B^T d for one 6-vector (rows of the 6x6 input tile), on kLanes lanes.
+inline void bt_rows(const float (*d)[kLanes], float (*r)[kLanes], int stride) {
+  for (int l = 0; l < kLanes; ++l) {
+    const float d0 = d[0 * stride][l], d1 = d[1 * stride][l], d2 = d[2 * stride][l];
+    const float d3 = d[3 * stride][l], d4 = d[4 * stride][l], d5 = d[5 * stride][l];
+    r[0 * stride][l] = 4.f * d0 - 5.f * d2 + d4;
+    r[1 * stride][l] = -4.f * (d1 + d2) + d3 + d4;
+    r[2 * stride][l] = 4.f * (d1 - d2) - d3 + d4;
+    r[3 * stride][l] = 2.f * (d3 - d1) - d2 + d4;
+    r[4 * stride][l] = 2.f * (d1 - d3) - d2 + d4;
+    r[5 * stride][l] = 4.f * d1 - 5.f * d3 + d5;
+  }
+}
+
+// A^T m for one 6-vector, giving 4 outputs, on kLanes lanes.
+inline void at_rows(const float (*m)[kLanes], float (*o)[kLanes], int in_stride, int out_stride) {
+  for (int l = 0; l < kLanes; ++l) {
+    const float m0 = m[0 * in_stride][l], m1 = m[1 * in_stride][l], m2 = m[2 * in_stride][l];
+    const float m3 = m[3 * in_stride][l], m4 = m[4 * in_stride][l], m5 = m[5 * in_stride][l];
+    const float s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
+    o[0 * out_stride][l] = m0 + s12 + s34;
+    o[1 * out_stride][l] = d12 + 2.f * d34;
+    o[2 * out_stride][l] = s12 + 4.f * s34;
+    o[3 * out_stride][l] = d12 + 8.f * d34 + m5;
+  }
+}
+
+// in[36][lanes] (row-major 6x6 per lane) -> v[36][lanes] = B^T d B.
+inline void input_transform(const float (*d)[kLanes], float (*v)[kLanes]) {
+  float t[kPositions][kLanes];
+  for (int j = 0; j < kA; ++j) bt_rows(d + j, t + j, kA);        // columns: B^T d
+  for (int i = 0; i < kA; ++i) bt_rows(t + i * kA, v + i * kA, 1);  // rows: (B^T d) B
+}
+
+// m[36][lanes] -> o[16][lanes] = A^T m A.
+inline void output_transform(const float (*m)[kLanes], float (*o)[kLanes]) {
+  float t[kT * kA][kLanes];
+  for (int j = 0; j < kA; ++j) at_rows(m + j, t + j, kA, kA);          // columns: A^T m (4 x 6)
+  for (int i = 0; i < kT; ++i) at_rows(t + i * kA, o + i * kT, 1, 1);  // rows: (A^T m) A (4 x 4)
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+struct TileGeometry {
+  int64_t tiles_h, tiles_w, per_image, total;
+};
+
+TileGeometry tile_geometry(const ConvParams& p) {
+  TileGeometry g;
+  g.tiles_h = ceil_div(p.out[1], kT);
+  g.tiles_w = ceil_div(p.out[2], kT);
+  g.per_image = g.tiles_h * g.tiles_w;
+  g.total = g.per_image * p.batch;
+  return g;
+}
+
+}  // namespace
+
+void winograd_f43_weight_tile(const float* g, float* u) {
+  // G g G^T with G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1], in double.
+  static const double G[kA][3] = {{0.25, 0, 0},
+                                  {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                  {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                  {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                  {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                  {0, 0, 1}};
+  double t[kA][3];
+  for (int i = 0; i < kA; ++i)
+    for (int j = 0; j < 3; ++j) t[i][j] = G[i][0] * g[0 * 3 + j] + G[i][1] * g[1 * 3 + j] + G[i][2] * g[2 * 3 + j];
+  for (int i = 0; i < kA; ++i)
+    for (int j = 0; j < kA; ++j) u[i * kA + j] = float(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
+}
+
+void winograd_f43_input_tile(const float* d, float* v) {
+  float dl[kPositions][kLanes] = {}, vl[kPositions][kLanes];
+  for (int i = 0; i < kPositions; ++i) dl[i][0] = d[i];
+  input_transform(dl, vl);
+  for (int i = 0; i < kPositions; ++i) v[i] = vl[i][0];
+}
+
+void winograd_f43_output_tile(const float* m, float* o) {
+  float ml[kPositions][kLanes] = {}, ol[kT * kT][kLanes];
+  for (int i = 0; i < kPositions; ++i) ml[i][0] = m[i];
+  output_transform(ml, ol);
+  for (int i = 0; i < kT * kT; ++i) o[i] = ol[i][0];
+}
+
+bool winograd_eligible_weights(const ConvAttrs& a, const Shape& w) {
+  if (w.size() != 4 || w[2] != 3 || w[3] != 3 || a.group != 1) return false;
+  for (int64_t s : a.strides)
+    if (s != 1) return false;
+  for (int64_t d : a.dilations)
+    if (d != 1) return false;
+  return w[0] >= 8 && w[1] >= 8;
+}
+
+bool winograd_eligible(const ConvParams& p) {
+  return p.spatial_rank == 2 && p.group == 1 && p.kernel[1] == 3 && p.kernel[2] == 3 && p.stride[1] == 1 &&
+         p.stride[2] == 1 && p.dilation[1] == 1 && p.dilation[2] == 1 && p.in_channels >= 8 && p.out_channels >= 8 &&
+         p.out[1] >= 2 && p.out[2] >= 2;
+}
+
+WinogradWeights winograd_pack_weights(const GemmKernelSet& ks, const float* w, int64_t k, int64_t c) {
+  // Transformed weights as [position][k][c], then one packed (K x C) operand per position.
+  std::vector<float> t(static_cast<size_t>(kPositions * k * c));
+  for (int64_t kk = 0; kk < k; ++kk)
+    for (int64_t cc = 0; cc < c; ++cc) {
+      float u[kPositions];
+      winograd_f43_weight_tile(w + (kk * c + cc) * 9, u);
+      for (int xi = 0; xi < kPositions; ++xi) t[(xi * k + kk) * c + cc] = u[xi];
+    }
+  WinogradWeights out;
+  out.k = k;
+  out.c = c;
+  for (int xi = 0; xi < kPositions; ++xi) out.u.emplace_back(ks, k, c, MatrixView{t.data() + xi * k * c, c, false});
+  return out;
+}
+
+void conv_winograd_f43(const ConvParams& p, const GemmKernelSet& ks, const WinogradWeights& u, const float* x,
+                       const float* bias, float* y) {
+  const int64_t C = p.in_channels, K = p.out_channels;
+  const int64_t in_h = p.in[1], in_w = p.in[2], out_h = p.out[1], out_w = p.out[2];
+  const int64_t pad_h = p.pad_begin[1], pad_w = p.pad_begin[2];
+  const TileGeometry g = tile_geometry(p);
+  int64_t block = kBlockBytes / (int64_t(sizeof(float)) * kPositions * (C + K));
+  block = std::clamp<int64_t>(block / kLanes * kLanes, 4 * kLanes, 64 * kLanes);
+  block = std::min(block, ceil_div(g.total, kLanes) * kLanes);
+  // V [36][C][block] and M [36][K][block], on this thread's scratch (slot 3: not used by GEMM tasks).
+  float* v = gemm_scratch(3, static_cast<size_t>(kPositions * (C + K) * block));
+  float* m = v + kPositions * C * block;
+
+  for (int64_t t0 = 0; t0 < g.total; t0 += block) {
+    const int64_t nt = std::min(block, g.total - t0);
+    // 1. Input transform: per channel, kLanes tiles at a time.
+    parallel_for(0, C, 4, [&](int64_t c_lo, int64_t c_hi) {
+      alignas(32) float d[kPositions][kLanes], vt[kPositions][kLanes];
+      for (int64_t c = c_lo; c < c_hi; ++c)
+        for (int64_t b0 = 0; b0 < nt; b0 += kLanes) {
+          for (int l = 0; l < kLanes; ++l) {
+            const int64_t t = t0 + b0 + l;
+            if (b0 + l >= nt) {
+              for (int i = 0; i < kPositions; ++i) d[i][l] = 0.f;
+              continue;
+            }
+            const int64_t n = t / g.per_image, ty = (t % g.per_image) / g.tiles_w, tx = t % g.tiles_w;
+            const float* xc = x + (n * C + c) * in_h * in_w;
+            const int64_t ih0 = ty * kT - pad_h, iw0 = tx * kT - pad_w;
+            for (int i = 0; i < kA; ++i) {
+              const int64_t ih = ih0 + i;
+              const bool row_in = ih >= 0 && ih < in_h;
+              for (int j = 0; j < kA; ++j) {
+                const int64_t iw = iw0 + j;
+                d[i * kA + j][l] = row_in && iw >= 0 && iw < in_w ? xc[ih * in_w + iw] : 0.f;
+              }
+            }
+          }
+          input_transform(d, vt);
+          const int64_t lanes = std::min<int64_t>(kLanes, nt - b0);
+          for (int xi = 0; xi < kPositions; ++xi)
+            std::memcpy(v + (xi * C + c) * block + b0, vt[xi], sizeof(float) * lanes);
+        }
+    });
+    // 2. 36 GEMMs: M[xi] (K x nt) = U[xi] (K x C) * V[xi] (C x nt).
+    GemmShape s;
+    s.m = K, s.n = nt, s.k = C;
+    gemm_f32(ks, s, kPositions, [&](int64_t xi, GemmOperands& op) {
+      op.packed_a = &u.u[xi];
+      op.b = MatrixView{v + xi * C * block, block, false};
+      op.c = m + xi * K * block;
+      op.ldc = block;
+    });
+    // 3. Output transform, bias and activation, scattered into the output planes.
+    parallel_for(0, K, 4, [&](int64_t k_lo, int64_t k_hi) {
+      alignas(32) float mt[kPositions][kLanes], o[kT * kT][kLanes];
+      for (int64_t k = k_lo; k < k_hi; ++k) {
+        const float b = bias ? bias[k] : 0.f;
+        for (int64_t b0 = 0; b0 < nt; b0 += kLanes) {
+          const int64_t lanes = std::min<int64_t>(kLanes, nt - b0);
+          for (int xi = 0; xi < kPositions; ++xi) {
+            std::memcpy(mt[xi], m + (xi * K + k) * block + b0, sizeof(float) * lanes);
+            for (int64_t l = lanes; l < kLanes; ++l) mt[xi][l] = 0.f;
+          }
+          output_transform(mt, o);
+          for (int64_t l = 0; l < lanes; ++l) {
+            const int64_t t = t0 + b0 + l;
+            const int64_t n = t / g.per_image, ty = (t % g.per_image) / g.tiles_w, tx = t % g.tiles_w;
+            float* yk = y + (n * K + k) * out_h * out_w;
+            const int64_t oh0 = ty * kT, ow0 = tx * kT;
+            const int rows = int(std::min<int64_t>(kT, out_h - oh0)), cols = int(std::min<int64_t>(kT, out_w - ow0));
+            for (int i = 0; i < rows; ++i)
+              for (int j = 0; j < cols; ++j) yk[(oh0 + i) * out_w + ow0 + j] = p.activation.apply(o[i * kT + j][l] + b);
+          }
+        }
+      }
+    });
+  }
+}
+
+}  // namespace cvt

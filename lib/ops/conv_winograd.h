@@ -1,0 +1,40 @@
+// Winograd F(4x4, 3x3) convolution (Lavin & Gray 2015) for 3x3, stride-1,
+// undilated, ungrouped 2-D convolutions: each 4x4 output tile costs 36
+// multiplies per (input, output) channel pair instead of 144. The 36 products
+// are 36 GEMMs (K x C) * (C x tiles) on the packed SGEMM; the transforms run
+// on 8 tiles at a time. Error grows with the transform constants (up to 8 and
+// 1/24): tests/ops/test_conv_winograd.cpp bounds it against the reference.
+#pragma once
+#include <vector>
+
+#include "ops/conv.h"
+#include "ops/gemm.h"
+
+namespace cvt {
+
+inline constexpr int kWinogradAlpha = 6;  // input tile side (4 + 3 - 1)
+inline constexpr int kWinogradTile = 4;   // output tile side
+
+/// 3x3, stride 1, dilation 1, group 1, 2-D, with enough channels to pay for the transforms.
+bool winograd_eligible(const ConvParams& p);
+/// Same test from the weight shape and attributes alone (for packing at load).
+bool winograd_eligible_weights(const ConvAttrs& a, const Shape& w);
+
+/// U = G g G^T for every (k, c), stored as 36 packed (K x C) GEMM operands.
+struct WinogradWeights {
+  std::vector<PackedA> u;  // one per position of the 6x6 transformed tile
+  int64_t k = 0, c = 0;
+  bool empty() const { return u.empty(); }
+};
+WinogradWeights winograd_pack_weights(const GemmKernelSet& ks, const float* w, int64_t k, int64_t c);
+
+/// y = conv(x, w) + bias through the epilogue in p.activation. x (N, C, H, W), y (N, K, P, Q).
+void conv_winograd_f43(const ConvParams& p, const GemmKernelSet& ks, const WinogradWeights& u, const float* x,
+                       const float* bias, float* y);
+
+/// The single-tile transforms, exposed for tests: 3x3 -> 6x6 (weights), 6x6 -> 6x6 (input), 6x6 -> 4x4 (output).
+void winograd_f43_weight_tile(const float* g, float* u);
+void winograd_f43_input_tile(const float* d, float* v);
+void winograd_f43_output_tile(const float* m, float* o);
+
+}  // namespace cvt

@@ -1,0 +1,565 @@
+// QLinearConv, ConvInteger, QLinearMatMul, MatMulInteger: validation, weight
+// packing and the fast paths (int16 im2col GEMM, direct depthwise), with the
+// plain loops of quant_ref.cpp behind --kernels ref. Integer sums are exact, so
+// any tiling or thread count gives the same bits.
+#include "ops/quant.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/parallel.h"
+#include "ops/gemm.h"
+#include "ops/registry.h"
+
+namespace cvt {
+
+namespace {
+
+bool is_q8(DType t) { return t == DType::kUInt8 || t == DType::kInt8; }
+
+int32_t load_q8(const void* p, DType t, int64_t i) {
+  return t == DType::kUInt8 ? int32_t(static_cast<const uint8_t*>(p)[i]) : int32_t(static_cast<const int8_t*>(p)[i]);
+}
+
+// ---- int16 packing ----------------------------------------------------------------
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// Rows of one group's weights (kg x depth, zero point removed) as MR-row panels of int16 pairs.
+std::vector<int16_t> pack_rows(const void* w, DType t, int64_t row0, int64_t rows, int64_t depth,
+                               const std::vector<int32_t>& w_zp) {
+  const int64_t prow = round_up(rows, kQgemmMr), pdepth = round_up(depth, 2);
+  std::vector<int16_t> out(static_cast<size_t>(prow * pdepth), 0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t d = 0; d < depth; ++d) {
+      const int64_t panel = r / kQgemmMr, i = r % kQgemmMr;
+      const int64_t at = panel * pdepth * kQgemmMr + (d / 2) * 2 * kQgemmMr + i * 2 + (d % 2);
+      out[at] = static_cast<int16_t>(load_q8(w, t, (row0 + r) * depth + d) - w_zp[row0 + r]);
+    }
+  return out;
+}
+
+// The input with its zero point removed, as int16: padding is then plain 0.
+void widen_input(const void* x, DType t, int32_t x_zp, int64_t n, int16_t* dst) {
+  parallel_for(0, n, 1 << 16, [&](int64_t lo, int64_t hi) {
+    if (t == DType::kUInt8) {
+      const uint8_t* s = static_cast<const uint8_t*>(x);
+      for (int64_t i = lo; i < hi; ++i) dst[i] = static_cast<int16_t>(int32_t(s[i]) - x_zp);
+    } else {
+      const int8_t* s = static_cast<const int8_t*>(x);
+      for (int64_t i = lo; i < hi; ++i) dst[i] = static_cast<int16_t>(int32_t(s[i]) - x_zp);
+    }
+  });
+}
+
+// Pointwise convs read B straight from the input laid out as channel pairs:
+// [image][C/2][pixels][2] (an odd last channel is paired with 0), plus slack so a
+// 16-column tile may read past the last pixel (those sums are discarded).
+constexpr int64_t kPairSlack = 2 * kQgemmNr;
+void widen_input_pairs(const void* x, DType t, int32_t x_zp, int64_t n, int64_t c, int64_t hw, int16_t* dst) {
+  const int64_t cp = (c + 1) / 2;
+  parallel_for(0, n * cp, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, hw)), [&](int64_t lo, int64_t hi) {
+    for (int64_t item = lo; item < hi; ++item) {
+      const int64_t img = item / cp, pair = item % cp, c0 = 2 * pair;
+      int16_t* out = dst + item * hw * 2;
+      auto fill = [&](auto* src) {
+        const auto* r0 = src + (img * c + c0) * hw;
+        const auto* r1 = r0 + hw;
+        if (c0 + 1 < c)
+          for (int64_t i = 0; i < hw; ++i) out[2 * i] = int16_t(r0[i] - x_zp), out[2 * i + 1] = int16_t(r1[i] - x_zp);
+        else
+          for (int64_t i = 0; i < hw; ++i) out[2 * i] = int16_t(r0[i] - x_zp), out[2 * i + 1] = 0;
+      };
+      if (t == DType::kUInt8) fill(static_cast<const uint8_t*>(x));
+      else fill(static_cast<const int8_t*>(x));
+    }
+  });
+  std::memset(dst + n * cp * hw * 2, 0, sizeof(int16_t) * kPairSlack);
+}
+
+bool is_pointwise_q(const ConvParams& p) {
+  for (int i = 0; i < 3; ++i)
+    if (p.kernel[i] != 1 || p.stride[i] != 1 || p.pad_begin[i] != 0 || p.pad_end[i] != 0) return false;
+  return true;
+}
+
+// im2col of columns [n0, n0 + nc) of one image and group (x16: zero point
+// removed) into NR-column panels of int16 (k, k+1) pairs; padding and tails 0.
+void pack_cols(const ConvParams& p, const int16_t* x, int64_t depth, int64_t n0, int64_t nc, int16_t* dst) {
+  const int64_t pdepth = round_up(depth, 2), ks = p.kernel_size(), panels = (nc + kQgemmNr - 1) / kQgemmNr;
+  const int64_t panel_stride = pdepth * kQgemmNr;
+  if (nc < panels * kQgemmNr || depth % 2) std::memset(dst, 0, sizeof(int16_t) * panels * panel_stride);
+  if (is_pointwise_q(p)) {
+    const int64_t plane = p.in_pixels();
+    for (int64_t d = 0; d < depth; d += 2) {
+      const int16_t* r0 = x + d * plane + n0;
+      const int16_t* r1 = d + 1 < depth ? r0 + plane : nullptr;
+      int16_t* out = dst + d * kQgemmNr;
+      for (int64_t j0 = 0; j0 < nc; j0 += kQgemmNr, out += panel_stride) {
+        const int64_t cnt = std::min<int64_t>(kQgemmNr, nc - j0);
+        if (r1)
+          for (int64_t j = 0; j < cnt; ++j) out[2 * j] = r0[j0 + j], out[2 * j + 1] = r1[j0 + j];
+        else
+          for (int64_t j = 0; j < cnt; ++j) out[2 * j] = r0[j0 + j];
+      }
+    }
+    return;
+  }
+  for (int64_t d = 0; d < depth; ++d) {
+    const int64_t c = d / ks, kidx = d % ks;
+    const int64_t kd = kidx / (p.kernel[1] * p.kernel[2]), kh = (kidx / p.kernel[2]) % p.kernel[1], kw = kidx % p.kernel[2];
+    const int16_t* xc = x + c * p.in_pixels();
+    int16_t* row = dst + (d / 2) * 2 * kQgemmNr + (d % 2);
+    int64_t ow = n0 % p.out[2], oh = (n0 / p.out[2]) % p.out[1], od = n0 / (p.out[2] * p.out[1]);
+    for (int64_t j = 0; j < nc; ++j) {
+      const int64_t id = od * p.stride[0] + kd * p.dilation[0] - p.pad_begin[0];
+      const int64_t ih = oh * p.stride[1] + kh * p.dilation[1] - p.pad_begin[1];
+      const int64_t iw = ow * p.stride[2] + kw * p.dilation[2] - p.pad_begin[2];
+      const bool inside = id >= 0 && id < p.in[0] && ih >= 0 && ih < p.in[1] && iw >= 0 && iw < p.in[2];
+      row[(j / kQgemmNr) * panel_stride + (j % kQgemmNr) * 2] = inside ? xc[(id * p.in[1] + ih) * p.in[2] + iw] : 0;
+      if (++ow == p.out[2]) {
+        ow = 0;
+        if (++oh == p.out[1]) oh = 0, ++od;
+      }
+    }
+  }
+}
+
+int16_t* scratch16(int slot, size_t n) { return reinterpret_cast<int16_t*>(gemm_scratch(slot, (n + 1) / 2)); }
+
+struct QKernels {
+  Isa isa;
+  decltype(&qgemm_s16_ukernel_4x16__avx2) ukernel;
+  decltype(&requantize_row__avx2) requant;
+  decltype(&qdw_row__avx2) dw_row;
+  const char* suffix;
+};
+
+QKernels qkernels() {
+  if (active_isa() >= Isa::kAvx2)
+    return {Isa::kAvx2, qgemm_s16_ukernel_4x16__avx2, requantize_row__avx2, qdw_row__avx2, "__avx2"};
+  return {Isa::kScalar, qgemm_s16_ukernel_4x16__scalar, requantize_row__scalar, qdw_row__scalar, "__scalar"};
+}
+
+// Writes rows [r0, r0 + mr) x cols [c0, c0 + nc) of a tile: requantised or raw int32.
+// y_off is the element offset of channel 0 at the tile's first column.
+void store_tile(const QConvArgs& a, const QKernels& k, const int32_t* tile, int64_t k0, int mr, int64_t nc,
+                int64_t ldt, int64_t ldy, int64_t y_off, void* y) {
+  for (int i = 0; i < mr; ++i) {
+    const int64_t ko = k0 + i;
+    if (a.requant) {
+      const bool s = a.y_type == DType::kInt8;
+      void* dst = static_cast<uint8_t*>(y) + (y_off + ko * ldy);
+      k.requant(tile + i * ldt, nc, a.bias ? a.bias[ko] : 0, a.out_scale[ko], a.y_zp, s, dst);
+    } else {
+      std::memcpy(static_cast<int32_t*>(y) + y_off + ko * ldy, tile + i * ldt, sizeof(int32_t) * nc);
+    }
+  }
+}
+
+// x16: the widened input, pair-interleaved (widen_input_pairs) when `pairs`
+// (pointwise, one group), plain NCHW otherwise.
+void qconv_gemm(const QConvArgs& a, const QKernels& k, const std::vector<std::vector<int16_t>>& packed_w,
+                const int16_t* x16, bool pairs, void* y) {
+  const ConvParams& p = a.p;
+  const int64_t cg = p.in_channels / p.group, kg = p.out_channels / p.group;
+  const int64_t depth = cg * p.kernel_size(), pdepth = round_up(depth, 2), cols = p.out_pixels();
+  // Tasks: (image, group) x column block x row chunk, so small feature maps
+  // with many channels still spread over threads.
+  const int64_t block = 4 * kQgemmNr, blocks = (cols + block - 1) / block;
+  const int64_t row_chunk = kQgemmMr * std::max<int64_t>(1, 64 / kQgemmMr), chunks = (kg + row_chunk - 1) / row_chunk;
+  parallel_for(0, p.batch * p.group * blocks * chunks, 1, [&](int64_t lo, int64_t hi) {
+    int16_t* b = scratch16(0, static_cast<size_t>(4 * pdepth * kQgemmNr));
+    alignas(32) int32_t tile[kQgemmMr * 4 * kQgemmNr];  // MR rows x one column block
+    int64_t packed_for = -1;
+    for (int64_t task = lo; task < hi; ++task) {
+      const int64_t tb = task / chunks, chunk = task % chunks;
+      const int64_t t = tb / blocks, n0 = (tb % blocks) * block, nc = std::min(block, cols - n0);
+      const int64_t n = t / p.group, g = t % p.group;
+      const int16_t* bsrc = b;
+      int64_t ldb = 2 * kQgemmNr, panel_step = pdepth * kQgemmNr;
+      if (pairs) {
+        bsrc = x16 + n * pdepth * cols + 2 * n0;
+        ldb = 2 * cols;
+        panel_step = 2 * kQgemmNr;
+      } else if (packed_for != tb) {  // consecutive tasks share the column block
+        pack_cols(p, x16 + (n * p.in_channels + g * cg) * p.in_pixels(), depth, n0, nc, b);
+        packed_for = tb;
+      }
+      const int16_t* aw = packed_w[g].data();
+      const int64_t r_end = std::min(kg, (chunk + 1) * row_chunk);
+      for (int64_t r0 = chunk * row_chunk; r0 < r_end; r0 += kQgemmMr) {
+        const int mr = static_cast<int>(std::min<int64_t>(kQgemmMr, kg - r0));
+        for (int64_t j = 0; j < nc; j += kQgemmNr)
+          k.ukernel(pdepth / 2, aw + r0 * pdepth, bsrc + (j / kQgemmNr) * panel_step, ldb, tile + j, block);
+        // Requantise the MR x nc strip in one call per row.
+        store_tile(a, k, tile, g * kg + r0, mr, nc, block, cols, n * p.out_channels * cols + n0, y);
+      }
+    }
+  });
+}
+
+bool use_direct_depthwise_q(const ConvParams& p) {
+  return p.is_depthwise() && p.in[0] == 1 && p.kernel[0] == 1 && p.out[0] == 1 && p.pad_begin[0] == 0 &&
+         p.kernel_size() <= 64;
+}
+
+// Depthwise 2-D: each plane is copied once into a zero-padded int16 plane whose
+// rows are split by column phase (as the float depthwise kernel does), so every
+// tap of an output row reads contiguous values.
+void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const void* w, void* y) {
+  const ConvParams& p = a.p;
+  const int64_t r = p.kernel[1], s = p.kernel[2], ph = p.pad_begin[1], pw = p.pad_begin[2], sw = p.stride[2];
+  const int64_t hp = (p.out[1] - 1) * p.stride[1] + (r - 1) * p.dilation[1] + 1;
+  const int64_t phase_w = p.out[2] + (s - 1) * p.dilation[2] / sw, row_len = phase_w * sw;
+  const int64_t in_h = p.in[1], in_w = p.in[2], q = p.out[2], ysz = dtype_size(a.requant ? a.y_type : DType::kInt32);
+  const int taps = static_cast<int>(r * s);
+  std::vector<int64_t> tap0(taps);
+  for (int64_t ri = 0; ri < r; ++ri)
+    for (int64_t si = 0; si < s; ++si) {
+      const int64_t col = si * p.dilation[2];
+      tap0[ri * s + si] = ri * p.dilation[1] * row_len + (col % sw) * phase_w + col / sw;
+    }
+  parallel_for(0, p.batch * p.in_channels, 1, [&](int64_t lo, int64_t hi) {
+    int16_t* xp = scratch16(0, static_cast<size_t>(hp * row_len + kQdwSlack));
+    std::memset(xp + hp * row_len, 0, sizeof(int16_t) * kQdwSlack);
+    int32_t* acc = reinterpret_cast<int32_t*>(gemm_scratch(1, static_cast<size_t>(q)));
+    int16_t wv[64];
+    std::vector<int64_t> offs(taps);
+    for (int64_t plane = lo; plane < hi; ++plane) {
+      const int64_t c = plane % p.in_channels;
+      for (int t = 0; t < taps; ++t) wv[t] = static_cast<int16_t>(load_q8(w, a.w_type, c * taps + t) - a.w_zp[c]);
+      for (int64_t yy = 0; yy < hp; ++yy) {
+        int16_t* row = xp + yy * row_len;
+        const int64_t ih = yy - ph;
+        if (ih < 0 || ih >= in_h) {
+          std::memset(row, 0, sizeof(int16_t) * row_len);
+          continue;
+        }
+        const int64_t base = (plane * in_h + ih) * in_w;
+        const int64_t n_in = std::max<int64_t>(0, std::min(in_w, row_len - pw));  // padded column = ix + pw
+        auto fill = [&](const auto* src) {
+          src += base;
+          if (sw == 1) {
+            for (int64_t i = 0; i < pw; ++i) row[i] = 0;
+            for (int64_t i = 0; i < n_in; ++i) row[pw + i] = static_cast<int16_t>(src[i] - a.x_zp);
+            for (int64_t i = pw + n_in; i < row_len; ++i) row[i] = 0;
+            return;
+          }
+          std::memset(row, 0, sizeof(int16_t) * row_len);
+          for (int64_t phase = 0; phase < sw; ++phase) {  // padded column pc goes to (pc % sw) * phase_w + pc / sw
+            int64_t ix = ((phase - pw) % sw + sw) % sw;  // first input column with (ix + pw) % sw == phase
+            int16_t* dst = row + phase * phase_w + (ix + pw) / sw;
+            for (; ix < n_in; ix += sw) *dst++ = static_cast<int16_t>(src[ix] - a.x_zp);
+          }
+        };
+        if (a.x_type == DType::kUInt8) fill(static_cast<const uint8_t*>(x));
+        else fill(static_cast<const int8_t*>(x));
+      }
+      for (int64_t oy = 0; oy < p.out[1]; ++oy) {
+        const int64_t shift = oy * p.stride[1] * row_len;
+        for (int t = 0; t < taps; ++t) offs[t] = tap0[t] + shift;
+        k.dw_row(xp, offs.data(), wv, taps, q, acc);
+        const int64_t yi = (plane * p.out[1] + oy) * q;
+        if (a.requant)
+          k.requant(acc, q, a.bias ? a.bias[c] : 0, a.out_scale[c], a.y_zp, a.y_type == DType::kInt8,
+                    static_cast<uint8_t*>(y) + yi * ysz);
+        else
+          std::memcpy(static_cast<int32_t*>(y) + yi, acc, sizeof(int32_t) * q);
+      }
+    }
+  });
+}
+
+// ---- QLinearConv / ConvInteger --------------------------------------------------------
+
+class QConvKernel final : public Kernel {
+ public:
+  // `w` and `w_zp` are the constant weights and zero point, or null.
+  QConvKernel(ConvAttrs attrs, bool qlinear, const Tensor* w, const Tensor* w_zp)
+      : attrs_(std::move(attrs)), qlinear_(qlinear) {
+    if (!w || !is_q8(w->dtype()) || w->rank() < 3 || (qlinear && !w_zp)) return;
+    const int64_t K = w->dim(0);
+    if (w_zp && (w_zp->dtype() != w->dtype() || (w_zp->numel() != 1 && w_zp->numel() != K))) return;
+    for (int64_t k = 0; k < K; ++k)
+      packed_zp_.push_back(w_zp ? load_q8(w_zp->raw(), w_zp->dtype(), w_zp->numel() == 1 ? 0 : k) : 0);
+    packed_ = pack_weights(*w, attrs_.group, packed_zp_);
+    packed_shape_ = w->shape();
+  }
+
+  Status run(KernelContext& ctx) override {
+    // QLinearConv: x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B. ConvInteger: x, w, x_zp, w_zp.
+    const Tensor* x = ctx.input(0);
+    const Tensor* w = ctx.input(qlinear_ ? 3 : 1);
+    if (!x || !w) return invalid_argument("missing input X or W");
+    if (!is_q8(x->dtype()) || !is_q8(w->dtype()))
+      return unsupported(std::string("X / W have dtypes ") + dtype_name(x->dtype()) + " / " + dtype_name(w->dtype()) +
+                         "; uint8 and int8 are implemented");
+    QConvArgs a;
+    CVT_ASSIGN_OR_RETURN(a.p, resolve_conv(attrs_, x->shape(), w->shape()));
+    a.x_type = x->dtype();
+    a.w_type = w->dtype();
+    const int64_t K = a.p.out_channels;
+    const Tensor* xzp_t = ctx.input(2);
+    const Tensor* wzp_t = ctx.input(qlinear_ ? 5 : 3);
+    if (qlinear_) {
+      CVT_ASSIGN_OR_RETURN(QuantParam xq, read_quant_param(ctx.input(1), xzp_t, 0, "x", x->dtype()));
+      CVT_ASSIGN_OR_RETURN(QuantParam wq, read_quant_param(ctx.input(4), wzp_t, K, "w", w->dtype()));
+      CVT_ASSIGN_OR_RETURN(QuantParam yq, read_quant_param(ctx.input(6), ctx.input(7), 0, "y", x->dtype()));
+      if (xq.dtype != x->dtype() || wq.dtype != w->dtype() || !is_q8(yq.dtype))
+        return invalid_argument("zero point dtypes must match X and W");
+      a.x_zp = xq.zero_point[0];
+      for (int64_t k = 0; k < K; ++k) {
+        a.w_zp.push_back(wq.z(k));
+        a.out_scale.push_back(xq.scale[0] * wq.s(k) / yq.scale[0]);  // MLAS's order of operations
+      }
+      a.y_zp = yq.zero_point[0];
+      a.y_type = yq.dtype;
+      const Tensor* b = ctx.num_inputs() > 8 ? ctx.input(8) : nullptr;
+      if (b) {
+        if (b->dtype() != DType::kInt32 || b->shape() != Shape{K})
+          return shape_mismatch("bias B " + shape_str(b->shape()) + " (" + dtype_name(b->dtype()) +
+                                ") must be int32 with shape (" + std::to_string(K) + ")");
+        a.bias = b->data<int32_t>();
+      }
+    } else {
+      a.requant = false;
+      if (xzp_t && (xzp_t->numel() != 1 || xzp_t->dtype() != x->dtype()))
+        return invalid_argument("x_zero_point must be a scalar of X's dtype");
+      a.x_zp = xzp_t ? load_q8(xzp_t->raw(), xzp_t->dtype(), 0) : 0;
+      if (wzp_t && ((wzp_t->numel() != 1 && wzp_t->numel() != K) || wzp_t->dtype() != w->dtype()))
+        return invalid_argument("w_zero_point must be a scalar or have one value per output channel, of W's dtype");
+      for (int64_t k = 0; k < K; ++k)
+        a.w_zp.push_back(wzp_t ? load_q8(wzp_t->raw(), wzp_t->dtype(), wzp_t->numel() == 1 ? 0 : k) : 0);
+    }
+    CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, a.requant ? a.y_type : DType::kInt32, a.p.output_shape()));
+    if (y->numel() == 0) return Status::ok();
+    if (ctx.use_reference()) {
+      impl_ = "qconv_ref";
+      qconv_ref(a, x->raw(), w->raw(), y->raw());
+      return Status::ok();
+    }
+    const QKernels k = qkernels();
+    if (use_direct_depthwise_q(a.p)) {
+      impl_ = std::string("qconv_dw_s16") + k.suffix;
+      qconv_depthwise(a, k, x->raw(), w->raw(), y->raw());
+      return Status::ok();
+    }
+    const bool pairs = is_pointwise_q(a.p) && a.p.group == 1;
+    std::vector<int16_t> x16;
+    if (pairs) {
+      x16.resize(static_cast<size_t>(a.p.batch * ((a.p.in_channels + 1) / 2) * a.p.in_pixels() * 2 + kPairSlack));
+      widen_input_pairs(x->raw(), a.x_type, a.x_zp, a.p.batch, a.p.in_channels, a.p.in_pixels(), x16.data());
+    } else {
+      x16.resize(static_cast<size_t>(x->numel()));
+      widen_input(x->raw(), a.x_type, a.x_zp, x->numel(), x16.data());
+    }
+    impl_ = std::string("qconv_im2col_s16_4x16") + k.suffix;
+    // Constant weights (initializers) were packed at load time; others are packed per call.
+    if (!packed_.empty() && packed_zp_ == a.w_zp && packed_shape_ == w->shape()) {
+      qconv_gemm(a, k, packed_, x16.data(), pairs, y->raw());
+      return Status::ok();
+    }
+    qconv_gemm(a, k, pack_weights(*w, a.p.group, a.w_zp), x16.data(), pairs, y->raw());
+    return Status::ok();
+  }
+  std::string impl_name() const override { return impl_; }
+
+ private:
+  static std::vector<std::vector<int16_t>> pack_weights(const Tensor& w, int64_t group, const std::vector<int32_t>& zp) {
+    const int64_t K = w.dim(0), kg = K / group, depth = w.numel() / K;
+    std::vector<std::vector<int16_t>> packed;
+    for (int64_t g = 0; g < group; ++g) packed.push_back(pack_rows(w.raw(), w.dtype(), g * kg, kg, depth, zp));
+    return packed;
+  }
+
+  ConvAttrs attrs_;
+  bool qlinear_;
+  std::vector<std::vector<int16_t>> packed_;
+  std::vector<int32_t> packed_zp_;
+  Shape packed_shape_;
+  std::string impl_ = "qconv";
+};
+
+Result<std::unique_ptr<Kernel>> make_qconv(const NodeDesc& node, bool qlinear) {
+  CVT_ASSIGN_OR_RETURN(ConvAttrs attrs, parse_conv_attrs(node, false));
+  const size_t need = qlinear ? 8 : 2;
+  if (node.inputs.size() < need) return invalid_argument(node.op_type + " needs at least " + std::to_string(need) + " inputs");
+  const Tensor* w = node.constant(qlinear ? 3 : 1);
+  if (w) CVT_RETURN_IF_ERROR(check_conv_weight(attrs, w->shape(), false));
+  const size_t zp_index = qlinear ? 5 : 3;
+  const Tensor* w_zp = node.constant(zp_index);
+  if (!qlinear && !node.has_input(zp_index)) w_zp = nullptr;  // absent: zero
+  else if (!w_zp) w = nullptr;                                 // computed zero point: pack per call
+  return std::unique_ptr<Kernel>(std::make_unique<QConvKernel>(std::move(attrs), qlinear, w, w_zp));
+}
+Result<std::unique_ptr<Kernel>> make_qlinear_conv(const NodeDesc& node) { return make_qconv(node, true); }
+Result<std::unique_ptr<Kernel>> make_conv_integer(const NodeDesc& node) { return make_qconv(node, false); }
+
+// ---- QLinearMatMul / MatMulInteger ----------------------------------------------------
+
+// One (M x K) x (K x N) product on int16 copies with zero points removed; the
+// inner loop over N vectorises.
+std::vector<int16_t> widen_b(int64_t k, int64_t n, const void* b, DType bt, const int32_t* b_zp, bool b_col) {
+  std::vector<int16_t> bb(static_cast<size_t>(k * n));
+  for (int64_t t = 0; t < k; ++t)
+    for (int64_t j = 0; j < n; ++j) bb[t * n + j] = static_cast<int16_t>(load_q8(b, bt, t * n + j) - b_zp[b_col ? j : 0]);
+  return bb;
+}
+
+// A constant B (an initializer, the usual case) widened once at load time.
+struct WidenedB {
+  Shape shape;
+  std::vector<int32_t> zp;
+  bool per_col = false;
+  std::vector<int16_t> data;
+};
+
+void qmatmul_fast(int64_t m, int64_t n, int64_t k, const void* a, DType at, const int32_t* a_zp, bool a_row,
+                  const std::vector<int16_t>& bb, int32_t* y) {
+  parallel_for(0, m, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      int32_t* yr = y + i * n;
+      std::fill(yr, yr + n, 0);
+      for (int64_t t = 0; t < k; ++t) {
+        const int32_t av = load_q8(a, at, i * k + t) - a_zp[a_row ? i : 0];
+        if (av == 0) continue;
+        const int16_t* br = bb.data() + t * n;
+        for (int64_t j = 0; j < n; ++j) yr[j] += av * br[j];
+      }
+    }
+  });
+}
+
+Status run_qmatmul(KernelContext& ctx, bool qlinear, const WidenedB* cached, std::string& impl) {
+  const Tensor* a = ctx.input(0);
+  const Tensor* b = ctx.input(qlinear ? 3 : 1);
+  if (!a || !b) return invalid_argument("missing input A or B");
+  if (!is_q8(a->dtype()) || !is_q8(b->dtype()))
+    return unsupported(std::string("A / B have dtypes ") + dtype_name(a->dtype()) + " / " + dtype_name(b->dtype()) +
+                       "; uint8 and int8 are implemented");
+  CVT_ASSIGN_OR_RETURN(MatMulPlan plan, plan_matmul(a->shape(), b->shape()));
+  std::vector<int32_t> a_zp{0}, b_zp{0};
+  std::vector<float> b_scale;
+  float a_scale = 1.f, y_scale = 1.f;
+  int32_t y_zp = 0;
+  DType y_type = DType::kInt32;
+  bool a_row = false, b_col = false;
+  if (qlinear) {
+    CVT_ASSIGN_OR_RETURN(QuantParam aq, read_quant_param(ctx.input(1), ctx.input(2), 0, "a", a->dtype()));
+    CVT_ASSIGN_OR_RETURN(QuantParam bq, read_quant_param(ctx.input(4), ctx.input(5), plan.n, "b", b->dtype()));
+    CVT_ASSIGN_OR_RETURN(QuantParam yq, read_quant_param(ctx.input(6), ctx.input(7), 0, "y", a->dtype()));
+    if (!is_q8(yq.dtype)) return invalid_argument("y_zero_point must be uint8 or int8");
+    a_zp = aq.zero_point;
+    b_zp = bq.zero_point;
+    b_col = !bq.per_tensor();
+    a_scale = aq.scale[0];
+    b_scale = bq.scale;
+    y_scale = yq.scale[0];
+    y_zp = yq.zero_point[0];
+    y_type = yq.dtype;
+  } else {
+    const Tensor* azp = ctx.num_inputs() > 2 ? ctx.input(2) : nullptr;
+    const Tensor* bzp = ctx.num_inputs() > 3 ? ctx.input(3) : nullptr;
+    if (azp) {
+      if (azp->dtype() != a->dtype() || (azp->numel() != 1 && azp->numel() != plan.m))
+        return invalid_argument("a_zero_point must be a scalar or one value per row, of A's dtype");
+      a_row = azp->numel() != 1;
+      a_zp.clear();
+      for (int64_t i = 0; i < azp->numel(); ++i) a_zp.push_back(load_q8(azp->raw(), azp->dtype(), i));
+    }
+    if (bzp) {
+      if (bzp->dtype() != b->dtype() || (bzp->numel() != 1 && bzp->numel() != plan.n))
+        return invalid_argument("b_zero_point must be a scalar or one value per column, of B's dtype");
+      b_col = bzp->numel() != 1;
+      b_zp.clear();
+      for (int64_t i = 0; i < bzp->numel(); ++i) b_zp.push_back(load_q8(bzp->raw(), bzp->dtype(), i));
+    }
+  }
+  CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, y_type, plan.out));
+  if (y->numel() == 0) return Status::ok();
+  std::vector<int32_t> acc(static_cast<size_t>(plan.m * plan.n));
+  const size_t as = dtype_size(a->dtype()), bs = dtype_size(b->dtype());
+  impl = ctx.use_reference() ? "qmatmul_ref" : "qmatmul_s16";
+  for (int64_t bi = 0; bi < plan.batch; ++bi) {
+    const void* ap = static_cast<const uint8_t*>(a->raw()) + plan.a_offsets[bi] * as;
+    const void* bp = static_cast<const uint8_t*>(b->raw()) + plan.b_offsets[bi] * bs;
+    if (ctx.use_reference())
+      qgemm_ref(plan.m, plan.n, plan.k, ap, a->dtype(), a_zp.data(), a_row, bp, b->dtype(), b_zp.data(), b_col, acc.data());
+    else if (cached && plan.b_is_matrix && cached->shape == b->shape() && cached->zp == b_zp && cached->per_col == b_col)
+      qmatmul_fast(plan.m, plan.n, plan.k, ap, a->dtype(), a_zp.data(), a_row, cached->data, acc.data());
+    else
+      qmatmul_fast(plan.m, plan.n, plan.k, ap, a->dtype(), a_zp.data(), a_row,
+                   widen_b(plan.k, plan.n, bp, b->dtype(), b_zp.data(), b_col), acc.data());
+    const int64_t off = bi * plan.m * plan.n;
+    if (!qlinear) {
+      std::memcpy(y->data<int32_t>() + off, acc.data(), acc.size() * sizeof(int32_t));
+      continue;
+    }
+    const bool s = y_type == DType::kInt8;
+    for (int64_t j = 0; j < plan.n; ++j) {
+      const float scale = a_scale * b_scale[b_col ? j : 0] / y_scale;
+      const float lo = float((s ? -128 : 0) - y_zp), hi = float((s ? 127 : 255) - y_zp);
+      for (int64_t i = 0; i < plan.m; ++i) {
+        const int32_t v = requantize(acc[i * plan.n + j], scale, lo, hi, y_zp);
+        if (s) y->data<int8_t>()[off + i * plan.n + j] = static_cast<int8_t>(v);
+        else y->data<uint8_t>()[off + i * plan.n + j] = static_cast<uint8_t>(v);
+      }
+    }
+  }
+  return Status::ok();
+}
+
+class QMatMulKernel final : public Kernel {
+ public:
+  // b / b_zp: the constant B matrix and its zero point (null when computed or absent).
+  QMatMulKernel(bool qlinear, const Tensor* b, const Tensor* b_zp) : qlinear_(qlinear) {
+    if (!b || b->rank() != 2 || !is_q8(b->dtype()) || (b_zp && b_zp->dtype() != b->dtype())) return;
+    const int64_t n = b->dim(1);
+    if (b_zp && b_zp->numel() != 1 && b_zp->numel() != n) return;
+    WidenedB w;
+    w.shape = b->shape();
+    w.per_col = b_zp && b_zp->numel() != 1;
+    if (b_zp)
+      for (int64_t i = 0; i < b_zp->numel(); ++i) w.zp.push_back(load_q8(b_zp->raw(), b_zp->dtype(), i));
+    else
+      w.zp = {0};
+    w.data = widen_b(b->dim(0), n, b->raw(), b->dtype(), w.zp.data(), w.per_col);
+    cached_ = std::move(w);
+    has_cache_ = true;
+  }
+  Status run(KernelContext& ctx) override { return run_qmatmul(ctx, qlinear_, has_cache_ ? &cached_ : nullptr, impl_); }
+  std::string impl_name() const override { return impl_; }
+
+ private:
+  bool qlinear_;
+  WidenedB cached_;
+  bool has_cache_ = false;
+  std::string impl_ = "qmatmul";
+};
+
+Result<std::unique_ptr<Kernel>> make_qlinear_matmul(const NodeDesc& node) {
+  if (node.inputs.size() < 8) return invalid_argument("QLinearMatMul needs 8 inputs");
+  const Tensor* b = node.constant(3);
+  const Tensor* bz = node.constant(5);
+  if (node.has_input(5) && !bz) b = nullptr;
+  return std::unique_ptr<Kernel>(std::make_unique<QMatMulKernel>(true, b, bz));
+}
+Result<std::unique_ptr<Kernel>> make_matmul_integer(const NodeDesc& node) {
+  if (node.inputs.size() < 2) return invalid_argument("MatMulInteger needs inputs A and B");
+  const Tensor* b = node.constant(1);
+  const Tensor* bz = node.constant(3);
+  if (node.has_input(3) && !bz) b = nullptr;
+  return std::unique_ptr<Kernel>(std::make_unique<QMatMulKernel>(false, b, bz));
+}
+
+}  // namespace
+
+void register_quant_linear_ops(std::vector<OpSchema>& t) {
+  t.push_back({"", "QLinearConv", 10, 21, make_qlinear_conv});
+  t.push_back({"", "ConvInteger", 10, 21, make_conv_integer});
+  t.push_back({"", "QLinearMatMul", 10, 21, make_qlinear_matmul});
+  t.push_back({"", "MatMulInteger", 10, 21, make_matmul_integer});
+}
+
+}  // namespace cvt

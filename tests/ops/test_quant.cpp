@@ -1,0 +1,269 @@
+// Quantised ops: hand-computed cases (rounding half to even, saturation, the
+// 255*127 pairs that a bare vpmaddubsw would clip), fast paths against the
+// reference loops on odd shapes at 1 and 2 threads (bit-exact), ONNX Runtime
+// fixtures for the com.microsoft contrib ops (tests/data/quant, written by
+// scripts/quant_ort_fixtures.py), and error handling.
+#include "test_util.h"
+
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+#include "core/cpu_features.h"
+#include "graph/session.h"
+#include "io/npy.h"
+#include "io/onnx/importer.h"
+#include "ops/op_runner.h"
+#include "ops/quant.h"
+#include "ops/registry.h"
+#include "test_paths.h"
+
+using namespace cvt;
+namespace fs = std::filesystem;
+
+namespace {
+
+Attribute attr_int(int64_t v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kInt;
+  a.i = v;
+  return a;
+}
+Attribute attr_ints(std::vector<int64_t> v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+
+NodeDesc make_node(const std::string& op, int opset, std::vector<std::pair<std::string, Attribute>> attrs = {},
+                   const std::string& domain = "", int outputs = 1) {
+  NodeDesc n;
+  n.op_type = op;
+  n.opset = opset;
+  n.domain = domain;
+  for (auto& [k, v] : attrs) n.attrs.set(k, v);
+  for (int i = 0; i < outputs; ++i) n.outputs.push_back("out" + std::to_string(i));
+  return n;
+}
+
+// Empty string when identical (dtype, shape, bytes); else the first difference.
+std::string diff_exact(const Tensor& a, const Tensor& b) {
+  if (a.dtype() != b.dtype()) return std::string("dtype ") + dtype_name(a.dtype()) + " vs " + dtype_name(b.dtype());
+  if (a.shape() != b.shape()) return "shape " + shape_str(a.shape()) + " vs " + shape_str(b.shape());
+  const auto* pa = static_cast<const uint8_t*>(a.raw());
+  const auto* pb = static_cast<const uint8_t*>(b.raw());
+  const size_t es = dtype_size(a.dtype());
+  for (int64_t i = 0; i < a.numel(); ++i)
+    if (std::memcmp(pa + i * es, pb + i * es, es) != 0)
+      return "element " + std::to_string(i) + ": " + std::to_string(a.to_float_vector()[i]) + " vs " +
+             std::to_string(b.to_float_vector()[i]);
+  return "";
+}
+
+template <typename T>
+Tensor random_q(Shape s, std::mt19937& rng, int lo, int hi) {
+  Tensor t(dtype_of<T>(), std::move(s));
+  std::uniform_int_distribution<int> d(lo, hi);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<T>()[i] = static_cast<T>(d(rng));
+  return t;
+}
+
+// Reference at 1 thread, then the fast path at 1 and 2 threads: identical bits.
+std::vector<Tensor> run_all(const NodeDesc& n, const std::vector<Tensor>& in) {
+  auto ref = run_single_op(n, in, SingleOpOptions{true, 1});
+  REQUIRE_OK(ref);
+  for (int threads : {1, 2}) {
+    auto fast = run_single_op(n, in, SingleOpOptions{false, threads});
+    REQUIRE_OK(fast);
+    for (size_t i = 0; i < ref.value().size(); ++i) {
+      INFO(n.op_type << " output " << i << " at " << threads << " threads");
+      CHECK(diff_exact(fast.value()[i], ref.value()[i]) == "");
+    }
+  }
+  return ref.value();
+}
+
+Tensor qlinear_conv_1x1(const Tensor& x, const Tensor& w, Tensor y_scale, Tensor y_zp) {
+  NodeDesc n = make_node("QLinearConv", 13);
+  auto r = run_all(n, {x, Tensor::scalar<float>(1.f), Tensor::scalar<uint8_t>(0), w, Tensor::scalar<float>(1.f),
+                       Tensor::scalar<int8_t>(0), std::move(y_scale), std::move(y_zp)});
+  return r[0];
+}
+
+}  // namespace
+
+TEST_CASE("QuantizeLinear rounds half to even and saturates", "[quant]") {
+  Tensor x = Tensor::from_vector<float>({8}, {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 300.f, -300.f, 126.5f});
+  auto u8 = run_all(make_node("QuantizeLinear", 13), {x, Tensor::scalar<float>(1.f), Tensor::scalar<uint8_t>(0)});
+  CHECK(u8[0].dtype() == DType::kUInt8);
+  CHECK(u8[0].to_float_vector() == std::vector<float>{0, 2, 2, 0, 0, 255, 0, 126});
+  auto s8 = run_all(make_node("QuantizeLinear", 13), {x, Tensor::scalar<float>(1.f), Tensor::scalar<int8_t>(0)});
+  CHECK(s8[0].to_float_vector() == std::vector<float>{0, 2, 2, 0, -2, 127, -128, 126});
+  // Per-axis (axis 1) with zero points; DequantizeLinear inverts it on the grid.
+  Tensor x2 = Tensor::from_vector<float>({1, 2, 2}, {1.f, -1.f, 10.f, 20.f});
+  Tensor sc = Tensor::from_vector<float>({2}, {0.5f, 2.f});
+  Tensor zp = Tensor::from_vector<uint8_t>({2}, {10, 128});
+  auto q = run_all(make_node("QuantizeLinear", 13, {{"axis", attr_int(1)}}), {x2, sc, zp});
+  CHECK(q[0].to_float_vector() == std::vector<float>{12, 8, 133, 138});
+  auto dq = run_all(make_node("DequantizeLinear", 13, {{"axis", attr_int(1)}}), {q[0], sc, zp});
+  CHECK(dq[0].to_float_vector() == std::vector<float>{1.f, -1.f, 10.f, 20.f});
+}
+
+TEST_CASE("QLinearConv is exact where vpmaddubsw pairs would saturate (255*127)", "[quant]") {
+  // 1x1 conv over 4 channels, x = 255 everywhere: acc = 4 * 255 * w.
+  Tensor x(DType::kUInt8, {1, 4, 3, 5});
+  std::fill(x.data<uint8_t>(), x.data<uint8_t>() + x.numel(), uint8_t(255));
+  Tensor w = Tensor::from_vector<int8_t>({2, 4, 1, 1}, {127, 127, 127, 127, -128, -128, -128, -128});
+  Tensor y = qlinear_conv_1x1(x, w, Tensor::scalar<float>(1024.f), Tensor::scalar<int8_t>(0));
+  // Exact: 129540 / 1024 = 126.504 -> 127; -130560 / 1024 = -127.5 -> -128 (half to even).
+  // Saturating int16 pairs would give 131068 / 1024 -> 128 -> 127 and -65536 / 1024 = -64.
+  REQUIRE(y.dtype() == DType::kInt8);
+  for (int64_t i = 0; i < 15; ++i) CHECK(int(y.data<int8_t>()[i]) == 127);
+  for (int64_t i = 15; i < 30; ++i) CHECK(int(y.data<int8_t>()[i]) == -128);
+  Tensor y2 = qlinear_conv_1x1(x, w, Tensor::scalar<float>(2048.f), Tensor::scalar<int8_t>(0));
+  CHECK(int(y2.data<int8_t>()[0]) == 63);   // 63.25
+  CHECK(int(y2.data<int8_t>()[15]) == -64);  // -63.75
+}
+
+TEST_CASE("QLinearConv / ConvInteger fast paths match the reference on odd shapes", "[quant]") {
+  std::mt19937 rng(7);
+  struct Case {
+    int64_t n, c, k, h, w, kh, kw, group, stride, dil, pad;
+  };
+  const Case cases[] = {
+      {1, 3, 5, 7, 13, 3, 3, 1, 2, 1, 1},    {2, 4, 6, 5, 5, 1, 1, 1, 1, 1, 0},   {1, 13, 7, 9, 11, 1, 1, 1, 1, 1, 0},
+      {1, 6, 6, 13, 17, 3, 3, 6, 1, 1, 1},   {1, 6, 6, 13, 17, 3, 3, 6, 2, 1, 1}, {1, 5, 5, 9, 40, 5, 5, 5, 1, 2, 2},
+      {1, 8, 4, 7, 7, 3, 3, 2, 1, 1, 0},     {1, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0},   {1, 7, 7, 3, 19, 3, 1, 7, 2, 1, 1},
+  };
+  for (const Case& cs : cases)
+    for (int variant = 0; variant < 3; ++variant) {
+      INFO("case c=" << cs.c << " k=" << cs.k << " " << cs.h << "x" << cs.w << " kernel " << cs.kh << "x" << cs.kw
+                     << " group " << cs.group << " stride " << cs.stride << " variant " << variant);
+      std::vector<std::pair<std::string, Attribute>> attrs = {
+          {"group", attr_int(cs.group)},
+          {"strides", attr_ints({cs.stride, cs.stride})},
+          {"dilations", attr_ints({cs.dil, cs.dil})},
+          {"pads", attr_ints({cs.pad, cs.pad, cs.pad, cs.pad})}};
+      const Shape ws{cs.k, cs.c / cs.group, cs.kh, cs.kw};
+      const Shape xs{cs.n, cs.c, cs.h, cs.w};
+      if (variant == 2) {  // ConvInteger, int8 x uint8 with per-channel weight zero points
+        Tensor x = random_q<int8_t>(xs, rng, -128, 127);
+        Tensor w = random_q<uint8_t>(ws, rng, 0, 255);
+        Tensor wz = random_q<uint8_t>({cs.k}, rng, 0, 255);
+        run_all(make_node("ConvInteger", 10, attrs), {x, w, Tensor::scalar<int8_t>(-3), wz});
+        continue;
+      }
+      Tensor x = random_q<uint8_t>(xs, rng, 0, 255);
+      Tensor w = random_q<int8_t>(ws, rng, -128, 127);
+      Tensor wscale(DType::kFloat32, {cs.k});
+      for (int64_t i = 0; i < cs.k; ++i) wscale.data<float>()[i] = 0.001f * float(1 + i);
+      Tensor bias = random_q<int32_t>({cs.k}, rng, -5000, 5000);
+      const bool per_channel = variant == 1;
+      run_all(make_node("QLinearConv", 13, attrs),
+              {x, Tensor::scalar<float>(0.02f), Tensor::scalar<uint8_t>(131), w,
+               per_channel ? wscale : Tensor::scalar<float>(0.004f),
+               per_channel ? Tensor(DType::kInt8, {cs.k}) : Tensor::scalar<int8_t>(3), Tensor::scalar<float>(0.07f),
+               Tensor::scalar<uint8_t>(120), bias});
+    }
+}
+
+TEST_CASE("QLinearMatMul / MatMulInteger fast path matches the reference", "[quant]") {
+  std::mt19937 rng(11);
+  for (auto [m, k, n] : {std::tuple{1, 1280, 37}, {3, 7, 5}, {17, 33, 9}}) {
+    Tensor a = random_q<uint8_t>({m, k}, rng, 0, 255);
+    Tensor b = random_q<int8_t>({k, n}, rng, -128, 127);
+    Tensor bs(DType::kFloat32, {n});
+    for (int64_t j = 0; j < n; ++j) bs.data<float>()[j] = 0.0005f * float(j + 1);
+    run_all(make_node("QLinearMatMul", 10), {a, Tensor::scalar<float>(0.03f), Tensor::scalar<uint8_t>(7), b, bs,
+                                             Tensor(DType::kInt8, {n}), Tensor::scalar<float>(0.5f),
+                                             Tensor::scalar<uint8_t>(128)});
+    auto r = run_all(make_node("MatMulInteger", 10), {a, b, Tensor::scalar<uint8_t>(100), Tensor::scalar<int8_t>(-1)});
+    // Spot-check one element against a direct sum.
+    int64_t want = 0;
+    for (int64_t t = 0; t < k; ++t) want += int64_t(a.data<uint8_t>()[t] - 100) * (b.data<int8_t>()[t * n] + 1);
+    CHECK(r[0].data<int32_t>()[0] == want);
+  }
+}
+
+TEST_CASE("QLinearAdd (com.microsoft) hand-computed with broadcasting", "[quant]") {
+  Tensor a = Tensor::from_vector<uint8_t>({2, 2}, {0, 100, 200, 255});
+  Tensor b = Tensor::from_vector<uint8_t>({2}, {128, 28});
+  NodeDesc n = make_node("QLinearAdd", 1, {}, "com.microsoft");
+  // a: scale 0.5, zp 0; b: scale 1, zp 128; c: scale 1, zp 10.
+  auto y = run_all(n, {a, Tensor::scalar<float>(0.5f), Tensor::scalar<uint8_t>(0), b, Tensor::scalar<float>(1.f),
+                       Tensor::scalar<uint8_t>(128), Tensor::scalar<float>(1.f), Tensor::scalar<uint8_t>(10)});
+  // (0 + 0) + 10, (50 - 100) + 10 -> 0 (saturated), (100 + 0) + 10, (127.5 - 100) -> 28 (half to even) + 10
+  CHECK(y[0].to_float_vector() == std::vector<float>{10, 0, 110, 38});
+}
+
+TEST_CASE("com.microsoft contrib ops agree with ONNX Runtime bit-exactly", "[quant]") {
+  const fs::path root = fs::path(CVTOOL_SOURCE_DIR) / "tests" / "data" / "quant";
+  if (!fs::exists(root)) SKIP("no fixtures in " + root.string() + " (scripts/quant_ort_fixtures.py)");
+  int checked = 0;
+  for (const auto& e : fs::directory_iterator(root)) {
+    const fs::path d = e.path();
+    INFO(d.filename().string());
+    auto model = import_onnx_file((d / "model.onnx").string());
+    REQUIRE_OK(model);
+    std::vector<Tensor> inputs;
+    for (int i = 0; fs::exists(d / ("input_" + std::to_string(i) + ".npy")); ++i) {
+      auto t = read_npy((d / ("input_" + std::to_string(i) + ".npy")).string());
+      REQUIRE_OK(t);
+      inputs.push_back(t.value());
+    }
+    auto want = read_npy((d / "output.npy").string());
+    REQUIRE_OK(want);
+    for (bool ref : {false, true}) {
+      SessionOptions opts;
+      opts.use_reference = ref;
+      auto s = Session::create(model.value(), opts);
+      REQUIRE_OK(s);
+      auto out = s.value()->run(inputs);
+      REQUIRE_OK(out);
+      CHECK(diff_exact(out.value()[0], want.value()) == "");
+    }
+    ++checked;
+  }
+  CHECK(checked >= 20);
+}
+
+TEST_CASE("quantised ops reject bad parameters with clear errors", "[quant]") {
+  Tensor x = Tensor::from_vector<float>({2}, {1.f, 2.f});
+  auto r = run_single_op(make_node("QuantizeLinear", 13), {x, Tensor::scalar<float>(0.f), Tensor::scalar<uint8_t>(0)});
+  REQUIRE_FALSE(r.is_ok());
+  CHECK(r.status().to_string().find("positive") != std::string::npos);
+  Tensor xq = Tensor::from_vector<uint8_t>({1, 1, 2, 2}, {1, 2, 3, 4});
+  Tensor w = Tensor::from_vector<int8_t>({1, 1, 1, 1}, {1});
+  auto c = run_single_op(make_node("QLinearConv", 13),
+                         {xq, Tensor::scalar<float>(1.f), Tensor::scalar<int8_t>(0), w, Tensor::scalar<float>(1.f),
+                          Tensor::scalar<int8_t>(0), Tensor::scalar<float>(1.f), Tensor::scalar<uint8_t>(0)});
+  REQUIRE_FALSE(c.is_ok());  // x zero point int8 on a uint8 input
+  Tensor bad_scale = Tensor::from_vector<float>({3}, {1.f, 1.f, 1.f});
+  auto c2 = run_single_op(make_node("QLinearConv", 13),
+                          {xq, Tensor::scalar<float>(1.f), Tensor::scalar<uint8_t>(0), w, bad_scale,
+                           Tensor::scalar<int8_t>(0), Tensor::scalar<float>(1.f), Tensor::scalar<uint8_t>(0)});
+  REQUIRE_FALSE(c2.is_ok());
+  CHECK(c2.status().to_string().find("scale") != std::string::npos);
+  CHECK(find_op("com.microsoft", "QLinearGlobalAveragePool", 1) != nullptr);
+  CHECK(find_op("", "QLinearGlobalAveragePool", 13) == nullptr);
+}
+
+TEST_CASE("int8 dispatch never picks AVX-512 VNNI without the CPU feature", "[quant]") {
+  // The fast conv names its kernel; on this CPU class it must be AVX2 or scalar.
+  Tensor x(DType::kUInt8, {1, 4, 5, 5});
+  Tensor w(DType::kInt8, {4, 4, 1, 1});
+  NodeDesc n = make_node("QLinearConv", 13);
+  n.inputs = {"x", "xs", "xz", "w", "ws", "wz", "ys", "yz"};
+  n.constant_inputs.resize(8);
+  auto k = create_kernel(n);
+  REQUIRE_OK(k);
+  Tensor one = Tensor::scalar<float>(1.f), zu = Tensor::scalar<uint8_t>(0), zs = Tensor::scalar<int8_t>(0);
+  HeapKernelContext ctx2({&x, &one, &zu, &w, &one, &zs, &one, &zu}, 1, false);
+  const Status st = k.value()->run(ctx2);
+  INFO(st.to_string());
+  REQUIRE(st.is_ok());
+  const std::string impl = k.value()->impl_name();
+  CHECK(impl.find("avx512") == std::string::npos);
+  if (!cpu_features().avx512vnni) CHECK(impl.find("vnni") == std::string::npos);
+}
