@@ -63,7 +63,9 @@ Result<ModelSummary> inspect_model(Session& session, const std::vector<Shape>& i
            n.desc.op_type == "MatMul" || n.desc.op_type == "BatchNormalization" || n.desc.op_type == "PRelu" ||
            n.desc.op_type == "InstanceNormalization"))
         // Running statistics of BatchNormalization are buffers, not parameters.
-        if (!(n.desc.op_type == "BatchNormalization" && i >= 3)) L.params += g.constant(n.inputs[i])->numel();
+        // Nor is a fused residual (Conv input 3, see ops/conv.h).
+        if (!((n.desc.op_type == "BatchNormalization" || n.desc.op_type == "Conv") && i >= 3))
+          L.params += g.constant(n.inputs[i])->numel();
 
     // Field of the data input.
     Field in_field;

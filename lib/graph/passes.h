@@ -15,6 +15,10 @@ Status fold_batchnorm(Graph& g);
 // Conv followed by Relu / LeakyRelu / Clip (constant bounds): the activation
 // moves into the conv's output epilogue when the conv output has no other use.
 Status fuse_activation(Graph& g);
+// Conv followed by Add(conv_out, other), the conv output read only there (the
+// ResNet residual): `other` becomes Conv input 3, added in the conv's output
+// epilogue before any fused activation. Off with CVT_FUSE_RESIDUAL=0.
+Status fuse_residual(Graph& g);
 // How many node inputs (and sub-graph outer references) read each value; graph
 // outputs count as one use each.
 std::vector<int> value_use_counts(const Graph& g);

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/parallel.h"
+#include "ops/broadcast.h"
 #include "ops/conv_winograd.h"
 #include "ops/registry.h"
 
@@ -248,7 +249,8 @@ bool use_direct_depthwise(const ConvParams& p) {
   return p.is_depthwise() && p.in[0] == 1 && p.kernel[0] == 1 && p.out[0] == 1 && p.pad_begin[0] == 0;
 }
 
-void conv_depthwise(const ConvParams& p, Isa isa, const float* x, const float* w, const float* bias, float* y) {
+void conv_depthwise(const ConvParams& p, Isa isa, const float* x, const float* w, const float* bias, float* y,
+                    const float* residual) {
   // in (N,C,H,W), w (C,1,R,S), out (N,C,P,Q); D is 1.
   const int64_t r = p.kernel[1], s = p.kernel[2], ph = p.pad_begin[1], pw = p.pad_begin[2], sw = p.stride[2];
   const int64_t hp = (p.out[1] - 1) * p.stride[1] + (r - 1) * p.dilation[1] + 1;
@@ -286,10 +288,17 @@ void conv_depthwise(const ConvParams& p, Isa isa, const float* x, const float* w
       }
       DepthwisePlane d{xp, row_len, phase_w, w + c * r * s, r, s, p.stride[1], sw, p.dilation[1], p.dilation[2],
                        bias ? bias[c] : 0.f, y + plane * p.out_pixels(), p.out[1], p.out[2]};
+      // With a residual the activation waits until it is added (the plane is still in cache).
+      const Epilogue e = residual ? Epilogue::none() : p.activation;
       if (isa >= Isa::kAvx2)
-        conv_dw_f32_plane__avx2(d, p.activation);
+        conv_dw_f32_plane__avx2(d, e);
       else
-        conv_dw_f32_plane__scalar(d, p.activation);
+        conv_dw_f32_plane__scalar(d, e);
+      if (residual) {
+        float* yp = y + plane * p.out_pixels();
+        const float* rp = residual + plane * p.out_pixels();
+        for (int64_t i = 0; i < p.out_pixels(); ++i) yp[i] = p.activation.apply(yp[i] + rp[i]);
+      }
     }
   });
 }
@@ -302,8 +311,10 @@ std::vector<PackedA> pack_conv_weights(const GemmKernelSet& ks, const Shape& w_s
   return packed;
 }
 
+// With a residual, y starts as a copy of it and the GEMM accumulates onto it,
+// so the epilogue applies to conv + bias + residual.
 void conv_gemm(const ConvParams& p, const GemmKernelSet& ks, const std::vector<PackedA>& w, const float* x,
-               const float* bias, float* y) {
+               const float* bias, float* y, const float* residual) {
   const int64_t cg = p.in_channels / p.group, kg = p.out_channels / p.group;
   const int64_t batch = p.batch * p.group;
   const bool pointwise = is_pointwise(p);
@@ -317,6 +328,13 @@ void conv_gemm(const ConvParams& p, const GemmKernelSet& ks, const std::vector<P
     }
   GemmShape s;
   s.m = kg, s.n = p.out_pixels(), s.k = cg * p.kernel_size(), s.epilogue = p.activation;
+  if (residual) {
+    const int64_t planes = p.batch * p.out_channels, plane = p.out_pixels();
+    parallel_for(0, planes, std::max<int64_t>(1, (int64_t(1) << 16) / plane), [&](int64_t lo, int64_t hi) {
+      std::memcpy(y + lo * plane, residual + lo * plane, sizeof(float) * (hi - lo) * plane);
+    });
+    s.accumulate = true;
+  }
   gemm_f32(ks, s, batch, [&](int64_t t, GemmOperands& op) {
     const int64_t n = t / p.group, g = t % p.group;
     op.packed_a = &w[g];
@@ -340,8 +358,8 @@ Status check_input(const Tensor* t, const char* what) {
 
 class ConvKernel final : public Kernel {
  public:
-  ConvKernel(ConvAttrs attrs, Epilogue activation, const Tensor* const_w)
-      : attrs_(std::move(attrs)), activation_(activation), ks_(&gemm_kernels()) {
+  ConvKernel(ConvAttrs attrs, Epilogue activation, bool residual, const Tensor* const_w)
+      : attrs_(std::move(attrs)), activation_(activation), residual_(residual), ks_(&gemm_kernels()) {
     impl_ = std::string("conv_f32_im2col_") + ks_->name;
     if (!const_w) return;
     const Shape& ws = const_w->shape();
@@ -357,45 +375,84 @@ class ConvKernel final : public Kernel {
     const Tensor* x = ctx.input(0);
     const Tensor* w = ctx.input(1);
     const Tensor* b = ctx.num_inputs() > 2 ? ctx.input(2) : nullptr;
+    const Tensor* r = residual_ && ctx.num_inputs() > 3 ? ctx.input(3) : nullptr;
     CVT_RETURN_IF_ERROR(check_input(x, "X"));
     CVT_RETURN_IF_ERROR(check_input(w, "W"));
     if (b) CVT_RETURN_IF_ERROR(check_input(b, "B"));
+    if (residual_) CVT_RETURN_IF_ERROR(check_input(r, "R (fused residual Add)"));
     CVT_ASSIGN_OR_RETURN(ConvParams p, resolve_conv(attrs_, x->shape(), w->shape()));
     if (b && b->shape() != Shape{p.out_channels})
       return shape_mismatch("bias B " + shape_str(b->shape()) + " must have shape (" +
                             std::to_string(p.out_channels) + ")");
     p.activation = activation_;
-    CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, DType::kFloat32, p.output_shape()));
     const float* bias = b ? b->data<float>() : nullptr;
+    broadcast_residual_ = false;
+    if (r && r->shape() != p.output_shape()) return run_broadcast_residual(ctx, p, *x, *w, bias, *r);
+    CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, DType::kFloat32, p.output_shape()));
     if (y->numel() == 0) return Status::ok();
-    if (ctx.use_reference()) {
-      conv_ref(p, x->data<float>(), w->data<float>(), bias, y->data<float>());
-      return Status::ok();
+    compute(p, ctx.use_reference(), *x, *w, bias, r ? r->data<float>() : nullptr, y->data<float>());
+    return Status::ok();
+  }
+  std::string impl_name() const override { return broadcast_residual_ ? impl_ + "+broadcast_add" : impl_; }
+
+ private:
+  // y = act(conv(x, w) + bias [+ residual]); residual is null or shaped like y.
+  void compute(const ConvParams& p, bool reference, const Tensor& x, const Tensor& w, const float* bias,
+               const float* residual, float* y) {
+    if (reference) {
+      conv_ref(p, x.data<float>(), w.data<float>(), bias, y, residual);
+      return;
     }
     if (use_direct_depthwise(p)) {
       impl_ = std::string("conv_f32_dw__") + (ks_->isa >= Isa::kAvx2 ? "avx2" : "scalar");
-      conv_depthwise(p, ks_->isa, x->data<float>(), w->data<float>(), bias, y->data<float>());
-      return Status::ok();
+      conv_depthwise(p, ks_->isa, x.data<float>(), w.data<float>(), bias, y, residual);
+      return;
     }
-    if (!winograd_w_.empty() && packed_shape_ == w->shape() && winograd_eligible(p)) {
+    if (!winograd_w_.empty() && packed_shape_ == w.shape() && winograd_eligible(p)) {
       impl_ = std::string("conv_f32_winograd_f43_") + ks_->name;
-      conv_winograd_f43(p, *ks_, winograd_w_, x->data<float>(), bias, y->data<float>());
-      return Status::ok();
+      conv_winograd_f43(p, *ks_, winograd_w_, x.data<float>(), bias, y, residual);
+      return;
     }
     impl_ = std::string(is_pointwise(p) ? "conv_f32_1x1_" : "conv_f32_im2col_") + ks_->name;
-    if (!packed_w_.empty() && packed_shape_ == w->shape()) {
-      conv_gemm(p, *ks_, packed_w_, x->data<float>(), bias, y->data<float>());
+    if (!packed_w_.empty() && packed_shape_ == w.shape()) {
+      conv_gemm(p, *ks_, packed_w_, x.data<float>(), bias, y, residual);
     } else {  // weights computed at run time: pack for this call only
-      auto packed = pack_conv_weights(*ks_, w->shape(), p.group, w->data<float>());
-      conv_gemm(p, *ks_, packed, x->data<float>(), bias, y->data<float>());
+      auto packed = pack_conv_weights(*ks_, w.shape(), p.group, w.data<float>());
+      conv_gemm(p, *ks_, packed, x.data<float>(), bias, y, residual);
     }
+  }
+
+  // The residual does not have the conv output's shape: compute the Add as the
+  // unfused graph would, with numpy broadcasting, then the activation.
+  Status run_broadcast_residual(KernelContext& ctx, ConvParams p, const Tensor& x, const Tensor& w,
+                                const float* bias, const Tensor& r) {
+    const Epilogue act = p.activation;
+    p.activation = Epilogue::none();
+    CVT_ASSIGN_OR_RETURN(Tensor conv_out, Tensor::try_alloc(DType::kFloat32, p.output_shape()));
+    if (conv_out.numel() > 0) compute(p, ctx.use_reference(), x, w, bias, nullptr, conv_out.data<float>());
+    auto out_shape = broadcast_shapes({conv_out.shape(), r.shape()});
+    if (!out_shape.is_ok())
+      return shape_mismatch("fused residual Add: conv output " + shape_str(conv_out.shape()) + " and R " +
+                            shape_str(r.shape()) + " do not broadcast");
+    CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, DType::kFloat32, out_shape.value()));
+    BroadcastPlan plan(y->shape(), {conv_out.shape(), r.shape()});
+    const float* a = conv_out.data<float>();
+    const float* b = r.data<float>();
+    float* out = y->data<float>();
+    const int64_t sa = plan.inner_stride(0), sb = plan.inner_stride(1);
+    for_each_broadcast_block(plan, 16384, [&](const BroadcastPlan::Cursor& c, int64_t at, int64_t begin, int64_t n) {
+      const float* pa = a + c.offset(0) + (sa ? begin : 0);
+      const float* pb = b + c.offset(1) + (sb ? begin : 0);
+      for (int64_t i = 0; i < n; ++i) out[at + i] = act.apply(pa[i * sa] + pb[i * sb]);
+    });
+    broadcast_residual_ = true;
     return Status::ok();
   }
-  std::string impl_name() const override { return impl_; }
 
- private:
   ConvAttrs attrs_;
   Epilogue activation_;
+  bool residual_;
+  bool broadcast_residual_ = false;  // last run took the unfused Add path
   const GemmKernelSet* ks_;
   std::vector<PackedA> packed_w_;
   WinogradWeights winograd_w_;  // instead of packed_w_ for 3x3 stride-1 convolutions
@@ -429,7 +486,11 @@ Result<std::unique_ptr<Kernel>> make_conv_kernel(const NodeDesc& node, const Epi
       return unsupported(std::string("weight W has dtype ") + dtype_name(w->dtype()) + "; only float32 is implemented");
     CVT_RETURN_IF_ERROR(check_conv_weight(attrs, w->shape(), false));
   }
-  return std::unique_ptr<Kernel>(std::make_unique<ConvKernel>(std::move(attrs), activation, w));
+  const Attribute* res = node.attrs.find(kResidualAttr);
+  if (res && (res->kind != Attribute::Kind::kInt || res->i != 1 || node.inputs.size() != 4 || !node.has_input(3)))
+    return invalid_argument(std::string("internal attribute ") + kResidualAttr + " needs value 1 and input 3");
+  if (!res && node.inputs.size() > 3) return invalid_argument("Conv takes at most 3 inputs (X, W, B)");
+  return std::unique_ptr<Kernel>(std::make_unique<ConvKernel>(std::move(attrs), activation, res != nullptr, w));
 }
 
 Result<Epilogue> fused_activation_from_attrs(const NodeDesc& node) {

@@ -56,7 +56,9 @@ Status check_conv_weight(const ConvAttrs& attrs, const Shape& w, bool transpose)
 
 /// Reference paths (conv_ref.cpp, conv_transpose.cpp): plain loops, double
 /// accumulation, no SIMD, no threads. `bias` may be null.
-void conv_ref(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
+/// `residual` (null or shaped like y) is added before the activation.
+void conv_ref(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
+              const float* residual = nullptr);
 void conv_transpose_ref(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
 
 /// Builds a Conv kernel for `node` with `activation` fused into its output.
@@ -72,6 +74,10 @@ Result<std::unique_ptr<Kernel>> make_conv_transpose_kernel(const NodeDesc& node)
 inline constexpr const char* kFusedActivationAttr = "cvtool_activation";
 inline constexpr const char* kFusedActivationParamsAttr = "cvtool_activation_params";
 Result<Epilogue> fused_activation_from_attrs(const NodeDesc& node);
+/// Set (int 1) by graph/passes/fuse_residual.cpp: input 3 is a residual R and
+/// the Conv computes act(conv(X, W) + B + R). When R's shape differs from the
+/// conv output the kernel computes the unfused Add (numpy broadcasting) instead.
+inline constexpr const char* kResidualAttr = "cvtool_residual";
 
 /// Depthwise 2-D plane: out (P, Q) from a zero-padded copy of one input plane,
 /// so the kernels need no bounds checks; w is (R, S). Each padded row of

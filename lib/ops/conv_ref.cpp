@@ -10,7 +10,8 @@ Shape ConvParams::output_shape() const {
   return s;
 }
 
-void conv_ref(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
+void conv_ref(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
+              const float* residual) {
   // in (N,C,D,H,W), w (K,C/g,KD,KH,KW), out (N,K,OD,OH,OW)
   const int64_t cg = p.in_channels / p.group, kg = p.out_channels / p.group;
   const auto [in_d, in_h, in_w] = p.in;
@@ -20,6 +21,7 @@ void conv_ref(const ConvParams& p, const float* x, const float* w, const float* 
       const int64_t g = k / kg;
       const float* wk = w + k * cg * p.kernel_size();
       float* yk = y + (n * p.out_channels + k) * p.out_pixels();
+      const float* rk = residual ? residual + (n * p.out_channels + k) * p.out_pixels() : nullptr;
       for (int64_t od = 0; od < p.out[0]; ++od)
         for (int64_t oh = 0; oh < p.out[1]; ++oh)
           for (int64_t ow = 0; ow < p.out[2]; ++ow) {
@@ -41,7 +43,10 @@ void conv_ref(const ConvParams& p, const float* x, const float* w, const float* 
                 }
               }
             }
-            yk[(od * p.out[1] + oh) * p.out[2] + ow] = p.activation.apply(static_cast<float>(sum));
+            const int64_t o = (od * p.out[1] + oh) * p.out[2] + ow;
+            // Rounded to float first, as the unfused Conv -> Add computes it.
+            const float v = static_cast<float>(sum);
+            yk[o] = p.activation.apply(rk ? v + rk[o] : v);
           }
     }
 }

@@ -136,7 +136,7 @@ WinogradWeights winograd_pack_weights(const GemmKernelSet& ks, const float* w, i
 }
 
 void conv_winograd_f43(const ConvParams& p, const GemmKernelSet& ks, const WinogradWeights& u, const float* x,
-                       const float* bias, float* y) {
+                       const float* bias, float* y, const float* residual) {
   const int64_t C = p.in_channels, K = p.out_channels;
   const int64_t in_h = p.in[1], in_w = p.in[2], out_h = p.out[1], out_w = p.out[2];
   const int64_t pad_h = p.pad_begin[1], pad_w = p.pad_begin[2];
@@ -188,7 +188,7 @@ void conv_winograd_f43(const ConvParams& p, const GemmKernelSet& ks, const Winog
       op.c = m + xi * K * block;
       op.ldc = block;
     });
-    // 3. Output transform, bias and activation, scattered into the output planes.
+    // 3. Output transform, bias, residual and activation, scattered into the output planes.
     parallel_for(0, K, 4, [&](int64_t k_lo, int64_t k_hi) {
       alignas(32) float mt[kPositions][kLanes], o[kT * kT][kLanes];
       for (int64_t k = k_lo; k < k_hi; ++k) {
@@ -203,11 +203,21 @@ void conv_winograd_f43(const ConvParams& p, const GemmKernelSet& ks, const Winog
           for (int64_t l = 0; l < lanes; ++l) {
             const int64_t t = t0 + b0 + l;
             const int64_t n = t / g.per_image, ty = (t % g.per_image) / g.tiles_w, tx = t % g.tiles_w;
-            float* yk = y + (n * K + k) * out_h * out_w;
+            const int64_t plane = (n * K + k) * out_h * out_w;
+            float* yk = y + plane;
             const int64_t oh0 = ty * kT, ow0 = tx * kT;
             const int rows = int(std::min<int64_t>(kT, out_h - oh0)), cols = int(std::min<int64_t>(kT, out_w - ow0));
-            for (int i = 0; i < rows; ++i)
-              for (int j = 0; j < cols; ++j) yk[(oh0 + i) * out_w + ow0 + j] = p.activation.apply(o[i * kT + j][l] + b);
+            if (residual) {
+              const float* rk = residual + plane;
+              for (int i = 0; i < rows; ++i)
+                for (int j = 0; j < cols; ++j) {
+                  const int64_t at = (oh0 + i) * out_w + ow0 + j;
+                  yk[at] = p.activation.apply(o[i * kT + j][l] + b + rk[at]);
+                }
+            } else {
+              for (int i = 0; i < rows; ++i)
+                for (int j = 0; j < cols; ++j) yk[(oh0 + i) * out_w + ow0 + j] = p.activation.apply(o[i * kT + j][l] + b);
+            }
           }
         }
       }

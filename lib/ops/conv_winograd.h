@@ -28,9 +28,10 @@ struct WinogradWeights {
 };
 WinogradWeights winograd_pack_weights(const GemmKernelSet& ks, const float* w, int64_t k, int64_t c);
 
-/// y = conv(x, w) + bias through the epilogue in p.activation. x (N, C, H, W), y (N, K, P, Q).
+/// y = conv(x, w) + bias (+ residual, shaped like y, when not null) through the
+/// epilogue in p.activation. x (N, C, H, W), y (N, K, P, Q).
 void conv_winograd_f43(const ConvParams& p, const GemmKernelSet& ks, const WinogradWeights& u, const float* x,
-                       const float* bias, float* y);
+                       const float* bias, float* y, const float* residual = nullptr);
 
 /// The single-tile transforms, exposed for tests: 3x3 -> 6x6 (weights), 6x6 -> 6x6 (input), 6x6 -> 4x4 (output).
 void winograd_f43_weight_tile(const float* g, float* u);

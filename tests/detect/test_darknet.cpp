@@ -336,15 +336,24 @@ TEST_CASE("darknet: Debian's cfgs load with random weights, every layer runs wit
     REQUIRE_OK(out);
     REQUIRE(out.value().size() == tc.outputs.size());
     for (size_t k = 0; k < tc.outputs.size(); ++k) CHECK(out.value()[k].shape() == tc.outputs[k]);
-    // Every layer's value was computed with the shape darknet gives it.
+    // Every layer's value was computed with the shape darknet gives it, except
+    // conv outputs that fusion folded into the next node (a shortcut's Add).
     const Graph& g = s.value()->graph();
     const auto& shapes = s.value()->last_value_shapes();
+    std::vector<bool> produced(g.num_values(), false);
+    for (const Node& node : g.nodes)
+      for (int o : node.outputs)
+        if (o >= 0) produced[o] = true;
+    size_t checked = 0;
     for (const auto& [value, shape] : info.layers) {
       int id = g.find_value(value);
       INFO("layer value " << value);
       REQUIRE(id >= 0);
+      if (!produced[id] && !g.constant(id) && id != g.input_ids[0]) continue;
       CHECK(shapes[id] == shape);
+      ++checked;
     }
+    CHECK(checked * 2 >= info.layers.size());  // fusion removes a few values, not most
   }
   fs::remove_all(tmp);
 }

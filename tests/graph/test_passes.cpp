@@ -233,3 +233,103 @@ TEST_CASE("fold_batchnorm: declines when it cannot fold exactly", "[graph][passe
     CHECK(bn_kept);
   }
 }
+
+namespace {
+
+// 1x1 Conv (3 -> 5) on x named `out`: the "downsample" branch of a ResNet block.
+void add_conv_1x1(OnnxBuilder& b, const std::string& out) {
+  b.initializer("w1", {5, 3, 1, 1}, random_values(15, 13));
+  b.initializer("b1", {5}, random_values(5, 14));
+  b.node("Conv", {"x", "w1", "b1"}, {out});
+}
+
+bool has_op(const std::string& bytes, const char* op) {
+  auto opt = import_onnx_bytes(bytes, ".", "opt");
+  REQUIRE_OK(opt);
+  for (const auto& n : opt.value()->graph->nodes)
+    if (n.desc.op_type == op) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("fuse_residual: Conv -> Add [-> Relu] becomes one Conv", "[graph][passes][residual]") {
+  SECTION("ResNet downsample block: Add(conv_1x1, conv_3x3) -> Relu") {
+    OnnxBuilder b(13);
+    b.input("x", {1, 3, 9, 11});
+    add_conv(b, true);
+    add_conv_1x1(b, "d");
+    b.node("Add", {"d", "c"}, {"s"});
+    b.node("Relu", {"s"}, {"y"});
+    b.output("y");
+    Compared c = compare_optimized(b.bytes(), 1e-4f, 1e-4f);
+    CHECK(c.nodes_plain == 4);
+    CHECK(c.nodes_optimized == 2);
+    CHECK_FALSE(has_op(b.bytes(), "Relu"));
+  }
+  SECTION("residual produced after the conv: the conv moves to the Add") {
+    OnnxBuilder b(13);
+    b.input("x", {1, 3, 9, 11});
+    add_conv(b, false);
+    add_conv_1x1(b, "d");
+    b.node("Sigmoid", {"d"}, {"f"});
+    b.node("Add", {"c", "f"}, {"y"});
+    b.output("y");
+    Compared c = compare_optimized(b.bytes(), 1e-4f, 1e-4f);
+    CHECK(c.nodes_plain == 4);
+    CHECK(c.nodes_optimized == 3);
+  }
+  SECTION("a residual that broadcasts (constant (5,1,1) and (2,5,9,11)) still computes the Add") {
+    for (bool grow : {false, true}) {
+      CAPTURE(grow);
+      OnnxBuilder b(13);
+      b.input("x", {1, 3, 9, 11});
+      add_conv(b, true);
+      const std::vector<int64_t> rs = grow ? std::vector<int64_t>{2, 5, 9, 11} : std::vector<int64_t>{5, 1, 1};
+      int64_t n = 1;
+      for (int64_t d : rs) n *= d;
+      b.initializer("r", rs, random_values(n, 31));
+      b.node("Add", {"r", "c"}, {"s"});
+      b.node("Relu", {"s"}, {"y"});
+      b.output("y");
+      Compared c = compare_optimized(b.bytes(), 1e-4f, 1e-4f);
+      CHECK(c.nodes_optimized == 1);
+    }
+  }
+}
+
+TEST_CASE("fuse_residual: declines when the conv output has other readers", "[graph][passes][residual]") {
+  SECTION("conv output also read by the other operand") {
+    OnnxBuilder b(13);
+    b.input("x", {1, 3, 9, 11});
+    add_conv(b, true);
+    b.node("Sigmoid", {"c"}, {"f"});
+    b.node("Add", {"c", "f"}, {"s"});
+    b.node("Relu", {"s"}, {"y"});
+    b.output("y");
+    Compared c = compare_optimized(b.bytes(), 1e-4f, 1e-4f);
+    CHECK(c.nodes_optimized == 4);
+    CHECK(has_op(b.bytes(), "Add"));
+  }
+  SECTION("conv output is also a graph output") {
+    OnnxBuilder b(13);
+    b.input("x", {1, 3, 9, 11});
+    add_conv(b, true);
+    add_conv_1x1(b, "d");
+    b.node("Add", {"c", "d"}, {"y"});  // d is fusable, c is not
+    b.output("y");
+    b.output("c");
+    Compared c = compare_optimized(b.bytes(), 1e-4f, 1e-4f);
+    CHECK(c.nodes_optimized == 2);  // conv c, and conv d carrying the Add
+    CHECK_FALSE(has_op(b.bytes(), "Add"));
+  }
+  SECTION("Add(c, c)") {
+    OnnxBuilder b(13);
+    b.input("x", {1, 3, 9, 11});
+    add_conv(b, true);
+    b.node("Add", {"c", "c"}, {"y"});
+    b.output("y");
+    Compared c = compare_optimized(b.bytes(), 1e-4f, 1e-4f);
+    CHECK(c.nodes_optimized == 2);
+  }
+}

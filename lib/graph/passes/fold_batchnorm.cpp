@@ -53,6 +53,7 @@ Status fold_batchnorm(Graph& g) {
     Node& conv = g.nodes[pk];
     if (conv.desc.op_type != "Conv" || !conv.desc.domain.empty() || conv.outputs.size() != 1) continue;
     if (conv.desc.attrs.has("cvtool_activation")) continue;  // activation already after the conv output
+    if (conv.desc.attrs.has("cvtool_residual")) continue;    // so is a residual add
     if (conv.inputs.size() < 2 || conv.inputs[1] < 0) continue;
     const auto& w = g.constant(conv.inputs[1]);
     if (!w || w->dtype() != DType::kFloat32 || w->shape().size() < 3) continue;
