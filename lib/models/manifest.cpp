@@ -1,5 +1,7 @@
 #include "models/manifest.h"
 
+#include <cmath>
+
 #include "io/atomic_file.h"
 
 namespace cvt {
@@ -17,9 +19,23 @@ static bool is_hex64(const std::string& s) {
   return true;
 }
 
+// nlohmann converts a floating-point number to an integer field with a plain cast, which is
+// undefined behaviour out of range (found by fuzz_model_manifest): no manifest value needs a
+// magnitude beyond 2^53, so any larger number, or a non-finite one, is rejected up front.
+static bool numbers_in_range(const nlohmann::json& v, int depth = 0) {
+  if (depth > 64) return false;
+  if (v.is_number_float()) return std::isfinite(v.get<double>()) && std::fabs(v.get<double>()) <= 9007199254740992.0;
+  if (v.is_structured()) {
+    for (const auto& e : v)
+      if (!numbers_in_range(e, depth + 1)) return false;
+  }
+  return true;
+}
+
 Result<Manifest> parse_manifest(const nlohmann::json& j, const std::string& label) {
   auto bad = [&](const std::string& why) { return invalid_argument(label + ": " + why); };
   if (!j.is_object()) return bad("manifest must be a JSON object");
+  if (!numbers_in_range(j)) return bad("a number is out of range (or nested deeper than 64 levels)");
   Manifest m;
   m.raw = j;
   m.manifest_path = label;

@@ -54,7 +54,9 @@ TEST_CASE("batch safety: a folder of corrupt, truncated, empty, huge and mislabe
   write_all(dir + "/e_truncated.jpg", dog.substr(0, 600));
   write_all(dir + "/f_empty.jpg", "");
   // A PNG header declaring 100000 x 100000 pixels: rejected from the header, before decoding.
-  write_all(dir + "/g_huge.png", std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\x01\x86\xa0\0\x01\x86\xa0\x08\x02\0\0\0", 33));
+  // Signature, IHDR length and type, width, height, depth/colour/..., CRC (not checked): 33 bytes.
+  write_all(dir + "/g_huge.png",
+            std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\x01\x86\xa0\0\x01\x86\xa0\x08\x02\0\0\0\0\0\0\0", 33));
   write_all(dir + "/h_text.jpg", "this is not an image\n");
   fs::copy_file(img("dog.jpg"), dir + "/i_unreadable.jpg");
   ::chmod((dir + "/i_unreadable.jpg").c_str(), 0);
