@@ -395,6 +395,8 @@ Result<Dataset> read_coco_json(const std::string& path, const ReadOptions& opt) 
     root = json::parse(text);
   } catch (const json::parse_error& e) {
     return json_syntax_error(path, text, e);
+  } catch (const json::exception& e) {  // e.g. a number beyond double's range (found by fuzz_eval_readers)
+    return invalid_argument(path + ": " + e.what());
   }
   return parse_coco_document(root, path, opt);
 }
@@ -415,6 +417,8 @@ Result<Dataset> read_cvtool_jsonl(const std::string& path, const ReadOptions& op
       rec = json::parse(line);
     } catch (const json::parse_error& e) {
       return json_syntax_error(path, line, e, lineno - 1);
+    } catch (const json::exception& e) {
+      return invalid_argument(path + ":" + std::to_string(lineno) + ": " + e.what());
     }
     CVT_RETURN_IF_ERROR(parse_cvtool_record(rec, ds, path + ":" + std::to_string(lineno), opt));
   }
