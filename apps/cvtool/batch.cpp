@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "io/atomic_file.h"
+#include "io/image.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
@@ -189,6 +190,20 @@ Record make_envelope(const std::string& schema, const std::string& path, size_t 
 Record error_json(const cvt::Status& st) {
   if (st.is_ok()) return nullptr;
   return {{"code", cvt::error_code_name(st.code())}, {"message", st.message()}};
+}
+
+cvt::Result<cv::Mat> decode_input(Record& r, const std::string& path, std::chrono::steady_clock::time_point t0,
+                                  double* decode_ms) {
+  auto img = cvt::load_image(path);
+  *decode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (!img.is_ok()) {
+    r["error"] = error_json(img.status());
+    r["timing_ms"] = {{"decode", *decode_ms}, {"pre", nullptr}, {"infer", nullptr}, {"post", nullptr}, {"total", *decode_ms}};
+    return img.status();
+  }
+  r["source"]["width"] = img.value().cols;
+  r["source"]["height"] = img.value().rows;
+  return img;
 }
 
 int run_batch(const BatchOptions& o, const std::vector<std::string>& inputs, const ProcessFn& process) {

@@ -3,6 +3,8 @@
 // output, per-input files, progress and exit codes.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <chrono>
+#include <opencv2/core.hpp>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -37,6 +39,12 @@ cvt::Result<std::vector<std::string>> expand_inputs(const BatchOptions& o);
 // The record every image task starts from (schema, tool, source, model ...).
 Record make_envelope(const std::string& schema, const std::string& path, size_t index);
 Record error_json(const cvt::Status& st);
+
+// Decodes an input image for a task record (decode time measured from t0). On success
+// fills source.width/height; on failure sets the record's error and decode-only
+// timing_ms (pre/infer/post null), so the caller only has to return the record.
+cvt::Result<cv::Mat> decode_input(Record& r, const std::string& path, std::chrono::steady_clock::time_point t0,
+                                  double* decode_ms);
 
 // Runs process(index, path, worker) for every input over `jobs` workers and
 // writes the returned records in input order. Returns the exit code:

@@ -97,15 +97,11 @@ int run_classify(const ClassifyOptions& o) {
     r["params"] = params;
     r["topk"] = json::array();
     r["k"] = o.topk;
-    auto img = cvt::load_image(path);
-    double decode_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    double decode_ms = 0;
+    auto img = decode_input(r, path, t0, &decode_ms);
     if (!img.is_ok()) {
-      r["error"] = error_json(img.status());
-      r["timing_ms"] = {{"decode", decode_ms}, {"pre", nullptr}, {"infer", nullptr}, {"post", nullptr}, {"total", decode_ms}};
       return r;
     }
-    r["source"]["width"] = img.value().cols;
-    r["source"]["height"] = img.value().rows;
     cvt::StageTimes times;
     auto result = workers[worker]->classify(img.value(), o.topk, &times);
     double total = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();

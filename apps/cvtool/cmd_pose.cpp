@@ -213,16 +213,12 @@ int run_pose(const PoseCliOptions& o) {
     r["keypoint_format"] = cfg.keypoint_format;
     r["keypoint_names"] = names;
     r["people"] = json::array();
-    auto img = cvt::load_image(path);
-    double decode_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    double decode_ms = 0;
+    auto img = decode_input(r, path, t0, &decode_ms);
     if (!img.is_ok()) {
-      r["error"] = error_json(img.status());
-      r["timing_ms"] = {{"decode", decode_ms}, {"pre", nullptr}, {"infer", nullptr}, {"post", nullptr}, {"total", decode_ms}};
       if (o.format != "jsonl") log_warn(path + ": " + img.status().message());
       return r;
     }
-    r["source"]["width"] = img.value().cols;
-    r["source"]["height"] = img.value().rows;
     cvt::StageTimes times;
     auto result = workers[worker]->estimate(img.value(), popt, &times);
     double total = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();

@@ -196,16 +196,12 @@ int run_detection(const DetectCliOptions& o) {
     r["params"] = params;
     r["box_format"] = o.box_format;
     r["detections"] = json::array();
-    auto img = cvt::load_image(path);
-    double decode_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    double decode_ms = 0;
+    auto img = decode_input(r, path, t0, &decode_ms);
     if (!img.is_ok()) {
-      r["error"] = error_json(img.status());
-      r["timing_ms"] = {{"decode", decode_ms}, {"pre", nullptr}, {"infer", nullptr}, {"post", nullptr}, {"total", decode_ms}};
       if (o.format != "jsonl") log_warn(path + ": " + img.status().message());
       return r;
     }
-    r["source"]["width"] = img.value().cols;
-    r["source"]["height"] = img.value().rows;
     cvt::StageTimes times;
     cvt::Detector& det = *workers[worker];
     std::vector<cv::Mat> masks;
