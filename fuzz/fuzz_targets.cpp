@@ -26,6 +26,8 @@ namespace {
 
 // What one fuzz execution may run: enough to reach every op on tiny inputs.
 constexpr int64_t kFuzzTensorBytes = int64_t(64) << 20;
+// Multiply-adds (or Loop iterations) per node: a second or so under ASan.
+constexpr int64_t kFuzzNodeWork = int64_t(1) << 24;
 constexpr size_t kMaxNodesToRun = 256;
 constexpr int64_t kInputDimForUnknown = 2;
 constexpr int64_t kMaxInputElements = 1 << 16;
@@ -65,7 +67,10 @@ bool make_inputs(const Graph& g, std::vector<Tensor>* inputs) {
 
 }  // namespace
 
-void set_fuzz_limits() { set_tensor_byte_limit(kFuzzTensorBytes); }
+void set_fuzz_limits() {
+  set_tensor_byte_limit(kFuzzTensorBytes);
+  set_node_work_limit(kFuzzNodeWork);
+}
 
 int onnx_model(const uint8_t* data, size_t size) {
   auto model = import_onnx_bytes(as_string(data, size), "/nonexistent-fuzz-dir", "fuzz.onnx");

@@ -3,6 +3,7 @@
 //
 //   ort_run.mjs MODEL.onnx [--input NAME=FILE.npy ...] [--shape NAME=1x3x224x224 ...]
 //               [--output-dir DIR] [--threads N] [--warmup W] [--repeat R] [--seed S]
+//               [--config KEY=VALUE ...]
 //
 // Writes each output to DIR/<output name>.npy (characters outside
 // [A-Za-z0-9._-] become '_') and prints JSON on stdout:
@@ -11,6 +12,8 @@
 // Inputs not given with --input are seeded random: N(0,1) for floats, small
 // non-negative ints otherwise; dynamic dims are 1 unless --shape overrides;
 // with --output-dir they are saved as DIR/inputs/<input name>.npy.
+// --config sets an ORT session config entry, e.g. session.x64quantprecision=1
+// (exact u8u8 int8 products on x86 CPUs without VNNI instead of saturating u8s8).
 // ORT is loaded from $CVTOOL_ORT_DIR or <repo>/.cache/ort (scripts/setup_ort.sh).
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
@@ -98,7 +101,7 @@ function randomTensor(ort, type, shape, rand) {
 
 // ---- CLI ----
 function parseArgs(argv) {
-  const a = { inputs: {}, shapes: {}, outDir: null, threads: 1, warmup: 0, repeat: 1, seed: 0, model: null };
+  const a = { inputs: {}, shapes: {}, config: {}, outDir: null, threads: 1, warmup: 0, repeat: 1, seed: 0, model: null };
   const kv = (s, flag) => {
     const i = s?.indexOf('=') ?? -1;
     if (i <= 0) die(`${flag} expects NAME=VALUE, got ${s}`);
@@ -114,6 +117,7 @@ function parseArgs(argv) {
     const next = () => { if (i + 1 >= argv.length) die(`${f} needs a value`); return argv[++i]; };
     if (f === '--input') { const [k, v] = kv(next(), f); a.inputs[k] = v; }
     else if (f === '--shape') { const [k, v] = kv(next(), f); a.shapes[k] = v.split('x').map((d) => int(d, f, 0)); }
+    else if (f === '--config') { const [k, v] = kv(next(), f); a.config[k] = v; }
     else if (f === '--output-dir') a.outDir = next();
     else if (f === '--threads') a.threads = int(next(), f, 1);
     else if (f === '--warmup') a.warmup = int(next(), f, 0);
@@ -128,6 +132,18 @@ function parseArgs(argv) {
   }
   if (!a.model) die('usage: ort_run.mjs MODEL.onnx [--input NAME=FILE.npy] [--output-dir DIR] [--threads N] [--warmup W] [--repeat R] (--help)');
   return a;
+}
+
+// onnxruntime-node takes config entries as nested objects: {session: {x64quantprecision: '1'}}.
+function nestedConfig(flat) {
+  const out = {};
+  for (const [key, value] of Object.entries(flat)) {
+    const parts = key.split('.');
+    let node = out;
+    for (const p of parts.slice(0, -1)) node = node[p] ??= {};
+    node[parts.at(-1)] = value;
+  }
+  return out;
 }
 
 function loadOrt() {
@@ -148,6 +164,7 @@ async function main() {
   const session = await ort.InferenceSession.create(args.model, {
     executionProviders: ['cpu'], intraOpNumThreads: args.threads, interOpNumThreads: 1,
     executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3,
+    extra: nestedConfig(args.config),
   }).catch((e) => die(`failed to load ${args.model}: ${e.message}`));
 
   for (const k of [...Object.keys(args.inputs), ...Object.keys(args.shapes)]) {
@@ -201,7 +218,7 @@ async function main() {
   });
   const r3 = (v) => Math.round(v * 1000) / 1000;
   process.stdout.write(JSON.stringify({
-    model: args.model, ort_version: ortVersion, threads: args.threads, inputs: inputsInfo, outputs,
+    model: args.model, ort_version: ortVersion, threads: args.threads, config: args.config, inputs: inputsInfo, outputs,
     latency_ms: { median: r3(median), min: r3(times[0]), max: r3(times[times.length - 1]) },
     runs: times.length, warmup: args.warmup,
   }) + '\n');

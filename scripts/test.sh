@@ -36,5 +36,10 @@ if [ -f /usr/share/darknet/cfg/yolov3-tiny.cfg ]; then
   [ -f "$CVTOOL_DARKNET_REFS/alexnet/outputs.json" ] || $PY scripts/darknet_opencv_refs.py --out "$CVTOOL_DARKNET_REFS" >&2
 fi
 
+# ONNX Runtime (npm onnxruntime-node) for the [ort] cross-checks; they skip when it cannot be installed.
+if command -v npm >/dev/null; then
+  scripts/setup_ort.sh || echo "test.sh: ONNX Runtime unavailable; the [ort] tests will skip" >&2
+fi
+
 cd build-test
 ctest --output-on-failure

@@ -40,7 +40,7 @@ cvt::Tensor random_input(cvt::DType dtype, const cvt::Shape& shape, unsigned see
 }
 
 int run_model(const RunOptions& o) {
-  auto lm = load_any_model(o.model, o.model_arg);
+  auto lm = load_any_model(o.model, o.model_arg, o.kernels == "ref");
   if (!lm.is_ok()) {
     std::cerr << "cvtool: error: " << lm.status().message() << "\n";
     return model_error_exit_code(lm.status());

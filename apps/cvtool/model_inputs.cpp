@@ -4,14 +4,14 @@
 
 #include "io/onnx/importer.h"
 
-cvt::Result<LoadedModel> load_any_model(const ModelOptions& o, const std::string& name_or_path) {
+cvt::Result<LoadedModel> load_any_model(const ModelOptions& o, const std::string& name_or_path, bool reference_kernels) {
   LoadedModel lm;
   ModelOptions mo = o;
   mo.model = name_or_path;
   CVT_ASSIGN_OR_RETURN(lm.resolved, resolve_model(mo, ""));
   if (lm.resolved.manifest.format != "onnx")
     return cvt::unsupported(lm.resolved.model_path + ": format '" + lm.resolved.manifest.format + "' is not supported here yet");
-  CVT_ASSIGN_OR_RETURN(lm.model, cvt::import_onnx_file(lm.resolved.model_path));
+  CVT_ASSIGN_OR_RETURN(lm.model, cvt::import_onnx_file(lm.resolved.model_path, cvt::import_options_for_reference(reference_kernels)));
   return lm;
 }
 

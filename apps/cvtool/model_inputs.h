@@ -14,7 +14,8 @@ struct LoadedModel {
   std::shared_ptr<cvt::Model> model;
 };
 
-cvt::Result<LoadedModel> load_any_model(const ModelOptions& o, const std::string& name_or_path);
+// `reference_kernels` keeps the weights the fast kernels pack (--kernels ref reads them).
+cvt::Result<LoadedModel> load_any_model(const ModelOptions& o, const std::string& name_or_path, bool reference_kernels = false);
 // "--shape NAME=1x3x224x224" values -> map.
 cvt::Result<std::map<std::string, cvt::Shape>> parse_shape_overrides(const std::vector<std::string>& specs);
 // Concrete shape for each graph input: override, else declared dims (dynamic: 1 for the

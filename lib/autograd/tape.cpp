@@ -47,8 +47,13 @@ Result<std::unique_ptr<FeatureTape>> FeatureTape::create(std::shared_ptr<const M
     const Node& n = g.nodes[i];
     if (!std::any_of(n.outputs.begin(), n.outputs.end(), [&](int o) { return o >= 0 && needed[o]; })) continue;
     use_node[i] = 1;
-    for (int in : n.inputs)
-      if (in >= 0) needed[in] = 1;
+    for (int in : n.inputs) {
+      if (in < 0) continue;
+      needed[in] = 1;
+      if (g.constant(in) && is_released(*g.constant(in)))  // the backward pass reads every weight
+        return invalid_argument("weight '" + g.value_name(in) + "' was freed after packing; import the model with "
+                                "release_packed_weights = false for gradients");
+    }
   }
   t->requires_grad_.assign(g.num_values(), 0);
   t->requires_grad_[t->input_id_] = 1;

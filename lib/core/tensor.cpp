@@ -74,6 +74,21 @@ void set_tensor_byte_limit(int64_t bytes) {
   g_tensor_byte_limit.store(std::clamp<int64_t>(bytes, 1, Limits::kMaxBytes), std::memory_order_relaxed);
 }
 
+namespace {
+std::atomic<int64_t> g_node_work_limit{0};
+}
+
+int64_t node_work_limit() { return g_node_work_limit.load(std::memory_order_relaxed); }
+void set_node_work_limit(int64_t units) { g_node_work_limit.store(std::max<int64_t>(0, units), std::memory_order_relaxed); }
+
+Status check_node_work(double units, const char* what) {
+  const int64_t cap = node_work_limit();
+  if (cap > 0 && units > static_cast<double>(cap))
+    return limit_exceeded(std::string(what) + " needs " + std::to_string(static_cast<long double>(units)) +
+                          " operations, over the node work limit of " + std::to_string(cap));
+  return Status::ok();
+}
+
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
   for (int64_t d : s) {

@@ -43,6 +43,15 @@ struct Limits {
 int64_t tensor_byte_limit();
 void set_tensor_byte_limit(int64_t bytes);
 
+// Process-wide cap on the arithmetic one node may do (multiply-adds, window
+// reads, Loop iterations), 0 = none (the default). A file of a few hundred bytes
+// can legitimately ask for hours of work; fuzzers and services that run
+// untrusted models set a cap so that such a file is an error, not a hang.
+int64_t node_work_limit();
+void set_node_work_limit(int64_t units);
+// limit_exceeded when `units` (computed in double, so no overflow) is over the cap.
+Status check_node_work(double units, const char* what);
+
 // Product of dims, or -1 when any dim is negative or the product overflows kMaxElements.
 int64_t shape_numel(const Shape& s);
 std::string shape_str(const Shape& s);

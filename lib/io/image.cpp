@@ -1,5 +1,6 @@
 #include "io/image.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -20,7 +21,22 @@ const bool g_opencv_limit_set = [] {
   return true;
 }();
 
+bool starts_with(const std::string& b, const char* magic, size_t n, size_t at = 0) {
+  return b.size() >= at + n && b.compare(at, n, magic, n) == 0;
+}
+
 }  // namespace
+
+const char* sniff_image_format(const std::string& b) {
+  if (starts_with(b, "\xFF\xD8\xFF", 3)) return "jpeg";
+  if (starts_with(b, "\x89PNG\r\n\x1a\n", 8)) return "png";
+  if (starts_with(b, "BM", 2)) return "bmp";
+  if (starts_with(b, "II*\0", 4) || starts_with(b, "MM\0*", 4)) return "tiff";
+  if (starts_with(b, "RIFF", 4) && starts_with(b, "WEBP", 4, 8)) return "webp";
+  if (b.size() >= 3 && b[0] == 'P' && b[1] >= '1' && b[1] <= '7' && std::isspace(uint8_t(b[2]))) return "pnm";
+  if (starts_with(b, "GIF87a", 6) || starts_with(b, "GIF89a", 6)) return "gif";
+  return nullptr;
+}
 
 Result<std::pair<int, int>> probe_image_size(const std::string& b) {
   (void)g_opencv_limit_set;
@@ -58,6 +74,14 @@ Result<std::pair<int, int>> probe_image_size(const std::string& b) {
 
 Result<cv::Mat> decode_image_bytes(const std::string& bytes, const std::string& label) {
   if (bytes.empty()) return Status(ErrorCode::kDecodeError, label + ": empty file");
+  // OpenCV tries every codec it was built with, including ones that abort the
+  // process on hostile input (GDCM's DICOM reader asserts); only photo formats
+  // reach it.
+  const char* format = sniff_image_format(bytes);
+  if (!format)
+    return Status(ErrorCode::kDecodeError, label + ": not a supported image format (JPEG, PNG, BMP, TIFF, WebP, PNM)");
+  if (std::string(format) == "gif")
+    return Status(ErrorCode::kDecodeError, label + ": GIF is not supported (OpenCV has no GIF decoder); convert it to PNG");
   auto size = probe_image_size(bytes);
   if (!size.is_ok()) return Status(ErrorCode::kDecodeError, label + ": " + size.status().message());
   auto [w, h] = size.value();

@@ -15,6 +15,9 @@ struct ImageLimits {
   static constexpr int kMaxSide = 1 << 16;
 };
 
+// "jpeg", "png", "bmp", "tiff", "webp", "pnm" or "gif" from the magic bytes;
+// nullptr for anything else, which is never handed to OpenCV.
+const char* sniff_image_format(const std::string& bytes);
 // Width/height from a PNG, JPEG, BMP, GIF or WebP header; {0,0} when the format is not recognised.
 Result<std::pair<int, int>> probe_image_size(const std::string& bytes);
 // Decodes to 8-bit BGR (3 channels). Errors: kIoError (missing/unreadable), kDecodeError, kLimitExceeded.

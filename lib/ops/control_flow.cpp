@@ -166,6 +166,7 @@ Status loop_run(const std::shared_ptr<Graph>& body, const LoopShape& ls, KernelC
   while ((max_trips < 0 || iter < max_trips) && cond) {
     if (iter >= kMaxLoopIterations)
       return limit_exceeded("Loop ran " + std::to_string(iter) + " iterations without stopping");
+    CVT_RETURN_IF_ERROR(check_node_work(double(iter + 1), "Loop"));
     std::vector<Tensor> in;
     in.reserve(2 + carried.size());
     in.push_back(Tensor::scalar<int64_t>(iter));

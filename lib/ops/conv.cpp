@@ -4,6 +4,7 @@
 #include "ops/conv.h"
 
 #include <algorithm>
+#include <mutex>
 #include <cstdlib>
 #include <cstring>
 
@@ -364,11 +365,15 @@ class ConvKernel final : public Kernel {
     if (!const_w) return;
     const Shape& ws = const_w->shape();
     const bool dw_candidate = ws[1] == 1 && ws[0] == attrs_.group && ws.size() <= 4;
-    if (winograd_enabled() && winograd_eligible_weights(attrs_, ws))
-      winograd_w_ = winograd_pack_weights(*ks_, const_w->data<float>(), ws[0], ws[1]);
-    else if (!dw_candidate)
-      packed_w_ = pack_conv_weights(*ks_, ws, attrs_.group, const_w->data<float>());
     packed_shape_ = ws;
+    if (winograd_enabled() && winograd_eligible_weights(attrs_, ws)) {
+      // Winograd or im2col depends on the output size: packed at the first run
+      // that needs each form, from W, which therefore stays.
+      winograd_candidate_ = true;
+    } else if (!dw_candidate) {
+      packed_w_ = pack_conv_weights(*ks_, ws, attrs_.group, const_w->data<float>());
+      packed_at_load_ = true;
+    }
   }
 
   Status run(KernelContext& ctx) override {
@@ -380,7 +385,12 @@ class ConvKernel final : public Kernel {
     CVT_RETURN_IF_ERROR(check_input(w, "W"));
     if (b) CVT_RETURN_IF_ERROR(check_input(b, "B"));
     if (residual_) CVT_RETURN_IF_ERROR(check_input(r, "R (fused residual Add)"));
+    if (is_released(*w) && (ctx.use_reference() || !packed_at_load_ || packed_shape_ != w->shape()))
+      return released_weights_error("W");
     CVT_ASSIGN_OR_RETURN(ConvParams p, resolve_conv(attrs_, x->shape(), w->shape()));
+    // Each output value takes one multiply-add per weight of its filter.
+    CVT_RETURN_IF_ERROR(check_node_work(double(shape_numel(p.output_shape())) * double(w->numel()) /
+                                            double(std::max<int64_t>(1, w->dim(0))), "Conv"));
     if (b && b->shape() != Shape{p.out_channels})
       return shape_mismatch("bias B " + shape_str(b->shape()) + " must have shape (" +
                             std::to_string(p.out_channels) + ")");
@@ -394,6 +404,7 @@ class ConvKernel final : public Kernel {
     return Status::ok();
   }
   std::string impl_name() const override { return broadcast_residual_ ? impl_ + "+broadcast_add" : impl_; }
+  bool reads_constant_input(int i) const override { return !(i == 1 && packed_at_load_); }
 
  private:
   // y = act(conv(x, w) + bias [+ residual]); residual is null or shaped like y.
@@ -408,13 +419,17 @@ class ConvKernel final : public Kernel {
       conv_depthwise(p, ks_->isa, x.data<float>(), w.data<float>(), bias, y, residual);
       return;
     }
-    if (!winograd_w_.empty() && packed_shape_ == w.shape() && winograd_eligible(p)) {
+    const bool constant_w = packed_shape_ == w.shape() && (packed_at_load_ || winograd_candidate_);
+    if (constant_w && winograd_candidate_ && winograd_preferred(p)) {
+      std::call_once(winograd_packed_, [&] { winograd_w_ = winograd_pack_weights(*ks_, w.data<float>(), w.dim(0), w.dim(1)); });
       impl_ = std::string("conv_f32_winograd_f43_") + ks_->name;
       conv_winograd_f43(p, *ks_, winograd_w_, x.data<float>(), bias, y, residual);
       return;
     }
     impl_ = std::string(is_pointwise(p) ? "conv_f32_1x1_" : "conv_f32_im2col_") + ks_->name;
-    if (!packed_w_.empty() && packed_shape_ == w.shape()) {
+    if (constant_w && winograd_candidate_)
+      std::call_once(im2col_packed_, [&] { packed_w_ = pack_conv_weights(*ks_, w.shape(), p.group, w.data<float>()); });
+    if (constant_w) {
       conv_gemm(p, *ks_, packed_w_, x.data<float>(), bias, y, residual);
     } else {  // weights computed at run time: pack for this call only
       auto packed = pack_conv_weights(*ks_, w.shape(), p.group, w.data<float>());
@@ -455,8 +470,11 @@ class ConvKernel final : public Kernel {
   bool broadcast_residual_ = false;  // last run took the unfused Add path
   const GemmKernelSet* ks_;
   std::vector<PackedA> packed_w_;
-  WinogradWeights winograd_w_;  // instead of packed_w_ for 3x3 stride-1 convolutions
-  Shape packed_shape_;
+  WinogradWeights winograd_w_;  // 3x3 stride-1 convolutions with enough output tiles
+  Shape packed_shape_;          // W's shape when W is a constant
+  bool packed_at_load_ = false;      // packed_w_ made at load; W itself is not needed
+  bool winograd_candidate_ = false;  // W kept; Winograd or im2col packed at first use
+  std::once_flag winograd_packed_, im2col_packed_;
   std::string impl_;
 };
 

@@ -199,6 +199,9 @@ class ConvTransposeKernel final : public Kernel {
     CVT_RETURN_IF_ERROR(check_input(w, "W"));
     if (b) CVT_RETURN_IF_ERROR(check_input(b, "B"));
     CVT_ASSIGN_OR_RETURN(ConvParams p, resolve_conv_transpose(attrs_, x->shape(), w->shape()));
+    // Each input value is scattered through one filter of W.
+    CVT_RETURN_IF_ERROR(check_node_work(double(x->numel()) * double(w->numel()) /
+                                            double(std::max<int64_t>(1, w->dim(0))), "ConvTranspose"));
     if (b && b->shape() != Shape{p.out_channels})
       return shape_mismatch("bias B " + shape_str(b->shape()) + " must have shape (" +
                             std::to_string(p.out_channels) + ")");

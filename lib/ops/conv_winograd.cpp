@@ -119,6 +119,11 @@ bool winograd_eligible(const ConvParams& p) {
          p.out[1] >= 2 && p.out[2] >= 2;
 }
 
+bool winograd_preferred(const ConvParams& p) {
+  const int64_t tiles = ((p.out[1] + kWinogradTile - 1) / kWinogradTile) * ((p.out[2] + kWinogradTile - 1) / kWinogradTile);
+  return winograd_eligible(p) && tiles >= 9;
+}
+
 WinogradWeights winograd_pack_weights(const GemmKernelSet& ks, const float* w, int64_t k, int64_t c) {
   // Transformed weights as [position][k][c], then one packed (K x C) operand per position.
   std::vector<float> t(static_cast<size_t>(kPositions * k * c));

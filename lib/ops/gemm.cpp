@@ -279,11 +279,14 @@ class GemmOpKernel final : public Kernel {
     if (k != kb)
       return shape_mismatch("Gemm inner dimensions differ: op(A) is " + std::to_string(m) + "x" + std::to_string(k) +
                             ", op(B) is " + std::to_string(kb) + "x" + std::to_string(n));
+    CVT_RETURN_IF_ERROR(check_node_work(double(m) * double(n) * double(k), "Gemm"));
     BroadcastStrides cs;
     if (c) {
       CVT_ASSIGN_OR_RETURN(cs, gemm_c_strides(c->shape(), m, n));
     }
     CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, DType::kFloat32, {m, n}));
+    const bool use_packed = !packed_b_.empty() && packed_b_.depth() == k && packed_b_.cols() == n;
+    if (is_released(*b) && (ctx.use_reference() || !use_packed)) return released_weights_error("B");
     if (ctx.use_reference()) {
       gemm_op_ref(attrs_, *a, *b, c, *y);
       return Status::ok();
@@ -297,7 +300,6 @@ class GemmOpKernel final : public Kernel {
     }
     GemmShape s;
     s.m = m, s.n = n, s.k = k, s.alpha = attrs_.alpha, s.accumulate = add_c;
-    const bool use_packed = !packed_b_.empty() && packed_b_.depth() == k && packed_b_.cols() == n;
     gemm_f32(*ks_, s, 1, [&](int64_t, GemmOperands& op) {
       op.a = MatrixView{a->data<float>(), a->dim(1), attrs_.trans_a};
       if (use_packed)
@@ -310,6 +312,7 @@ class GemmOpKernel final : public Kernel {
     return Status::ok();
   }
   std::string impl_name() const override { return ks_->name; }
+  bool reads_constant_input(int i) const override { return !(i == 1 && !packed_b_.empty()); }
 
  private:
   GemmOpAttrs attrs_;
@@ -360,15 +363,17 @@ class MatMulKernel final : public Kernel {
     CVT_RETURN_IF_ERROR(check_f32(a, "A"));
     CVT_RETURN_IF_ERROR(check_f32(b, "B"));
     CVT_ASSIGN_OR_RETURN(MatMulPlan plan, plan_matmul(a->shape(), b->shape()));
+    CVT_RETURN_IF_ERROR(check_node_work(double(plan.batch) * double(plan.m) * double(plan.n) * double(plan.k), "MatMul"));
     CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, DType::kFloat32, plan.out));
     const float* ad = a->data<float>();
     const float* bd = b->data<float>();
     float* yd = y->data<float>();
+    const bool use_packed = !packed_b_.empty() && packed_b_.depth() == plan.k && packed_b_.cols() == plan.n;
+    if (is_released(*b) && (ctx.use_reference() || !use_packed)) return released_weights_error("B");
     if (ctx.use_reference()) {
       matmul_ref(plan, ad, bd, yd);
       return Status::ok();
     }
-    const bool use_packed = !packed_b_.empty() && packed_b_.depth() == plan.k && packed_b_.cols() == plan.n;
     GemmShape s;
     s.n = plan.n, s.k = plan.k;
     // One shared B and A's batch contiguous after its offsets: fold the batch into M.
@@ -387,6 +392,7 @@ class MatMulKernel final : public Kernel {
     return Status::ok();
   }
   std::string impl_name() const override { return ks_->name; }
+  bool reads_constant_input(int i) const override { return !(i == 1 && !packed_b_.empty()); }
 
  private:
   const GemmKernelSet* ks_;

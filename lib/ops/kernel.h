@@ -106,7 +106,19 @@ class Kernel {
   virtual Status run(KernelContext& ctx) = 0;
   // Name of the implementation chosen, for -v / --profile ("conv2d_f32_im2col_gemm__avx2").
   virtual std::string impl_name() const { return "generic"; }
+  // False when the kernel keeps its own (packed) copy of constant input i and
+  // never reads the graph's copy with the fast kernels; the runtime may then
+  // free the graph's copy (release_packed_constants) and leave only its shape.
+  virtual bool reads_constant_input(int /*i*/) const { return true; }
 };
+
+// A constant whose bytes were freed after packing: shape and dtype, no data.
+inline bool is_released(const Tensor& t) { return t.raw() == nullptr && t.numel() > 0; }
+inline Status released_weights_error(const char* what) {
+  return internal_error(std::string("constant ") + what +
+                        " was freed after packing; to run the reference kernels, import the model with "
+                        "release_packed_weights = false");
+}
 
 using KernelFactory = Result<std::unique_ptr<Kernel>> (*)(const NodeDesc&);
 

@@ -80,6 +80,10 @@ Status nms_run(bool center_point, KernelContext& ctx) {
     return invalid_argument("NonMaxSuppression iou_threshold must be in [0, 1], got " + std::to_string(iou_threshold));
 
   const int64_t B = boxes->dim(0), N = boxes->dim(1), C = scores->dim(1);
+  // Each kept box is compared with the ones kept before it.
+  const double kept_cap = std::min<double>(double(N), double(max_per_class));
+  CVT_RETURN_IF_ERROR(check_node_work(double(B) * double(C) * (double(N) * std::log2(double(N) + 2) + double(N) * kept_cap),
+                                      "NonMaxSuppression"));
   std::vector<int64_t> selected;  // flat (batch, class, box) triples
   if (max_per_class > 0) {
     std::vector<Corners> corners(N);

@@ -258,6 +258,9 @@ Status run_pool(const PoolParams& p, bool want_indices, KernelContext& ctx) {
   if (!x) return invalid_model(std::string(pool_name(p.kind)) + " needs an input");
   if (!pool_dtype_ok(p.kind, x->dtype())) return dtype_unsupported(pool_name(p.kind), x->dtype());
   CVT_ASSIGN_OR_RETURN(PoolGeometry g, pool_geometry(p, x->shape()));
+  double window = 1;
+  for (int64_t k : p.kernel) window *= double(k);
+  CVT_RETURN_IF_ERROR(check_node_work(double(shape_numel(g.out_shape)) * window, pool_name(p.kind)));
   CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, x->dtype(), g.out_shape));
   Tensor* indices = nullptr;
   if (want_indices && ctx.num_outputs() > 1) {

@@ -89,13 +89,22 @@ Status roi_align_run(const RoiAlignParams& p, KernelContext& ctx) {
     if (b < 0 || b >= x->dim(0))
       return invalid_argument("RoiAlign batch index " + std::to_string(b) + " is outside [0, " + std::to_string(x->dim(0)) + ")");
   const int64_t R = rois->dim(0);
-  if (p.sampling_ratio == 0 && x->dim(2) > 0 && x->dim(3) > 0)
+  double samples = double(p.sampling_ratio) * double(p.sampling_ratio);  // per bin, summed over RoIs below
+  if (p.sampling_ratio == 0 && x->dim(2) > 0 && x->dim(3) > 0) {
+    samples = 0;
     for (int64_t r = 0; r < R; ++r) {
       const RoiBins b = roi_bins(p, rois->data<float>() + r * 4);
-      if (!(static_cast<double>(b.grid_h) * static_cast<double>(b.grid_w) <= kMaxSamplesPerBin))
+      const double grid = static_cast<double>(b.grid_h) * static_cast<double>(b.grid_w);
+      if (!(grid <= kMaxSamplesPerBin))
         return limit_exceeded("RoiAlign RoI " + std::to_string(r) + " needs more than " + std::to_string(kMaxSamplesPerBin) +
                               " samples per bin");
+      samples += grid;
     }
+  } else {
+    samples *= double(R);
+  }
+  CVT_RETURN_IF_ERROR(check_node_work(samples * double(x->dim(1)) * double(p.output_height) * double(p.output_width),
+                                      "RoiAlign"));
   CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, DType::kFloat32, {R, x->dim(1), p.output_height, p.output_width}));
   if (y->numel() == 0) return Status::ok();
   if (x->dim(2) == 0 || x->dim(3) == 0) return invalid_argument("RoiAlign X has an empty spatial size " + shape_str(x->shape()));

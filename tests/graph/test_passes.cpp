@@ -51,10 +51,13 @@ struct Compared {
 // Runs the model both ways and checks the outputs agree; returns node counts.
 Compared compare_optimized(const std::string& bytes, float atol = 1e-5f, float rtol = 1e-5f) {
   Compared c;
-  auto opt = import_onnx_bytes(bytes, ".", "opt");
+  OnnxImportOptions opt_opts;
+  opt_opts.release_packed_weights = false;  // the same model also runs with the reference kernels
+  auto opt = import_onnx_bytes(bytes, ".", "opt", opt_opts);
   REQUIRE_OK(opt);
   OnnxImportOptions plain_opts;
   plain_opts.optimize = false;
+  plain_opts.release_packed_weights = false;
   auto plain = import_onnx_bytes(bytes, ".", "plain", plain_opts);
   REQUIRE_OK(plain);
   c.nodes_optimized = opt.value()->graph->nodes.size();
@@ -244,7 +247,9 @@ void add_conv_1x1(OnnxBuilder& b, const std::string& out) {
 }
 
 bool has_op(const std::string& bytes, const char* op) {
-  auto opt = import_onnx_bytes(bytes, ".", "opt");
+  OnnxImportOptions opt_opts;
+  opt_opts.release_packed_weights = false;  // the same model also runs with the reference kernels
+  auto opt = import_onnx_bytes(bytes, ".", "opt", opt_opts);
   REQUIRE_OK(opt);
   for (const auto& n : opt.value()->graph->nodes)
     if (n.desc.op_type == op) return true;

@@ -231,3 +231,88 @@ TEST_CASE("importer: external data files are read, and may not escape the model 
   CHECK_FALSE(import_onnx_bytes(make("/etc/passwd"), dir, "ext.onnx").is_ok());
   CHECK_FALSE(import_onnx_bytes(make("missing.bin"), dir, "ext.onnx").is_ok());
 }
+
+static std::vector<float> values_of(int64_t n, uint32_t seed) {
+  Tensor t = cvt::testing::random_tensor({n}, seed);
+  return std::vector<float>(t.data<float>(), t.data<float>() + n);
+}
+
+TEST_CASE("import: weights freed after packing give the same outputs and keep their shapes", "[graph][session]") {
+  // Conv (packed im2col), Conv 3x3 (Winograd: keeps W), a depthwise conv (never
+  // packed: keeps W), Gemm and MatMul (packed B). The first conv's W is also a
+  // graph output, so it must stay.
+  OnnxBuilder b(13);
+  b.input("x", {1, 8, 6, 6});
+  b.initializer("w1", {8, 8, 1, 1}, values_of(64, 1));
+  b.initializer("w3", {8, 8, 3, 3}, values_of(576, 2));
+  b.initializer("wd", {8, 1, 3, 3}, values_of(72, 3));
+  b.initializer_i64("flat", {2}, {1, -1});
+  b.initializer("gb", {288, 5}, values_of(1440, 4));
+  b.initializer("mb", {5, 3}, values_of(15, 5));
+  b.node("Conv", {"x", "w1"}, {"c1"});
+  auto& c3 = b.node("Conv", {"c1", "w3"}, {"c3"});
+  OnnxBuilder::attr_ints(c3, "pads", {1, 1, 1, 1});
+  auto& dw = b.node("Conv", {"c3", "wd"}, {"cd"});
+  OnnxBuilder::attr_ints(dw, "pads", {1, 1, 1, 1});
+  OnnxBuilder::attr_int(dw, "group", 8);
+  b.node("Reshape", {"cd", "flat"}, {"f"});
+  b.node("Gemm", {"f", "gb"}, {"g"});
+  b.node("MatMul", {"g", "mb"}, {"y"});
+  b.output("y");
+  b.output("w1");
+  const std::string bytes = b.bytes();
+  Tensor x = cvt::testing::random_tensor({1, 8, 6, 6}, 9);
+
+  OnnxImportOptions keep;
+  keep.release_packed_weights = false;
+  auto kept = import_onnx_bytes(bytes, ".", "kept", keep);
+  REQUIRE_OK(kept);
+  SessionOptions ref_opts;
+  ref_opts.use_reference = true;
+  auto s_keep = Session::create(kept.value(), ref_opts);
+  REQUIRE_OK(s_keep);
+  auto want = s_keep.value()->run({x});
+  REQUIRE_OK(want);
+  std::vector<Tensor> fast_kept;
+  {
+    auto s = Session::create(kept.value(), {});
+    REQUIRE_OK(s);
+    auto got = s.value()->run({x});
+    REQUIRE_OK(got);
+    fast_kept = got.value();
+    CHECK_TENSOR_NEAR(fast_kept[0], want.value()[0], 1e-4, 1e-4);
+  }
+
+  auto model = import_onnx_bytes(bytes, ".", "released");  // releases by default
+  REQUIRE_OK(model);
+  const Graph& g = *model.value()->graph;
+  for (int threads : {1, 2}) {
+    SessionOptions so;
+    so.threads = threads;
+    auto s = Session::create(model.value(), so);
+    REQUIRE_OK(s);
+    auto got = s.value()->run({x});
+    REQUIRE_OK(got);
+    REQUIRE(got.value().size() == 2);
+    CHECK_TENSOR_NEAR(got.value()[0], fast_kept[0], 0, 0);
+    CHECK_TENSOR_NEAR(got.value()[1], fast_kept[1], 0, 0);
+  }
+  auto released = [&](const char* name) {
+    const auto& c = g.constant(g.find_value(name));
+    REQUIRE(c);
+    return is_released(*c);
+  };
+  CHECK(released("gb"));
+  CHECK(released("mb"));
+  CHECK_FALSE(released("w1"));  // also a graph output
+  CHECK_FALSE(released("w3"));  // 3x3: Winograd or im2col is packed at first run, from W
+  CHECK_FALSE(released("wd"));  // depthwise reads W directly
+  CHECK(g.constant(g.find_value("gb"))->shape() == Shape{288, 5});
+
+  // The reference kernels need the freed weights: a clear error, not a crash.
+  auto s_ref = Session::create(model.value(), ref_opts);
+  REQUIRE_OK(s_ref);
+  auto bad = s_ref.value()->run({x});
+  REQUIRE_FALSE(bad.is_ok());
+  CHECK_THAT(bad.status().message(), Catch::Contains("freed after packing"));
+}

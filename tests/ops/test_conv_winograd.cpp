@@ -4,6 +4,7 @@
 // threads, with the numerical error bounded relative to the output scale.
 #include <cmath>
 #include <cstring>
+#include <tbb/task_arena.h>
 
 #include "ops/conv.h"
 #include "ops/conv_winograd.h"
@@ -73,8 +74,8 @@ TEST_CASE("winograd F(4,3): odd shapes against the reference, 1 and 2 threads", 
     bool bias, relu;
   };
   const Case c = GENERATE(Case{{1, 8, 4, 4}, 8, {1, 1, 1, 1}, true, false},      // one tile
-                          Case{{1, 8, 3, 3}, 9, {0, 0, 0, 0}, false, false},     // 1x1 output: not eligible (< 2)
-                          Case{{1, 13, 7, 9}, 17, {1, 1, 1, 1}, true, true},     // partial edge tiles, ReLU
+                          Case{{1, 8, 3, 3}, 9, {0, 0, 0, 0}, false, false},     // 1x1 output: im2col
+                          Case{{1, 13, 7, 9}, 17, {1, 1, 1, 1}, true, true},     // partial edge tiles, ReLU (6 tiles: im2col in the op)
                           Case{{2, 16, 13, 11}, 8, {0, 1, 2, 0}, true, false},   // batch 2, asymmetric pads
                           Case{{1, 64, 30, 30}, 64, {1, 1, 1, 1}, true, true},   // ResNet-like
                           Case{{1, 37, 57, 5}, 23, {1, 1, 1, 1}, false, false},  // tall and narrow
@@ -96,4 +97,27 @@ TEST_CASE("winograd F(4,3): odd shapes against the reference, 1 and 2 threads", 
   const double scale = max_abs(r), atol = 2e-5 * scale * std::sqrt(9.0 * double(c.x[1])) / 8.0 + 1e-6;
   CHECK_TENSOR_NEAR(one.value()[0], r, atol, 0);
   CHECK(std::memcmp(one.value()[0].raw(), two.value()[0].raw(), one.value()[0].nbytes()) == 0);
+
+  // The kernel itself on every shape it accepts, whether or not the op would
+  // choose it (the op prefers im2col below 9 output tiles).
+  auto attrs = parse_conv_attrs(node, false);
+  REQUIRE_OK(attrs);
+  auto p = resolve_conv(attrs.value(), c.x, in[1].shape());
+  REQUIRE_OK(p);
+  ConvParams params = p.value();
+  params.activation = c.relu ? Epilogue::relu() : Epilogue::none();
+  if (!winograd_eligible(params)) return;
+  const GemmKernelSet& ks = gemm_kernels();
+  const WinogradWeights w = winograd_pack_weights(ks, in[1].data<float>(), c.k, c.x[1]);
+  std::vector<Tensor> direct;
+  for (int threads : {1, 2}) {
+    Tensor y(DType::kFloat32, params.output_shape());
+    tbb::task_arena arena(threads);
+    arena.execute([&] {
+      conv_winograd_f43(params, ks, w, in[0].data<float>(), c.bias ? in[2].data<float>() : nullptr, y.data<float>(), nullptr);
+    });
+    CHECK_TENSOR_NEAR(y, r, atol, 0);
+    direct.push_back(y);
+  }
+  CHECK(std::memcmp(direct[0].raw(), direct[1].raw(), direct[0].nbytes()) == 0);
 }

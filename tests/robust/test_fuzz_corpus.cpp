@@ -6,6 +6,9 @@
 
 #include "core/tensor.h"
 #include "fuzz_targets.h"
+#include "graph/session.h"
+#include "io/image.h"
+#include "io/onnx/importer.h"
 #include "test_paths.h"
 #include "test_util.h"
 
@@ -20,9 +23,12 @@ std::string read_bytes(const fs::path& p) {
 
 // Restores the process-wide tensor limit the fuzz limits lower.
 struct FuzzLimitsScope {
-  int64_t saved = cvt::tensor_byte_limit();
+  int64_t saved_bytes = cvt::tensor_byte_limit(), saved_work = cvt::node_work_limit();
   FuzzLimitsScope() { cvt::fuzz::set_fuzz_limits(); }
-  ~FuzzLimitsScope() { cvt::set_tensor_byte_limit(saved); }
+  ~FuzzLimitsScope() {
+    cvt::set_tensor_byte_limit(saved_bytes);
+    cvt::set_node_work_limit(saved_work);
+  }
 };
 
 }  // namespace
@@ -55,4 +61,48 @@ TEST_CASE("fuzz targets: accept the real files they are seeded with", "[robust][
   CHECK(cvt::fuzz::model_manifest(reinterpret_cast<const uint8_t*>(manifest.data()), manifest.size()) == 0);
   const std::string jpg = read_bytes(cvt::testing::shared_dir() + "/data/images/dog.jpg");
   CHECK(cvt::fuzz::image_decode(reinterpret_cast<const uint8_t*>(jpg.data()), jpg.size()) == 0);
+}
+
+TEST_CASE("node work limit: a tiny file asking for heavy arithmetic is an error, not a hang", "[robust][fuzz]") {
+  // Found by fuzz_onnx_model: a 173-byte ConvTranspose (3-D) needing 1.6e8
+  // multiply-adds ran for minutes under ASan.
+  const std::string bytes = read_bytes(fs::path(CVTOOL_TEST_DATA_DIR) / "fuzz" / "onnx_model" / "convtranspose_3d_heavy.onnx");
+  auto model = cvt::import_onnx_bytes(bytes, ".", "heavy.onnx");
+  REQUIRE_OK(model);
+  const cvt::Graph& g = *model.value()->graph;
+  std::vector<cvt::Tensor> inputs;
+  for (const cvt::ValueInfo& vi : g.inputs) inputs.emplace_back(vi.dtype, vi.shape);
+  FuzzLimitsScope limits;
+  auto s = cvt::Session::create(model.value(), {});
+  REQUIRE_OK(s);
+  auto out = s.value()->run(inputs);
+  REQUIRE_FALSE(out.is_ok());
+  CHECK(out.status().code() == cvt::ErrorCode::kLimitExceeded);
+  CHECK_THAT(out.status().message(), Catch::Contains("ConvTranspose") && Catch::Contains("node work limit"));
+}
+
+TEST_CASE("image formats: only photo formats reach OpenCV", "[robust][fuzz]") {
+  using cvt::sniff_image_format;
+  CHECK(std::string(sniff_image_format(std::string("\xFF\xD8\xFF\xE0", 4))) == "jpeg");
+  CHECK(std::string(sniff_image_format("\x89PNG\r\n\x1a\n....")) == "png");
+  CHECK(std::string(sniff_image_format("BM......")) == "bmp");
+  CHECK(std::string(sniff_image_format(std::string("II*\0", 4))) == "tiff");
+  CHECK(std::string(sniff_image_format("RIFF....WEBPVP8 ")) == "webp");
+  CHECK(std::string(sniff_image_format("P6\n3 2\n255\n")) == "pnm");
+  CHECK(sniff_image_format(std::string(128, '\0') + "DICM") == nullptr);  // DICOM
+  CHECK(sniff_image_format("v/1\x01") == nullptr);                       // OpenEXR
+  CHECK(sniff_image_format("#?RADIANCE\n") == nullptr);                  // HDR
+  const std::string dicom = read_bytes(fs::path(CVTOOL_TEST_DATA_DIR) / "fuzz" / "image_decode" / "dicom_gdcm_assert.bin");
+  auto r = cvt::decode_image_bytes(dicom, "x.dcm");
+  REQUIRE_FALSE(r.is_ok());
+  CHECK(r.status().code() == cvt::ErrorCode::kDecodeError);
+  CHECK_THAT(r.status().message(), Catch::Contains("not a supported image format"));
+  auto gif = cvt::decode_image_bytes("GIF89a\x02\x00\x02\x00....", "x.gif");
+  REQUIRE_FALSE(gif.is_ok());
+  CHECK_THAT(gif.status().message(), Catch::Contains("GIF"));
+  // Every real image in the shared data still decodes.
+  for (const auto& e : fs::directory_iterator(cvt::testing::shared_dir() + "/data/images")) {
+    INFO(e.path().string());
+    CHECK(cvt::load_image(e.path().string()).is_ok());
+  }
 }

@@ -57,9 +57,17 @@ TEST_CASE("feature tape gradient matches a directional finite difference on Tiny
   if (!exists(tiny_darknet_path())) SKIP("no Tiny Darknet in the mirror");
   OnnxImportOptions io;
   io.optimize = false;
+  const std::vector<std::string> layers{"leaky_re_lu_2", "leaky_re_lu_4", "max_pooling2d_2"};
+  {  // weights freed after packing: a clear error, not a crash
+    auto packed = import_onnx_file(tiny_darknet_path(), io);
+    REQUIRE(packed.is_ok());
+    auto refused = autograd::FeatureTape::create(packed.value(), layers);
+    REQUIRE_FALSE(refused.is_ok());
+    CHECK_THAT(refused.status().message(), Catch::Contains("freed after packing"));
+  }
+  io.release_packed_weights = false;
   auto model = import_onnx_file(tiny_darknet_path(), io);
   REQUIRE(model.is_ok());
-  const std::vector<std::string> layers{"leaky_re_lu_2", "leaky_re_lu_4", "max_pooling2d_2"};
   auto tape = autograd::FeatureTape::create(model.value(), layers);
   REQUIRE(tape.is_ok());
   Tensor x = random_tensor({1, 3, 24, 20}, 1, 0.f, 1.f);

@@ -19,7 +19,10 @@ struct ImportContext {
   std::map<std::string, int> opsets;
 };
 
-Result<std::shared_ptr<Graph>> import_graph(const onnx::GraphProto& gp, const ImportContext& ctx,
+// The protos are mutable so that each initializer's bytes are freed as soon as
+// they are copied into a tensor: peak memory while importing stays near one
+// copy of the weights, not two.
+Result<std::shared_ptr<Graph>> import_graph(onnx::GraphProto& gp, const ImportContext& ctx,
                                             const std::set<std::string>& outer_names, int depth);
 
 Result<ValueInfo> value_info_from_proto(const onnx::ValueInfoProto& vi) {
@@ -41,7 +44,7 @@ Result<ValueInfo> value_info_from_proto(const onnx::ValueInfoProto& vi) {
   return info;
 }
 
-Result<Attribute> attribute_from_proto(const onnx::AttributeProto& a, const ImportContext& ctx,
+Result<Attribute> attribute_from_proto(onnx::AttributeProto& a, const ImportContext& ctx,
                                        const std::set<std::string>& visible_names, int depth) {
   using AP = onnx::AttributeProto;
   Attribute r;
@@ -62,7 +65,7 @@ Result<Attribute> attribute_from_proto(const onnx::AttributeProto& a, const Impo
     }
     case AP::GRAPH: {
       r.kind = Attribute::Kind::kGraph;
-      CVT_ASSIGN_OR_RETURN(r.graph, import_graph(a.g(), ctx, visible_names, depth + 1));
+      CVT_ASSIGN_OR_RETURN(r.graph, import_graph(*a.mutable_g(), ctx, visible_names, depth + 1));
       break;
     }
     default:
@@ -116,7 +119,7 @@ Result<std::vector<int>> topological_order(const onnx::GraphProto& gp, const std
   return order;
 }
 
-Result<std::shared_ptr<Graph>> import_graph(const onnx::GraphProto& gp, const ImportContext& ctx,
+Result<std::shared_ptr<Graph>> import_graph(onnx::GraphProto& gp, const ImportContext& ctx,
                                             const std::set<std::string>& outer_names, int depth) {
   if (depth > OnnxLimits::kMaxSubgraphDepth) return limit_exceeded("sub-graphs nested deeper than " + std::to_string(OnnxLimits::kMaxSubgraphDepth));
   if (gp.node_size() > OnnxLimits::kMaxNodes) return limit_exceeded("graph has " + std::to_string(gp.node_size()) + " nodes");
@@ -124,9 +127,10 @@ Result<std::shared_ptr<Graph>> import_graph(const onnx::GraphProto& gp, const Im
   g->name = gp.name();
 
   std::set<std::string> defined;  // names visible to this graph's nodes
-  for (const auto& init : gp.initializer()) {
+  for (auto& init : *gp.mutable_initializer()) {
     auto t = tensor_from_proto(init, ctx.base_dir);
     if (!t.is_ok()) return t.status().with_context("initializer '" + init.name() + "'");
+    std::string().swap(*init.mutable_raw_data());  // clear() would keep the capacity
     int id = g->add_value(init.name());
     g->set_constant(id, std::make_shared<Tensor>(std::move(t).value()));
     defined.insert(init.name());
@@ -147,7 +151,7 @@ Result<std::shared_ptr<Graph>> import_graph(const onnx::GraphProto& gp, const Im
     for (const auto& o : np.output()) visible.insert(o);
 
   for (size_t k = 0; k < order.size(); ++k) {
-    const onnx::NodeProto& np = gp.node(order[k]);
+    onnx::NodeProto& np = *gp.mutable_node(order[k]);
     Node node;
     NodeDesc& d = node.desc;
     d.op_type = np.op_type();
@@ -157,7 +161,7 @@ Result<std::shared_ptr<Graph>> import_graph(const onnx::GraphProto& gp, const Im
     if (opset_it == ctx.opsets.end())
       return invalid_model("node '" + d.name + "' uses domain '" + d.domain + "', which the model does not import");
     d.opset = opset_it->second;
-    for (const auto& a : np.attribute()) {
+    for (auto& a : *np.mutable_attribute()) {
       auto attr = attribute_from_proto(a, ctx, visible, depth);
       if (!attr.is_ok()) return attr.status().with_context(d.label());
       d.attrs.set(a.name(), std::move(attr).value());
@@ -205,13 +209,8 @@ Result<std::shared_ptr<Graph>> import_graph(const onnx::GraphProto& gp, const Im
   return g;
 }
 
-}  // namespace
-
-Result<std::shared_ptr<Model>> import_onnx_bytes(const std::string& bytes, const std::string& base_dir,
-                                                 const std::string& label, const OnnxImportOptions& opts) {
-  onnx::ModelProto mp;
-  if (!mp.ParseFromString(bytes))
-    return invalid_model(label + ": not a valid ONNX model (protobuf parse failed: truncated or corrupt file)");
+Result<std::shared_ptr<Model>> import_model_proto(onnx::ModelProto& mp, const std::string& base_dir,
+                                                  const std::string& label, const OnnxImportOptions& opts) {
   if (!mp.has_graph()) return invalid_model(label + ": the ONNX file has no graph");
   auto model = std::make_shared<Model>();
   model->path = label;
@@ -227,12 +226,24 @@ Result<std::shared_ptr<Model>> import_onnx_bytes(const std::string& bytes, const
   if (it != model->opsets.end() && (it->second < 1 || it->second > 21))
     return unsupported(label + ": ai.onnx opset " + std::to_string(it->second) + " (supported: 1-21)");
   ImportContext ctx{base_dir, label, model->opsets};
-  auto g = import_graph(mp.graph(), ctx, {}, 0);
+  auto g = import_graph(*mp.mutable_graph(), ctx, {}, 0);
   if (!g.is_ok()) return g.status().with_context(label);
+  mp.Clear();  // the graph holds everything now; free the proto before packing weights
   model->graph = g.value();
-  Status st = finalize_graph(*model->graph, opts.optimize);
+  Status st = finalize_graph(*model->graph, opts.optimize, opts.release_packed_weights);
   if (!st.is_ok()) return st.with_context(label);
   return model;
+}
+
+const char* const kParseFailed = ": not a valid ONNX model (protobuf parse failed: truncated or corrupt file)";
+
+}  // namespace
+
+Result<std::shared_ptr<Model>> import_onnx_bytes(const std::string& bytes, const std::string& base_dir,
+                                                 const std::string& label, const OnnxImportOptions& opts) {
+  onnx::ModelProto mp;
+  if (!mp.ParseFromString(bytes)) return invalid_model(label + kParseFailed);
+  return import_model_proto(mp, base_dir, label, opts);
 }
 
 Result<std::shared_ptr<Model>> import_onnx_file(const std::string& path, const OnnxImportOptions& opts) {
@@ -246,10 +257,10 @@ Result<std::shared_ptr<Model>> import_onnx_file(const std::string& path, const O
   if (size == 0) return invalid_model(path + ": empty file");
   std::ifstream f(path, std::ios::binary);
   if (!f) return io_error(path + ": cannot open for reading");
-  std::string bytes(size, '\0');
-  f.read(bytes.data(), static_cast<std::streamsize>(size));
-  if (!f) return io_error(path + ": read failed");
-  return import_onnx_bytes(bytes, fs::path(path).parent_path().string(), path, opts);
+  // Parsed straight from the stream: no second in-memory copy of the file.
+  onnx::ModelProto mp;
+  if (!mp.ParseFromIstream(&f)) return invalid_model(path + kParseFailed);
+  return import_model_proto(mp, fs::path(path).parent_path().string(), path, opts);
 }
 
 }  // namespace cvt

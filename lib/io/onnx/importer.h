@@ -11,7 +11,18 @@ namespace cvt {
 
 struct OnnxImportOptions {
   bool optimize = true;  // constant folding, dead-node removal (graph/passes)
+  // Free each weight once its kernels have packed their own copy (see
+  // finalize_graph). Set false to run the reference kernels (--kernels ref)
+  // or to read the weights from the graph afterwards.
+  bool release_packed_weights = true;
 };
+
+// Weights are kept only when the reference kernels will run.
+inline OnnxImportOptions import_options_for_reference(bool use_reference) {
+  OnnxImportOptions o;
+  o.release_packed_weights = !use_reference;
+  return o;
+}
 
 Result<std::shared_ptr<Model>> import_onnx_file(const std::string& path, const OnnxImportOptions& opts = {});
 // `base_dir` resolves external data; `label` names the source in errors.

@@ -39,7 +39,7 @@ Result<std::unique_ptr<Classifier>> Classifier::create(const ResolvedModel& mode
   auto c = std::unique_ptr<Classifier>(new Classifier());
   if (model.manifest.format != "onnx")
     return unsupported("model '" + model.manifest.name + "' has format '" + model.manifest.format + "'; classify runs ONNX models");
-  CVT_ASSIGN_OR_RETURN(auto m, import_onnx_file(model.model_path));
+  CVT_ASSIGN_OR_RETURN(auto m, import_onnx_file(model.model_path, import_options_for_reference(opts.use_reference)));
   CVT_ASSIGN_OR_RETURN(c->session_, Session::create(m, opts));
   const Graph& g = c->session_->graph();
   if (g.inputs.size() != 1) return invalid_argument("classify needs a model with one input; this one has " + std::to_string(g.inputs.size()));

@@ -72,7 +72,7 @@ Result<std::unique_ptr<Detector>> Detector::create(const ResolvedModel& model, c
       return invalid_argument(model.model_path + ": no [yolo] or [region] layer: not a detector");
     default_type = "darknet_yolo";
   } else if (mf.format == "onnx") {
-    CVT_ASSIGN_OR_RETURN(m, import_onnx_file(model.model_path));
+    CVT_ASSIGN_OR_RETURN(m, import_onnx_file(model.model_path, import_options_for_reference(opts.use_reference)));
     default_type = guess_onnx_decoder(*m->graph);
   } else {
     return unsupported("model '" + mf.name + "' has format '" + mf.format + "'; detect runs onnx and darknet models");

@@ -96,7 +96,7 @@ Result<std::unique_ptr<PoseEstimator>> PoseEstimator::create(const ResolvedModel
   if (!model.from_manifest)
     return invalid_argument("a pose model needs a manifest (its part/limb table and input contract); see models/openpose-*.json");
   CVT_ASSIGN_OR_RETURN(e->config_, parse_pose_config(mf.decoder));
-  CVT_ASSIGN_OR_RETURN(std::shared_ptr<Model> m, import_onnx_file(model.model_path));
+  CVT_ASSIGN_OR_RETURN(std::shared_ptr<Model> m, import_onnx_file(model.model_path, import_options_for_reference(opts.use_reference)));
   CVT_ASSIGN_OR_RETURN(e->session_, Session::create(m, opts));
   const Graph& g = e->session_->graph();
   if (g.inputs.size() != 1) return invalid_argument("pose needs a model with one input; this one has " + std::to_string(g.inputs.size()));

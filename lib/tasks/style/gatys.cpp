@@ -45,6 +45,7 @@ Result<std::unique_ptr<GatysTransfer>> GatysTransfer::create(const ResolvedModel
     return unsupported("feature extractor '" + extractor.manifest.name + "' has format '" + extractor.manifest.format + "'; it must be ONNX");
   OnnxImportOptions io;
   io.optimize = false;  // keep the file's own ops and layer names
+  io.release_packed_weights = false;  // the backward pass reads the weights
   CVT_ASSIGN_OR_RETURN(auto model, import_onnx_file(extractor.model_path, io));
   t->contract_ = extractor.manifest.input;
   if (t->contract_.channels != 3) return invalid_argument("the feature extractor must take a 3-channel image");

@@ -163,7 +163,7 @@ Result<std::unique_ptr<Stylizer>> Stylizer::create(const ResolvedModel& model, c
   auto s = std::unique_ptr<Stylizer>(new Stylizer());
   if (!model.manifest.format.empty() && model.manifest.format != "onnx")
     return unsupported("style model '" + model.manifest.name + "' has format '" + model.manifest.format + "'; style networks are ONNX");
-  CVT_ASSIGN_OR_RETURN(auto m, import_onnx_file(model.model_path));
+  CVT_ASSIGN_OR_RETURN(auto m, import_onnx_file(model.model_path, import_options_for_reference(opts.use_reference)));
   Graph& g = *m->graph;
   if (g.inputs.size() != 1 || g.outputs.empty()) return invalid_argument("a style network has one input and one output");
   s->book_ = std::make_shared<StatsBook>();
