@@ -28,6 +28,9 @@ bool starts_with(const std::string& b, const char* magic, size_t n, size_t at = 
 }  // namespace
 
 const char* sniff_image_format(const std::string& b) {
+  // OpenCV asks its codecs in turn and GDCM, last in line, claims any buffer
+  // with "DICM" at byte 128, e.g. a WebP header libwebp rejects (found by fuzzing).
+  if (starts_with(b, "DICM", 4, 128)) return nullptr;
   if (starts_with(b, "\xFF\xD8\xFF", 3)) return "jpeg";
   if (starts_with(b, "\x89PNG\r\n\x1a\n", 8)) return "png";
   if (starts_with(b, "BM", 2)) return "bmp";

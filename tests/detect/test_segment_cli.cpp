@@ -94,7 +94,8 @@ TEST_CASE("segment: mask formats, annotation and the shared detect layer", "[rcn
   // Polygons: one or more rings of >= 3 points per instance.
   r = run_cli("segment '" + image + "' --mask-format polygon", registry_env());
   REQUIRE(r.code == 0);
-  for (const auto& d : r.records()[0]["detections"]) {
+  const auto polygon_records = r.records();  // the range below must not point into a temporary
+  for (const auto& d : polygon_records[0]["detections"]) {
     REQUIRE(d["segmentation"].is_array());
     REQUIRE(!d["segmentation"].empty());
     for (const auto& ring : d["segmentation"]) CHECK(ring.size() >= 6);
@@ -102,7 +103,8 @@ TEST_CASE("segment: mask formats, annotation and the shared detect layer", "[rcn
   // PNG: one 0/255 mask per instance, at image size, with the record's area.
   r = run_cli("segment '" + image + "' --mask-format png --mask-dir '" + dir + "/masks'", registry_env());
   REQUIRE(r.code == 0);
-  for (const auto& d : r.records()[0]["detections"]) {
+  const auto png_records = r.records();
+  for (const auto& d : png_records[0]["detections"]) {
     cv::Mat m = cv::imread(d["mask_file"].get<std::string>(), cv::IMREAD_UNCHANGED);
     REQUIRE(!m.empty());
     CHECK(m.cols == 256);

@@ -90,6 +90,7 @@ TEST_CASE("image formats: only photo formats reach OpenCV", "[robust][fuzz]") {
   CHECK(std::string(sniff_image_format("RIFF....WEBPVP8 ")) == "webp");
   CHECK(std::string(sniff_image_format("P6\n3 2\n255\n")) == "pnm");
   CHECK(sniff_image_format(std::string(128, '\0') + "DICM") == nullptr);  // DICOM
+  CHECK(sniff_image_format("RIFF....WEBP" + std::string(116, '\xff') + "DICM") == nullptr);  // GDCM would claim it
   CHECK(sniff_image_format("v/1\x01") == nullptr);                       // OpenEXR
   CHECK(sniff_image_format("#?RADIANCE\n") == nullptr);                  // HDR
   const std::string dicom = read_bytes(fs::path(CVTOOL_TEST_DATA_DIR) / "fuzz" / "image_decode" / "dicom_gdcm_assert.bin");
