@@ -13,6 +13,10 @@ export CVTOOL_MODEL_MIRROR="${CVTOOL_MODEL_MIRROR:-$(cd "$ROOT/.." && pwd)/share
 export CVTOOL_SHARED_DIR="${CVTOOL_SHARED_DIR:-$(dirname "$CVTOOL_MODEL_MIRROR")}"
 export CVTOOL_MODELS_DIR="${CVTOOL_MODELS_DIR:-$ROOT/.cache/models}"
 export CVTOOL_REFNETS_DIR="${CVTOOL_REFNETS_DIR:-$ROOT/.cache/refnets}"
+# Darknet cross-check data, when scripts/test.sh has generated it.
+if [ -d "$ROOT/.cache/darknet_opencv" ]; then
+  export CVTOOL_DARKNET_REFS="${CVTOOL_DARKNET_REFS:-$ROOT/.cache/darknet_opencv}"
+fi
 LAUNCHER=()
 command -v ccache >/dev/null && LAUNCHER=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
