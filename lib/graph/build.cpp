@@ -1,7 +1,7 @@
 #include "graph/build.h"
 
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 

@@ -4,9 +4,9 @@
 #include "ops/conv.h"
 
 #include <algorithm>
-#include <mutex>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 #include "core/parallel.h"
 #include "ops/broadcast.h"
