@@ -16,13 +16,9 @@ TARGETS=("$@")
 SHARED="${CVTOOL_SHARED_DIR:-$(cd "$ROOT/.." && pwd)/shared}"
 OUT="$ROOT/.cache/fuzz"
 
-need=()
-command -v clang++ >/dev/null || need+=(clang)
-[ -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ] || need+=(libfuzzer-14-dev)
-if [ ${#need[@]} -gt 0 ]; then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}" >&2
-fi
+# shellcheck source=scripts/clang_toolchain.sh
+source scripts/clang_toolchain.sh
+ensure_clang_libfuzzer || { echo "fuzz.sh: clang and libfuzzer-14-dev are needed (apt-get install clang libfuzzer-14-dev)" >&2; exit 1; }
 
 LAUNCHER=()
 command -v ccache >/dev/null && LAUNCHER=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)

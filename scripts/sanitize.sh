@@ -25,14 +25,9 @@ case "$KIND" in
     DIR=build-asan
     FLAGS=(-DCVTOOL_SANITIZE=ON)
     # clang (installed when missing): the same build then also holds the fuzzers (scripts/fuzz.sh).
-    need=()
-    command -v clang++ >/dev/null || need+=(clang)
-    [ -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ] || need+=(libfuzzer-14-dev)
-    if [ ${#need[@]} -gt 0 ]; then
-      SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}" >&2 || true
-    fi
-    if command -v clang++ >/dev/null && [ -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ]; then
+    # shellcheck source=scripts/clang_toolchain.sh
+    source scripts/clang_toolchain.sh
+    if ensure_clang_libfuzzer; then
       export CXX=clang++
       FLAGS+=(-DCVTOOL_FUZZ=ON)
     fi
