@@ -15,6 +15,16 @@ using namespace cvt::testing;
 
 static bool have_int8_model() { return exists(mirror_dir() + "/classify/mobilenetv2-12-int8.onnx"); }
 
+// Both output.npy files hold 1000 logits with identical bits.
+static void check_logits_bit_exact(const std::string& got_npy, const std::string& want_npy) {
+  auto got = cvt::read_npy(got_npy);
+  auto want = cvt::read_npy(want_npy);
+  REQUIRE_OK(got);
+  REQUIRE_OK(want);
+  REQUIRE(got.value().numel() == 1000);
+  CHECK(compare_tensors(got.value(), want.value(), 0.0, 0.0) == "");
+}
+
 TEST_CASE("classify --model mobilenetv2-int8: house finch and Egyptian cat", "[golden][classify][quant]") {
   if (!have_int8_model()) SKIP("mobilenetv2-12-int8.onnx not in the mirror " + mirror_dir());
   const std::string img = shared_dir() + "/data/images/";
@@ -44,12 +54,7 @@ TEST_CASE("mobilenetv2-int8: fast int8 kernels equal the reference loops bit for
   auto ref = run_cli("run " + m + "--kernels ref --output-dir '" + dir + "/ref'", registry_env());
   INFO(ref.err);
   REQUIRE(ref.code == 0);
-  auto a = cvt::read_npy(dir + "/fast/output.npy");
-  auto b = cvt::read_npy(dir + "/ref/output.npy");
-  REQUIRE_OK(a);
-  REQUIRE_OK(b);
-  REQUIRE(a.value().numel() == 1000);
-  CHECK(compare_tensors(a.value(), b.value(), 0.0, 0.0) == "");
+  check_logits_bit_exact(dir + "/fast/output.npy", dir + "/ref/output.npy");
 }
 
 TEST_CASE("mobilenetv2-int8: logits equal ONNX Runtime's exact int8 mode bit for bit", "[golden][quant][ort]") {
@@ -84,12 +89,7 @@ TEST_CASE("mobilenetv2-int8: logits equal ONNX Runtime's exact int8 mode bit for
                        registry_env());
       INFO(r.err);
       REQUIRE(r.code == 0);
-      auto want = cvt::read_npy(ort_out + "/output.npy");
-      auto got = cvt::read_npy(cv_out + "/output.npy");
-      REQUIRE_OK(want);
-      REQUIRE_OK(got);
-      REQUIRE(got.value().numel() == 1000);
-      CHECK(compare_tensors(got.value(), want.value(), 0.0, 0.0) == "");
+      check_logits_bit_exact(cv_out + "/output.npy", ort_out + "/output.npy");
     }
   }
 }
