@@ -1,5 +1,5 @@
-// Image dimensions from the file header (PNG, JPEG, BMP, GIF) without decoding pixels;
-// other formats fall back to an OpenCV decode. Used to place normalised (YOLO) boxes.
+// Image dimensions from the file header (PNG, JPEG, BMP, GIF, WebP) without decoding pixels;
+// other formats are decoded through io/image. Used to place normalised (YOLO) boxes.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -72,7 +72,32 @@ Result<std::pair<int, int>> probe_image_size(const std::string& b) {
     }
     return Status(ErrorCode::kDecodeError, "truncated JPEG: no frame header");
   }
+  if (starts_with(b, "RIFF", 4) && starts_with(b, "WEBP", 4, 8) && b.size() >= 30) {
+    // The first chunk says which of the three WebP bitstreams follows.
+    if (starts_with(b, "VP8 ", 4, 12) && starts_with(b, "\x9d\x01\x2a", 3, 23))  // lossy: 14-bit sizes after the start code
+      return std::make_pair(int(le16(b, 26) & 0x3FFF), int(le16(b, 28) & 0x3FFF));
+    if (starts_with(b, "VP8L", 4, 12) && uint8_t(b[20]) == 0x2F) {  // lossless: two 14-bit (size - 1) fields
+      const uint32_t bits = uint32_t(le16(b, 21)) | uint32_t(le16(b, 23)) << 16;
+      return std::make_pair(int((bits & 0x3FFF) + 1), int(((bits >> 14) & 0x3FFF) + 1));
+    }
+    if (starts_with(b, "VP8X", 4, 12)) {  // extended: 24-bit (size - 1) canvas fields
+      const auto le24 = [&](size_t i) { return int(le16(b, i) | uint32_t(uint8_t(b[i + 2])) << 16); };
+      return std::make_pair(le24(24) + 1, le24(27) + 1);
+    }
+  }
   return std::make_pair(0, 0);
+}
+
+Result<std::pair<int, int>> read_image_size(const std::string& path) {
+  CVT_ASSIGN_OR_RETURN(std::string bytes, read_file(path, ImageLimits::kMaxFileBytes));
+  const char* format = sniff_image_format(bytes);
+  if (!format) return Status(ErrorCode::kDecodeError, path + ": not a supported image format");
+  auto size = probe_image_size(bytes);
+  if (!size.is_ok()) return Status(ErrorCode::kDecodeError, path + ": " + size.status().message());
+  if (size.value().first > 0 && size.value().second > 0) return size;
+  // TIFF, PNM and unusual headers: decode, through the same checks as the CLI.
+  CVT_ASSIGN_OR_RETURN(cv::Mat img, decode_image_bytes(bytes, path));
+  return std::make_pair(img.cols, img.rows);
 }
 
 Result<cv::Mat> decode_image_bytes(const std::string& bytes, const std::string& label) {

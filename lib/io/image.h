@@ -20,6 +20,9 @@ struct ImageLimits {
 const char* sniff_image_format(const std::string& bytes);
 // Width/height from a PNG, JPEG, BMP, GIF or WebP header; {0,0} when the format is not recognised.
 Result<std::pair<int, int>> probe_image_size(const std::string& bytes);
+// Width/height of an image file: from its header, else by decoding it through
+// decode_image_bytes (so only allowed formats ever reach OpenCV).
+Result<std::pair<int, int>> read_image_size(const std::string& path);
 // Decodes to 8-bit BGR (3 channels). Errors: kIoError (missing/unreadable), kDecodeError, kLimitExceeded.
 Result<cv::Mat> decode_image_bytes(const std::string& bytes, const std::string& label);
 Result<cv::Mat> load_image(const std::string& path);

@@ -281,16 +281,23 @@ TEST_CASE("flag parsers", "[eval][readers]") {
 TEST_CASE("image sizes from headers; --images adds label-less images", "[eval][readers]") {
   TmpDir t("images");
   const cv::Mat m(37, 53, CV_8UC3, cv::Scalar(1, 2, 3));
-  for (const char* ext : {".png", ".jpg", ".bmp"}) {
-    const std::string p = (t.root / "imgs" / (std::string("a") + ext)).string();
-    fs::create_directories(t.root / "imgs");
-    REQUIRE(cv::imwrite(p, m));
+  // WebP three ways: lossy (VP8), lossless (quality > 100: VP8L); TIFF and PPM are decoded.
+  const std::vector<std::pair<std::string, std::vector<int>>> files = {
+      {"a.png", {}}, {"a.jpg", {}}, {"a.bmp", {}}, {"a.webp", {}}, {"b.webp", {cv::IMWRITE_WEBP_QUALITY, 101}},
+      {"a.tif", {}}, {"a.ppm", {}}};
+  fs::create_directories(t.root / "imgs");
+  for (const auto& [name, params] : files) {
+    const std::string p = (t.root / "imgs" / name).string();
+    REQUIRE(cv::imwrite(p, m, params));
     auto s = image_size(p);
     INFO(p);
     REQUIRE(s.is_ok());
     CHECK(s.value() == std::pair<int64_t, int64_t>{53, 37});
   }
   CHECK_FALSE(image_size((t.root / "nope.png").string()).is_ok());
+  // Never handed to OpenCV's DICOM reader, which aborts on hostile input.
+  t.write("imgs/scan.png", std::string(128, '\0') + "DICM" + std::string(64, '\0'));
+  CHECK_FALSE(image_size((t.root / "imgs" / "scan.png").string()).is_ok());
   // YOLO layout: labels for img1 only; img2 exists as an image without objects
   fs::create_directories(t.root / "images");
   REQUIRE(cv::imwrite((t.root / "images" / "img1.png").string(), cv::Mat(100, 200, CV_8UC1, cv::Scalar(0))));

@@ -3,6 +3,7 @@
 // the same entry points the libFuzzer binaries use. Each must simply return.
 #include <filesystem>
 #include <fstream>
+#include <opencv2/imgcodecs.hpp>
 
 #include "core/tensor.h"
 #include "fuzz_targets.h"
@@ -106,4 +107,31 @@ TEST_CASE("image formats: only photo formats reach OpenCV", "[robust][fuzz]") {
     INFO(e.path().string());
     CHECK(cvt::load_image(e.path().string()).is_ok());
   }
+}
+
+TEST_CASE("image headers: sizes are read before decoding, WebP included", "[robust][image]") {
+  const cv::Mat m(37, 53, CV_8UC3, cv::Scalar(10, 20, 30));
+  const std::vector<std::pair<std::string, std::vector<int>>> encodings = {
+      {".png", {}}, {".jpg", {}}, {".bmp", {}}, {".webp", {}}, {".webp", {cv::IMWRITE_WEBP_QUALITY, 101}}};
+  for (const auto& [ext, params] : encodings) {
+    std::vector<uchar> buf;
+    REQUIRE(cv::imencode(ext, m, buf, params));
+    const std::string bytes(buf.begin(), buf.end());
+    INFO(ext << " " << bytes.substr(12, 4));
+    auto size = cvt::probe_image_size(bytes);
+    REQUIRE_OK(size);
+    CHECK(size.value() == std::make_pair(53, 37));
+  }
+  // An extended (VP8X) WebP header claiming 100000 x 100000 is refused before any decoding.
+  std::string vp8x = std::string("RIFF\x24\x00\x00\x00WEBPVP8X\x0a\x00\x00\x00", 20) + std::string(4, '\0');
+  const uint32_t side_minus_1 = 100000 - 1;
+  for (int i = 0; i < 2; ++i)
+    for (int k = 0; k < 3; ++k) vp8x.push_back(char((side_minus_1 >> (8 * k)) & 0xFF));
+  vp8x += std::string(16, '\0');
+  auto huge = cvt::probe_image_size(vp8x);
+  REQUIRE_OK(huge);
+  CHECK(huge.value() == std::make_pair(100000, 100000));
+  auto r = cvt::decode_image_bytes(vp8x, "huge.webp");
+  REQUIRE_FALSE(r.is_ok());
+  CHECK(r.status().code() == cvt::ErrorCode::kLimitExceeded);
 }
