@@ -1,5 +1,6 @@
 // Test helpers for the shape / tensor / resize op families: a fluent NodeDesc
 // builder run through run_single_op, tensor literals and result accessors.
+// The helpers every op test shares (values<T>, run, ...) are in op_test_util.h.
 #pragma once
 #include <memory>
 #include <numeric>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "ops/op_runner.h"
+#include "ops/op_test_util.h"
 #include "test_util.h"
 
 namespace cvt::op_test {
@@ -32,7 +34,7 @@ struct Op {
     return *this;
   }
   Result<std::vector<Tensor>> run(const std::vector<Tensor>& in, bool ref = false, int threads = 1) const {
-    return run_single_op(node, in, {ref, threads});
+    return op_test::run(node, in, ref, threads);
   }
   template <typename Fill>
   Op& set(const std::string& n, Attribute::Kind kind, Fill fill) {
@@ -65,15 +67,10 @@ inline ErrorCode code_of(const Result<std::vector<Tensor>>& r) {
   return r.status().code();
 }
 
-// Typed literal and typed read-back.
+// Typed literal (read back with values<T>).
 template <typename T>
 Tensor lit(Shape s, std::vector<T> v) {
   return Tensor::from_vector<T>(std::move(s), v);
-}
-template <typename T>
-std::vector<T> values(const Tensor& t) {
-  REQUIRE(t.dtype() == dtype_of<T>());
-  return std::vector<T>(t.data<T>(), t.data<T>() + t.numel());
 }
 
 }  // namespace cvt::op_test

@@ -2,53 +2,20 @@
 // errors, and the fast / AVX2 paths against the reference at 1 and 2 threads.
 #include "test_util.h"
 
-#include <chrono>
-
 #include <limits>
 
 #include "core/cpu_features.h"
 #include "ops/op_runner.h"
+#include "ops/op_test_util.h"
 
 using namespace cvt;
+using namespace cvt::op_test;
 using cvt::testing::random_tensor;
 
 namespace {
 
-Attribute attr_float(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
-Attribute attr_str(const std::string& v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kString;
-  a.s = v;
-  return a;
-}
-
-NodeDesc make_node(const std::string& op, int opset, std::vector<std::pair<std::string, Attribute>> attrs = {}) {
-  NodeDesc n;
-  n.op_type = op;
-  n.opset = opset;
-  for (auto& [k, v] : attrs) n.attrs.set(k, v);
-  return n;
-}
-
-Result<std::vector<Tensor>> run(const NodeDesc& n, const std::vector<Tensor>& in, bool ref = false, int threads = 1) {
-  return run_single_op(n, in, SingleOpOptions{ref, threads});
-}
-
-Tensor run_all(const NodeDesc& n, const std::vector<Tensor>& in, double atol = 0, double rtol = 0) {
-  auto ref = run(n, in, true, 1);
-  REQUIRE_OK(ref);
-  for (int threads : {1, 2}) {
-    auto fast = run(n, in, false, threads);
-    REQUIRE_OK(fast);
-    CHECK_TENSOR_NEAR(fast.value()[0], ref.value()[0], atol, rtol);
-  }
-  return ref.value()[0];
-}
+// Fast paths match the reference exactly unless a test allows more (run_all(n, in, atol, rtol)).
+Tensor run_all(const NodeDesc& n, const std::vector<Tensor>& in) { return op_test::run_all(n, in, 0, 0); }
 
 Tensor floats(Shape s, std::vector<float> v) { return Tensor::from_vector<float>(std::move(s), v); }
 
@@ -195,26 +162,6 @@ TEST_CASE("PRelu and Clip fast paths match the reference", "[ops][activation]") 
   run_all(make_node("PRelu", 16), {x, random_tensor(shapes.second, 2)});
   run_all(make_node("Clip", 13), {x, Tensor::scalar<float>(-0.25f), Tensor::scalar<float>(0.5f)});
 }
-
-namespace {
-// Mean wall time of one run, in ms, over at least 0.2 s.
-double time_ms(const NodeDesc& n, const std::vector<Tensor>& in, bool ref, int threads) {
-  REQUIRE_OK(run(n, in, ref, threads));
-  int reps = 0;
-  const auto start = std::chrono::steady_clock::now();
-  double elapsed = 0;
-  do {
-    (void)run(n, in, ref, threads);
-    ++reps;
-    elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  } while (elapsed < 200);
-  return elapsed / reps;
-}
-void report_timing(const std::string& label, const NodeDesc& n, const std::vector<Tensor>& in) {
-  WARN(label << ": ref " << time_ms(n, in, true, 1) << " ms, fast@1 " << time_ms(n, in, false, 1) << " ms, fast@2 "
-             << time_ms(n, in, false, 2) << " ms");
-}
-}  // namespace
 
 TEST_CASE("activation timings", "[.perf]") {
   Tensor x = random_tensor({1, 64, 112, 112}, 1, -4.f, 4.f);

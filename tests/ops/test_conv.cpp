@@ -4,8 +4,6 @@
 // attributes, the fused epilogue, and a hidden [.perf] benchmark.
 #include <cmath>
 #include <algorithm>
-#include <cstring>
-#include <ctime>
 
 #include <tbb/task_arena.h>
 
@@ -13,32 +11,15 @@
 #include "ops/conv.h"
 #include "ops/conv_winograd.h"
 #include "ops/op_runner.h"
+#include "ops/op_test_util.h"
 #include "ops/registry.h"
 #include "test_util.h"
 
 using namespace cvt;
+using namespace cvt::op_test;
 using cvt::testing::random_tensor;
 
 namespace {
-
-Attribute ints_attr(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-Attribute string_attr(std::string v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kString;
-  a.s = std::move(v);
-  return a;
-}
 
 struct ConvCase {
   Shape x, w;
@@ -49,48 +30,19 @@ struct ConvCase {
   std::vector<int64_t> output_padding, output_shape;  // ConvTranspose only
 };
 
-NodeDesc make_node(const std::string& op, const ConvCase& c) {
+// A Conv / ConvTranspose node (opset 11) carrying only the attributes `c` sets.
+NodeDesc conv_node(const std::string& op, const ConvCase& c) {
   NodeDesc n;
   n.op_type = op;
   n.opset = 11;
-  if (c.group != 1) n.attrs.set("group", int_attr(c.group));
-  if (!c.strides.empty()) n.attrs.set("strides", ints_attr(c.strides));
-  if (!c.dilations.empty()) n.attrs.set("dilations", ints_attr(c.dilations));
-  if (!c.pads.empty()) n.attrs.set("pads", ints_attr(c.pads));
-  if (!c.auto_pad.empty()) n.attrs.set("auto_pad", string_attr(c.auto_pad));
-  if (!c.output_padding.empty()) n.attrs.set("output_padding", ints_attr(c.output_padding));
-  if (!c.output_shape.empty()) n.attrs.set("output_shape", ints_attr(c.output_shape));
+  if (c.group != 1) n.attrs.set("group", attr_int(c.group));
+  if (!c.strides.empty()) n.attrs.set("strides", attr_ints(c.strides));
+  if (!c.dilations.empty()) n.attrs.set("dilations", attr_ints(c.dilations));
+  if (!c.pads.empty()) n.attrs.set("pads", attr_ints(c.pads));
+  if (!c.auto_pad.empty()) n.attrs.set("auto_pad", attr_str(c.auto_pad));
+  if (!c.output_padding.empty()) n.attrs.set("output_padding", attr_ints(c.output_padding));
+  if (!c.output_shape.empty()) n.attrs.set("output_shape", attr_ints(c.output_shape));
   return n;
-}
-
-// Marks inputs listed in `constant` as load-time constants so weights are pre-packed.
-void set_constants(NodeDesc& node, const std::vector<Tensor>& inputs, std::vector<int> constant) {
-  node.inputs.clear();
-  node.constant_inputs.assign(inputs.size(), nullptr);
-  for (size_t i = 0; i < inputs.size(); ++i) node.inputs.push_back("in" + std::to_string(i));
-  for (int i : constant) node.constant_inputs[i] = std::make_shared<Tensor>(inputs[i]);
-}
-
-Tensor run_ok(const NodeDesc& node, const std::vector<Tensor>& inputs, bool ref, int threads) {
-  auto r = run_single_op(node, inputs, SingleOpOptions{ref, threads});
-  INFO(r.status().to_string());
-  REQUIRE(r.is_ok());
-  return r.value()[0];
-}
-
-bool bit_identical(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
-}
-
-struct IsaCapGuard {
-  ~IsaCapGuard() { set_isa_cap(Isa::kAvx512); }
-};
-
-std::vector<Isa> runnable_isas() {
-  std::vector<Isa> v{Isa::kScalar};
-  if (cpu_features().has_avx2_fma()) v.push_back(Isa::kAvx2);
-  if (cpu_features().has_avx512()) v.push_back(Isa::kAvx512);
-  return v;
 }
 
 // Same inputs as the PyTorch generator quoted next to the expected values.
@@ -115,7 +67,7 @@ void check_case(const std::string& op, const ConvCase& c) {
   const int64_t out_ch = op == "Conv" ? c.w[0] : c.w[1] * c.group;
   std::vector<Tensor> in{random_tensor(c.x, 11), random_tensor(c.w, 12)};
   if (c.bias) in.push_back(random_tensor({out_ch}, 13));
-  NodeDesc node = make_node(op, c);
+  NodeDesc node = conv_node(op, c);
   set_constants(node, in, {});
   const Tensor ref = run_ok(node, in, true, 1);
   NodeDesc const_node = node;
@@ -148,26 +100,26 @@ TEST_CASE("Conv hand-computed: padding, auto_pad, 1x1", "[ops][conv]") {
     ConvCase c{{1, 1, 3, 3}, {1, 1, 3, 3}};
     c.pads = {1, 1, 1, 1};
     Tensor ones_x = Tensor::from_vector<float>({1, 1, 3, 3}, std::vector<float>(9, 1.f));
-    Tensor y = run_ok(make_node("Conv", c), {ones_x, ones_x}, ref, 1);
+    Tensor y = run_ok(conv_node("Conv", c), {ones_x, ones_x}, ref, 1);
     CHECK_TENSOR_NEAR(y, Tensor::from_vector<float>({1, 1, 3, 3}, {4, 6, 4, 6, 9, 6, 4, 6, 4}), 0, 0);
     // 1-D [1,2,3,4] * [1,1]: SAME_UPPER pads the end, SAME_LOWER the start, VALID neither.
     Tensor x = Tensor::from_vector<float>({1, 1, 4}, {1, 2, 3, 4});
     Tensor w = Tensor::from_vector<float>({1, 1, 2}, {1, 1});
     ConvCase same{{1, 1, 4}, {1, 1, 2}};
     same.auto_pad = "SAME_UPPER";
-    CHECK_TENSOR_NEAR(run_ok(make_node("Conv", same), {x, w}, ref, 1),
+    CHECK_TENSOR_NEAR(run_ok(conv_node("Conv", same), {x, w}, ref, 1),
                       Tensor::from_vector<float>({1, 1, 4}, {3, 5, 7, 4}), 0, 0);
     same.auto_pad = "SAME_LOWER";
-    CHECK_TENSOR_NEAR(run_ok(make_node("Conv", same), {x, w}, ref, 1),
+    CHECK_TENSOR_NEAR(run_ok(conv_node("Conv", same), {x, w}, ref, 1),
                       Tensor::from_vector<float>({1, 1, 4}, {1, 3, 5, 7}), 0, 0);
     same.auto_pad = "VALID";
-    CHECK_TENSOR_NEAR(run_ok(make_node("Conv", same), {x, w}, ref, 1),
+    CHECK_TENSOR_NEAR(run_ok(conv_node("Conv", same), {x, w}, ref, 1),
                       Tensor::from_vector<float>({1, 1, 3}, {3, 5, 7}), 0, 0);
     // 1x1 conv mixing two channels, with bias: y = 2*a - b + 1
     Tensor x2 = Tensor::from_vector<float>({1, 2, 1, 2}, {1, 2, 3, 4});
     Tensor w2 = Tensor::from_vector<float>({1, 2, 1, 1}, {2, -1});
     Tensor b2 = Tensor::from_vector<float>({1}, {1});
-    CHECK_TENSOR_NEAR(run_ok(make_node("Conv", ConvCase{{1, 2, 1, 2}, {1, 2, 1, 1}}), {x2, w2, b2}, ref, 1),
+    CHECK_TENSOR_NEAR(run_ok(conv_node("Conv", ConvCase{{1, 2, 1, 2}, {1, 2, 1, 1}}), {x2, w2, b2}, ref, 1),
                       Tensor::from_vector<float>({1, 1, 1, 2}, {0, 1}), 0, 0);
   }
 }
@@ -179,7 +131,7 @@ TEST_CASE("ConvTranspose hand-computed: stride, auto_pad, output_shape", "[ops][
     Tensor w = Tensor::from_vector<float>({1, 1, 2, 2}, {1, 1, 1, 1});
     ConvCase c{{1, 1, 2, 2}, {1, 1, 2, 2}};
     c.strides = {2, 2};
-    CHECK_TENSOR_NEAR(run_ok(make_node("ConvTranspose", c), {x, w}, ref, 1),
+    CHECK_TENSOR_NEAR(run_ok(conv_node("ConvTranspose", c), {x, w}, ref, 1),
                       Tensor::from_vector<float>({1, 1, 4, 4}, {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4}), 0, 0);
     // 1-D [1,2,3] with [1,1,1], stride 2: full output is [1,1,3,2,5,3,3] (7 values).
     Tensor x1 = Tensor::from_vector<float>({1, 1, 3}, {1, 2, 3});
@@ -187,14 +139,14 @@ TEST_CASE("ConvTranspose hand-computed: stride, auto_pad, output_shape", "[ops][
     ConvCase c1{{1, 1, 3}, {1, 1, 3}};
     c1.strides = {2};
     c1.auto_pad = "SAME_UPPER";  // out 6, the cut pixel is at the end
-    CHECK_TENSOR_NEAR(run_ok(make_node("ConvTranspose", c1), {x1, w1}, ref, 1),
+    CHECK_TENSOR_NEAR(run_ok(conv_node("ConvTranspose", c1), {x1, w1}, ref, 1),
                       Tensor::from_vector<float>({1, 1, 6}, {1, 1, 3, 2, 5, 3}), 0, 0);
     c1.auto_pad = "SAME_LOWER";  // the cut pixel is at the start
-    CHECK_TENSOR_NEAR(run_ok(make_node("ConvTranspose", c1), {x1, w1}, ref, 1),
+    CHECK_TENSOR_NEAR(run_ok(conv_node("ConvTranspose", c1), {x1, w1}, ref, 1),
                       Tensor::from_vector<float>({1, 1, 6}, {1, 3, 2, 5, 3, 3}), 0, 0);
     c1.auto_pad = "";
     c1.output_shape = {8};  // larger than the natural 7: the extra pixel only gets bias (none)
-    CHECK_TENSOR_NEAR(run_ok(make_node("ConvTranspose", c1), {x1, w1}, ref, 1),
+    CHECK_TENSOR_NEAR(run_ok(conv_node("ConvTranspose", c1), {x1, w1}, ref, 1),
                       Tensor::from_vector<float>({1, 1, 8}, {1, 1, 3, 2, 5, 3, 3, 0}), 0, 0);
   }
 }
@@ -228,7 +180,7 @@ TEST_CASE("Conv and ConvTranspose match PyTorch", "[ops][conv]") {
   for (bool ref : {true, false}) {
     INFO("reference " << ref);
     auto run = [&](const char* op, const ConvCase& c, int64_t out_ch) {
-      return run_ok(make_node(op, c), {sin_tensor(c.x), cos_tensor(c.w), ramp_bias(out_ch)}, ref, 2);
+      return run_ok(conv_node(op, c), {sin_tensor(c.x), cos_tensor(c.w), ramp_bias(out_ch)}, ref, 2);
     };
     CHECK_TENSOR_NEAR(run("Conv", a, 3), Tensor::from_vector<float>({1, 3, 3, 3}, conv_s2), 1e-5, 1e-5);
     CHECK_TENSOR_NEAR(run("Conv", b, 4), Tensor::from_vector<float>({1, 4, 3, 5}, conv_g2), 1e-5, 1e-5);
@@ -296,7 +248,7 @@ TEST_CASE("Conv fused epilogue through make_conv_kernel", "[ops][conv]") {
   const ConvCase c = GENERATE(ConvCase{{1, 6, 11, 11}, {9, 6, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},
                               ConvCase{{1, 12, 11, 11}, {12, 1, 3, 3}, 12, {}, {}, {1, 1, 1, 1}});
   std::vector<Tensor> in{random_tensor(c.x, 21), random_tensor(c.w, 22), random_tensor({c.w[0]}, 23)};
-  NodeDesc node = make_node("Conv", c);
+  NodeDesc node = conv_node("Conv", c);
   set_constants(node, in, {1, 2});
   Tensor expect = run_ok(node, in, true, 1);
   for (int64_t i = 0; i < expect.numel(); ++i) expect.data<float>()[i] = ep.apply(expect.data<float>()[i]);
@@ -318,7 +270,7 @@ TEST_CASE("Conv and ConvTranspose reject invalid attributes with a Status", "[op
   auto fails = [](const char* op, const ConvCase& c, Shape b_shape, const char* needle, bool const_w) {
     std::vector<Tensor> in{random_tensor(c.x, 1), random_tensor(c.w, 2)};
     if (!b_shape.empty()) in.push_back(random_tensor(b_shape, 3));
-    NodeDesc node = make_node(op, c);
+    NodeDesc node = conv_node(op, c);
     set_constants(node, in, const_w ? std::vector<int>{1} : std::vector<int>{});
     for (bool ref : {true, false}) {
       auto r = run_single_op(node, in, SingleOpOptions{ref, 1});
@@ -361,13 +313,6 @@ class ReusingContext final : public HeapKernelContext {
   }
 };
 
-// CPU time of this thread (the machine may be shared).
-static double thread_seconds() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 TEST_CASE("Conv throughput", "[.perf]") {
   tbb::task_arena arena(1);  // single thread: thread CPU time is then the whole cost
   arena.execute([] {
@@ -385,7 +330,7 @@ TEST_CASE("Conv throughput", "[.perf]") {
   };
   for (const Bench& b : benches) {
     std::vector<Tensor> in{random_tensor(b.c.x, 1), random_tensor(b.c.w, 2), random_tensor({b.c.w[0]}, 3)};
-    NodeDesc node = make_node("Conv", b.c);
+    NodeDesc node = conv_node("Conv", b.c);
     set_constants(node, in, {1, 2});
     auto kernel = create_kernel(node);
     REQUIRE(kernel.is_ok());

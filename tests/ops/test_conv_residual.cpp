@@ -2,23 +2,16 @@
 // Winograd, depthwise, grouped; constant and run-time weights) against the
 // unfused reference act(conv + R), at 1 and 2 threads, plus the broadcasting
 // fallback and the factory's checks.
-#include <cstring>
-
 #include "ops/conv.h"
 #include "ops/op_runner.h"
+#include "ops/op_test_util.h"
 #include "test_util.h"
 
 using namespace cvt;
+using namespace cvt::op_test;
 using cvt::testing::random_tensor;
 
 namespace {
-
-Attribute ints_attr(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
 
 struct ResidualCase {
   const char* what;
@@ -33,51 +26,22 @@ NodeDesc conv_node(const ResidualCase& c, const char* activation, bool residual)
   n.op_type = "Conv";
   n.opset = 11;
   n.name = "conv";
-  if (c.group != 1) {
-    Attribute g;
-    g.kind = Attribute::Kind::kInt;
-    g.i = c.group;
-    n.attrs.set("group", g);
-  }
-  if (!c.strides.empty()) n.attrs.set("strides", ints_attr(c.strides));
-  if (!c.pads.empty()) n.attrs.set("pads", ints_attr(c.pads));
+  if (c.group != 1) n.attrs.set("group", attr_int(c.group));
+  if (!c.strides.empty()) n.attrs.set("strides", attr_ints(c.strides));
+  if (!c.pads.empty()) n.attrs.set("pads", attr_ints(c.pads));
   if (activation) {
-    Attribute a;
-    a.kind = Attribute::Kind::kString;
-    a.s = activation;
-    n.attrs.set(kFusedActivationAttr, a);
-    Attribute p;
-    p.kind = Attribute::Kind::kFloats;
-    n.attrs.set(kFusedActivationParamsAttr, p);
+    n.attrs.set(kFusedActivationAttr, attr_str(activation));
+    Attribute no_params;
+    no_params.kind = Attribute::Kind::kFloats;
+    n.attrs.set(kFusedActivationParamsAttr, no_params);
   }
-  if (residual) {
-    Attribute r;
-    r.kind = Attribute::Kind::kInt;
-    r.i = 1;
-    n.attrs.set(kResidualAttr, r);
-  }
+  if (residual) n.attrs.set(kResidualAttr, attr_int(1));
   return n;
 }
 
 // inputs: X, W, B (or an empty handle), R; `constant` marks W and B as load-time constants.
 void set_inputs(NodeDesc& node, const std::vector<Tensor>& in, bool constant) {
-  node.inputs.clear();
-  node.constant_inputs.assign(in.size(), nullptr);
-  for (size_t i = 0; i < in.size(); ++i) node.inputs.push_back(in[i].empty_handle() ? "" : "in" + std::to_string(i));
-  if (constant)
-    for (size_t i : {1, 2})
-      if (!in[i].empty_handle()) node.constant_inputs[i] = std::make_shared<Tensor>(in[i]);
-}
-
-Tensor run_ok(const NodeDesc& node, const std::vector<Tensor>& in, bool ref, int threads) {
-  auto r = run_single_op(node, in, SingleOpOptions{ref, threads});
-  INFO(r.status().to_string());
-  REQUIRE(r.is_ok());
-  return r.value()[0];
-}
-
-bool bit_identical(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
+  set_constants(node, in, constant ? std::vector<int>{1, 2} : std::vector<int>{});
 }
 
 // The unfused graph: plain reference Conv, then Add, then Relu, in float.

@@ -9,31 +9,21 @@
 #include "ops/conv.h"
 #include "ops/conv_winograd.h"
 #include "ops/op_runner.h"
+#include "ops/op_test_util.h"
 #include "test_util.h"
 
 using namespace cvt;
+using namespace cvt::op_test;
 using cvt::testing::random_tensor;
 
 namespace {
-
-Attribute ints_attr(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
 
 NodeDesc conv_node(const std::vector<Tensor>& in, std::vector<int64_t> pads, bool relu) {
   NodeDesc n;
   n.op_type = "Conv";
   n.opset = 11;
-  n.attrs.set("pads", ints_attr(std::move(pads)));
-  if (relu) {
-    Attribute a;
-    a.kind = Attribute::Kind::kString;
-    a.s = "Relu";
-    n.attrs.set(kFusedActivationAttr, a);
-  }
+  n.attrs.set("pads", attr_ints(std::move(pads)));
+  if (relu) n.attrs.set(kFusedActivationAttr, attr_str("Relu"));
   n.constant_inputs.assign(in.size(), nullptr);
   for (size_t i = 0; i < in.size(); ++i) {
     n.inputs.push_back("in" + std::to_string(i));

@@ -2,61 +2,21 @@
 // dtype errors, and the fast path against the reference at 1 and 2 threads.
 #include "test_util.h"
 
-#include <chrono>
-
 #include <cstring>
 #include <limits>
 
 #include "ops/broadcast.h"
 #include "ops/op_runner.h"
+#include "ops/op_test_util.h"
 
 using namespace cvt;
+using namespace cvt::op_test;
 using cvt::testing::random_tensor;
 
 namespace {
 
-Attribute attr_int(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-Attribute attr_str(const std::string& v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kString;
-  a.s = v;
-  return a;
-}
-
-NodeDesc make_node(const std::string& op, int opset, std::vector<std::pair<std::string, Attribute>> attrs = {}) {
-  NodeDesc n;
-  n.op_type = op;
-  n.opset = opset;
-  for (auto& [k, v] : attrs) n.attrs.set(k, v);
-  return n;
-}
-
-Result<std::vector<Tensor>> run(const NodeDesc& n, const std::vector<Tensor>& in, bool ref = false, int threads = 1) {
-  return run_single_op(n, in, SingleOpOptions{ref, threads});
-}
-
-// Runs fast@1, fast@2 and ref; requires success and identical-within-tolerance outputs; returns ref.
-Tensor run_all(const NodeDesc& n, const std::vector<Tensor>& in) {
-  auto ref = run(n, in, true, 1);
-  REQUIRE_OK(ref);
-  for (int threads : {1, 2}) {
-    auto fast = run(n, in, false, threads);
-    REQUIRE_OK(fast);
-    CHECK_TENSOR_NEAR(fast.value()[0], ref.value()[0], 1e-6, 1e-6);
-  }
-  return ref.value()[0];
-}
-
-template <class T>
-std::vector<T> values(const Tensor& t) {
-  REQUIRE(t.dtype() == dtype_of<T>());
-  return std::vector<T>(t.data<T>(), t.data<T>() + t.numel());
-}
+// Fast path at 1 and 2 threads within 1e-6 of the reference; returns the reference output.
+Tensor run_all(const NodeDesc& n, const std::vector<Tensor>& in) { return op_test::run_all(n, in, 1e-6, 1e-6); }
 
 Tensor floats(Shape s, std::vector<float> v) { return Tensor::from_vector<float>(std::move(s), v); }
 
@@ -309,26 +269,6 @@ TEST_CASE("Where fast path matches reference", "[ops][eltwise]") {
   for (int64_t i = 0; i < cond.numel(); ++i) cond.data<bool>()[i] = c0.data<float>()[i] > 0;
   run_all(make_node("Where", 16), {cond, random_tensor(shapes[1], 6), random_tensor(shapes[2], 7)});
 }
-
-namespace {
-// Mean wall time of one run, in ms, over at least 0.2 s.
-double time_ms(const NodeDesc& n, const std::vector<Tensor>& in, bool ref, int threads) {
-  REQUIRE_OK(run(n, in, ref, threads));
-  int reps = 0;
-  const auto start = std::chrono::steady_clock::now();
-  double elapsed = 0;
-  do {
-    (void)run(n, in, ref, threads);
-    ++reps;
-    elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  } while (elapsed < 200);
-  return elapsed / reps;
-}
-void report_timing(const std::string& label, const NodeDesc& n, const std::vector<Tensor>& in) {
-  WARN(label << ": ref " << time_ms(n, in, true, 1) << " ms, fast@1 " << time_ms(n, in, false, 1) << " ms, fast@2 "
-             << time_ms(n, in, false, 2) << " ms");
-}
-}  // namespace
 
 TEST_CASE("eltwise timings", "[.perf]") {
   Tensor x = random_tensor({1, 64, 112, 112}, 1);

@@ -1,72 +1,21 @@
 // Gemm / MatMul conformance: hand-computed cases, odd-shape tables comparing the
 // packed SGEMM (every ISA this CPU runs, 1 and 2 threads) with the reference,
 // invalid inputs, and a hidden [.perf] benchmark that prints GFLOP/s.
-#include <ctime>
 #include <algorithm>
-#include <cstring>
 
 #include <tbb/task_arena.h>
 
 #include "core/cpu_features.h"
 #include "ops/gemm.h"
 #include "ops/op_runner.h"
+#include "ops/op_test_util.h"
 #include "test_util.h"
 
 using namespace cvt;
+using namespace cvt::op_test;
 using cvt::testing::random_tensor;
 
 namespace {
-
-Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-Attribute float_attr(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
-
-NodeDesc make_node(const std::string& op, int opset) {
-  NodeDesc n;
-  n.op_type = op;
-  n.opset = opset;
-  return n;
-}
-
-// Marks inputs in `constant` as load-time constants so the kernel pre-packs them.
-void set_constants(NodeDesc& node, const std::vector<Tensor>& inputs, std::vector<int> constant) {
-  node.inputs.clear();
-  node.constant_inputs.assign(inputs.size(), nullptr);
-  for (size_t i = 0; i < inputs.size(); ++i) node.inputs.push_back(inputs[i].empty_handle() ? "" : "in" + std::to_string(i));
-  for (int i : constant) node.constant_inputs[i] = std::make_shared<Tensor>(inputs[i]);
-}
-
-Tensor run_ok(const NodeDesc& node, const std::vector<Tensor>& inputs, bool ref, int threads) {
-  auto r = run_single_op(node, inputs, SingleOpOptions{ref, threads});
-  INFO(r.status().to_string());
-  REQUIRE(r.is_ok());
-  return r.value()[0];
-}
-
-bool bit_identical(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
-}
-
-// Restores the ISA cap when a test lowers it.
-struct IsaCapGuard {
-  ~IsaCapGuard() { set_isa_cap(Isa::kAvx512); }
-};
-
-std::vector<Isa> runnable_isas() {
-  std::vector<Isa> v{Isa::kScalar};
-  if (cpu_features().has_avx2_fma()) v.push_back(Isa::kAvx2);
-  if (cpu_features().has_avx512()) v.push_back(Isa::kAvx512);
-  return v;
-}
 
 // Runs fast (1 and 2 threads) against the reference for every runnable ISA.
 void check_fast_vs_ref(const NodeDesc& node, const std::vector<Tensor>& inputs, double atol = 1e-4,
@@ -91,8 +40,8 @@ TEST_CASE("Gemm hand-computed: alpha, beta, transposes, broadcast C", "[ops][gem
   Tensor b = Tensor::from_vector<float>({3, 2}, {1, 0, 0, 1, 1, 1});
   Tensor c = Tensor::from_vector<float>({2}, {100, 200});
   NodeDesc node = make_node("Gemm", 13);
-  node.attrs.set("alpha", float_attr(2.f));
-  node.attrs.set("beta", float_attr(0.5f));
+  node.attrs.set("alpha", attr_float(2.f));
+  node.attrs.set("beta", attr_float(0.5f));
   for (bool ref : {true, false}) {
     Tensor y = run_ok(node, {a, b, c}, ref, 1);
     CHECK_TENSOR_NEAR(y, Tensor::from_vector<float>({2, 2}, {58, 110, 70, 122}), 0, 0);
@@ -102,8 +51,8 @@ TEST_CASE("Gemm hand-computed: alpha, beta, transposes, broadcast C", "[ops][gem
   Tensor bt = Tensor::from_vector<float>({2, 3}, {1, 0, 1, 0, 1, 1});
   Tensor c_col = Tensor::from_vector<float>({2, 1}, {1, -1});
   NodeDesc tnode = make_node("Gemm", 11);
-  tnode.attrs.set("transA", int_attr(1));
-  tnode.attrs.set("transB", int_attr(1));
+  tnode.attrs.set("transA", attr_int(1));
+  tnode.attrs.set("transB", attr_int(1));
   for (bool ref : {true, false}) {
     Tensor y = run_ok(tnode, {at, bt, c_col}, ref, 1);
     CHECK_TENSOR_NEAR(y, Tensor::from_vector<float>({2, 2}, {5, 6, 9, 10}), 0, 0);
@@ -112,7 +61,7 @@ TEST_CASE("Gemm hand-computed: alpha, beta, transposes, broadcast C", "[ops][gem
   }
   // Opset 6 with the legacy broadcast flag and a scalar C.
   NodeDesc old = make_node("Gemm", 6);
-  old.attrs.set("broadcast", int_attr(1));
+  old.attrs.set("broadcast", attr_int(1));
   Tensor y = run_ok(old, {a, b, Tensor::from_vector<float>({}, {1})}, false, 1);
   CHECK_TENSOR_NEAR(y, Tensor::from_vector<float>({2, 2}, {5, 6, 11, 12}), 0, 0);
 }
@@ -146,10 +95,10 @@ TEST_CASE("Gemm odd shapes: packed SGEMM vs reference", "[ops][gemm]") {
   CAPTURE(m, n, k, trans, c_kind, const_b);
   const bool ta = trans & 1, tb = trans & 2;
   NodeDesc node = make_node("Gemm", 13);
-  node.attrs.set("transA", int_attr(ta));
-  node.attrs.set("transB", int_attr(tb));
-  node.attrs.set("alpha", float_attr(0.75f));
-  node.attrs.set("beta", float_attr(-1.5f));
+  node.attrs.set("transA", attr_int(ta));
+  node.attrs.set("transB", attr_int(tb));
+  node.attrs.set("alpha", attr_float(0.75f));
+  node.attrs.set("beta", attr_float(-1.5f));
   std::vector<Tensor> in{random_tensor(ta ? Shape{k, m} : Shape{m, k}, 1),
                          random_tensor(tb ? Shape{n, k} : Shape{k, n}, 2)};
   if (c_kind == 1) in.push_back(random_tensor({n}, 3));
@@ -230,19 +179,12 @@ TEST_CASE("Gemm and MatMul reject invalid inputs with a Status", "[ops][gemm]") 
   fails(gemm, {random_tensor({2, 3}, 1), Tensor::from_vector<int32_t>({3, 2}, {1, 2, 3, 4, 5, 6})}, "float32");
   fails(make_node("Gemm", 9), {random_tensor({2, 3}, 1), random_tensor({3, 2}, 2)}, "input C is required");
   NodeDesc bad_trans = make_node("Gemm", 13);
-  bad_trans.attrs.set("transA", int_attr(2));
+  bad_trans.attrs.set("transA", attr_int(2));
   fails(bad_trans, {random_tensor({2, 3}, 1), random_tensor({3, 2}, 2)}, "transA");
   NodeDesc matmul = make_node("MatMul", 13);
   fails(matmul, {random_tensor({2, 3}, 1), random_tensor({2, 3}, 2)}, "inner dimensions");
   fails(matmul, {random_tensor({2, 2, 3}, 1), random_tensor({3, 3, 2}, 2)}, "batch dims");
   fails(matmul, {Tensor::from_vector<float>({}, {1}), random_tensor({3, 2}, 2)}, "rank");
-}
-
-// CPU time of this thread: other processes on a shared machine do not count.
-static double thread_seconds() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 TEST_CASE("SGEMM throughput", "[.perf]") {

@@ -2,57 +2,19 @@
 // (spatial=0, training mode, legacy attributes), errors, and fast vs reference.
 #include "test_util.h"
 
-#include <chrono>
-
 #include "ops/op_runner.h"
+#include "ops/op_test_util.h"
 
 using namespace cvt;
+using namespace cvt::op_test;
 using cvt::testing::random_tensor;
 
 namespace {
 
-Attribute attr_int(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-Attribute attr_float(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
-Attribute attr_ints(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-
-NodeDesc make_node(const std::string& op, int opset, std::vector<std::pair<std::string, Attribute>> attrs = {},
-                   int outputs = 1) {
-  NodeDesc n;
-  n.op_type = op;
-  n.opset = opset;
-  for (auto& [k, v] : attrs) n.attrs.set(k, v);
-  for (int i = 0; i < outputs; ++i) n.outputs.push_back("out" + std::to_string(i));
-  return n;
-}
-
-Result<std::vector<Tensor>> run(const NodeDesc& n, const std::vector<Tensor>& in, bool ref = false, int threads = 1) {
-  return run_single_op(n, in, SingleOpOptions{ref, threads});
-}
-
-std::vector<Tensor> run_all(const NodeDesc& n, const std::vector<Tensor>& in, double tol = 1e-5) {
-  auto ref = run(n, in, true, 1);
-  REQUIRE_OK(ref);
-  for (int threads : {1, 2}) {
-    auto fast = run(n, in, false, threads);
-    REQUIRE_OK(fast);
-    for (size_t i = 0; i < ref.value().size(); ++i) CHECK_TENSOR_NEAR(fast.value()[i], ref.value()[i], tol, tol);
-  }
-  return ref.value();
+// Fast path at 1 and 2 threads within 1e-5 of the reference on every output unless a test says
+// otherwise (run_all_outputs(n, in, atol, rtol)); returns the reference outputs.
+std::vector<Tensor> run_all(const NodeDesc& n, const std::vector<Tensor>& in) {
+  return op_test::run_all_outputs(n, in, 1e-5, 1e-5);
 }
 
 Tensor floats(Shape s, std::vector<float> v) { return Tensor::from_vector<float>(std::move(s), v); }
@@ -211,29 +173,9 @@ TEST_CASE("norm fast paths match the reference over odd shapes", "[ops][norm]") 
   run_all(make_node("GroupNormalization", 21, {{"num_groups", attr_int(C)}}), {x, scale, bias});
   Tensor xd(DType::kFloat64, shape);
   for (int64_t i = 0; i < x.numel(); ++i) xd.data<double>()[i] = x.data<float>()[i];
-  run_all(make_node("InstanceNormalization", 6), {xd, scale, bias}, 1e-9);
-  run_all(make_node("LRN", 13, {{"size", attr_int(3)}}), {xd}, 1e-9);
+  run_all_outputs(make_node("InstanceNormalization", 6), {xd, scale, bias}, 1e-9, 1e-9);
+  run_all_outputs(make_node("LRN", 13, {{"size", attr_int(3)}}), {xd}, 1e-9, 1e-9);
 }
-
-namespace {
-// Mean wall time of one run, in ms, over at least 0.2 s.
-double time_ms(const NodeDesc& n, const std::vector<Tensor>& in, bool ref, int threads) {
-  REQUIRE_OK(run(n, in, ref, threads));
-  int reps = 0;
-  const auto start = std::chrono::steady_clock::now();
-  double elapsed = 0;
-  do {
-    (void)run(n, in, ref, threads);
-    ++reps;
-    elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  } while (elapsed < 200);
-  return elapsed / reps;
-}
-void report_timing(const std::string& label, const NodeDesc& n, const std::vector<Tensor>& in) {
-  WARN(label << ": ref " << time_ms(n, in, true, 1) << " ms, fast@1 " << time_ms(n, in, false, 1) << " ms, fast@2 "
-             << time_ms(n, in, false, 2) << " ms");
-}
-}  // namespace
 
 TEST_CASE("norm timings", "[.perf]") {
   Tensor x = random_tensor({1, 64, 112, 112}, 1);

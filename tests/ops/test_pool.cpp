@@ -3,59 +3,21 @@
 // pad/stride/dilation/ceil_mode/auto_pad over odd shapes comparing fast vs reference.
 #include "test_util.h"
 
-#include <chrono>
-
 #include <random>
 
 #include "ops/op_runner.h"
+#include "ops/op_test_util.h"
 
 using namespace cvt;
+using namespace cvt::op_test;
 using cvt::testing::random_tensor;
 
 namespace {
 
-Attribute attr_int(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-Attribute attr_ints(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-Attribute attr_str(const std::string& v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kString;
-  a.s = v;
-  return a;
-}
-
-NodeDesc make_node(const std::string& op, int opset, std::vector<std::pair<std::string, Attribute>> attrs = {},
-                   int outputs = 1) {
-  NodeDesc n;
-  n.op_type = op;
-  n.opset = opset;
-  for (auto& [k, v] : attrs) n.attrs.set(k, v);
-  for (int i = 0; i < outputs; ++i) n.outputs.push_back("out" + std::to_string(i));
-  return n;
-}
-
-Result<std::vector<Tensor>> run(const NodeDesc& n, const std::vector<Tensor>& in, bool ref = false, int threads = 1) {
-  return run_single_op(n, in, SingleOpOptions{ref, threads});
-}
-
+// Fast path at 1 and 2 threads within 1e-5 of the reference on every output; returns the
+// reference outputs.
 std::vector<Tensor> run_all(const NodeDesc& n, const std::vector<Tensor>& in) {
-  auto ref = run(n, in, true, 1);
-  REQUIRE_OK(ref);
-  for (int threads : {1, 2}) {
-    auto fast = run(n, in, false, threads);
-    REQUIRE_OK(fast);
-    for (size_t i = 0; i < ref.value().size(); ++i) CHECK_TENSOR_NEAR(fast.value()[i], ref.value()[i], 1e-5, 1e-5);
-  }
-  return ref.value();
+  return op_test::run_all_outputs(n, in, 1e-5, 1e-5);
 }
 
 Tensor arange(Shape s) {
@@ -270,26 +232,6 @@ TEST_CASE("pool fast path on large planes and many channels", "[ops][pool]") {
   run_all(make_node("MaxPool", 12, {{"kernel_shape", attr_ints({3, 2})}, {"pads", attr_ints({1, 0, 1, 1})}}, 2), {xd});
   run_all(make_node("AveragePool", 11, {{"kernel_shape", attr_ints({3, 2})}, {"pads", attr_ints({1, 0, 1, 1})}}), {xd});
 }
-
-namespace {
-// Mean wall time of one run, in ms, over at least 0.2 s.
-double time_ms(const NodeDesc& n, const std::vector<Tensor>& in, bool ref, int threads) {
-  REQUIRE_OK(run(n, in, ref, threads));
-  int reps = 0;
-  const auto start = std::chrono::steady_clock::now();
-  double elapsed = 0;
-  do {
-    (void)run(n, in, ref, threads);
-    ++reps;
-    elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  } while (elapsed < 200);
-  return elapsed / reps;
-}
-void report_timing(const std::string& label, const NodeDesc& n, const std::vector<Tensor>& in) {
-  WARN(label << ": ref " << time_ms(n, in, true, 1) << " ms, fast@1 " << time_ms(n, in, false, 1) << " ms, fast@2 "
-             << time_ms(n, in, false, 2) << " ms");
-}
-}  // namespace
 
 TEST_CASE("pool timings", "[.perf]") {
   Tensor x = random_tensor({1, 64, 112, 112}, 1);

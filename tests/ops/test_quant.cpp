@@ -14,38 +14,16 @@
 #include "io/npy.h"
 #include "io/onnx/importer.h"
 #include "ops/op_runner.h"
+#include "ops/op_test_util.h"
 #include "ops/quant.h"
 #include "ops/registry.h"
 #include "test_paths.h"
 
 using namespace cvt;
+using namespace cvt::op_test;
 namespace fs = std::filesystem;
 
 namespace {
-
-Attribute attr_int(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-Attribute attr_ints(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-
-NodeDesc make_node(const std::string& op, int opset, std::vector<std::pair<std::string, Attribute>> attrs = {},
-                   const std::string& domain = "", int outputs = 1) {
-  NodeDesc n;
-  n.op_type = op;
-  n.opset = opset;
-  n.domain = domain;
-  for (auto& [k, v] : attrs) n.attrs.set(k, v);
-  for (int i = 0; i < outputs; ++i) n.outputs.push_back("out" + std::to_string(i));
-  return n;
-}
 
 // Empty string when identical (dtype, shape, bytes); else the first difference.
 std::string diff_exact(const Tensor& a, const Tensor& b) {
@@ -69,8 +47,9 @@ Tensor random_q(Shape s, std::mt19937& rng, int lo, int hi) {
   return t;
 }
 
-// Reference at 1 thread, then the fast path at 1 and 2 threads: identical bits.
-std::vector<Tensor> run_all(const NodeDesc& n, const std::vector<Tensor>& in) {
+// Reference at 1 thread, then the fast path at 1 and 2 threads: identical bytes (op_test::run_all
+// compares as float, which would round int32 sums beyond 2^24).
+std::vector<Tensor> run_all_bit_exact(const NodeDesc& n, const std::vector<Tensor>& in) {
   auto ref = run_single_op(n, in, SingleOpOptions{true, 1});
   REQUIRE_OK(ref);
   for (int threads : {1, 2}) {
@@ -86,8 +65,8 @@ std::vector<Tensor> run_all(const NodeDesc& n, const std::vector<Tensor>& in) {
 
 Tensor qlinear_conv_1x1(const Tensor& x, const Tensor& w, Tensor y_scale, Tensor y_zp) {
   NodeDesc n = make_node("QLinearConv", 13);
-  auto r = run_all(n, {x, Tensor::scalar<float>(1.f), Tensor::scalar<uint8_t>(0), w, Tensor::scalar<float>(1.f),
-                       Tensor::scalar<int8_t>(0), std::move(y_scale), std::move(y_zp)});
+  auto r = run_all_bit_exact(n, {x, Tensor::scalar<float>(1.f), Tensor::scalar<uint8_t>(0), w, Tensor::scalar<float>(1.f),
+                                 Tensor::scalar<int8_t>(0), std::move(y_scale), std::move(y_zp)});
   return r[0];
 }
 
@@ -95,18 +74,18 @@ Tensor qlinear_conv_1x1(const Tensor& x, const Tensor& w, Tensor y_scale, Tensor
 
 TEST_CASE("QuantizeLinear rounds half to even and saturates", "[quant]") {
   Tensor x = Tensor::from_vector<float>({8}, {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 300.f, -300.f, 126.5f});
-  auto u8 = run_all(make_node("QuantizeLinear", 13), {x, Tensor::scalar<float>(1.f), Tensor::scalar<uint8_t>(0)});
+  auto u8 = run_all_bit_exact(make_node("QuantizeLinear", 13), {x, Tensor::scalar<float>(1.f), Tensor::scalar<uint8_t>(0)});
   CHECK(u8[0].dtype() == DType::kUInt8);
   CHECK(u8[0].to_float_vector() == std::vector<float>{0, 2, 2, 0, 0, 255, 0, 126});
-  auto s8 = run_all(make_node("QuantizeLinear", 13), {x, Tensor::scalar<float>(1.f), Tensor::scalar<int8_t>(0)});
+  auto s8 = run_all_bit_exact(make_node("QuantizeLinear", 13), {x, Tensor::scalar<float>(1.f), Tensor::scalar<int8_t>(0)});
   CHECK(s8[0].to_float_vector() == std::vector<float>{0, 2, 2, 0, -2, 127, -128, 126});
   // Per-axis (axis 1) with zero points; DequantizeLinear inverts it on the grid.
   Tensor x2 = Tensor::from_vector<float>({1, 2, 2}, {1.f, -1.f, 10.f, 20.f});
   Tensor sc = Tensor::from_vector<float>({2}, {0.5f, 2.f});
   Tensor zp = Tensor::from_vector<uint8_t>({2}, {10, 128});
-  auto q = run_all(make_node("QuantizeLinear", 13, {{"axis", attr_int(1)}}), {x2, sc, zp});
+  auto q = run_all_bit_exact(make_node("QuantizeLinear", 13, {{"axis", attr_int(1)}}), {x2, sc, zp});
   CHECK(q[0].to_float_vector() == std::vector<float>{12, 8, 133, 138});
-  auto dq = run_all(make_node("DequantizeLinear", 13, {{"axis", attr_int(1)}}), {q[0], sc, zp});
+  auto dq = run_all_bit_exact(make_node("DequantizeLinear", 13, {{"axis", attr_int(1)}}), {q[0], sc, zp});
   CHECK(dq[0].to_float_vector() == std::vector<float>{1.f, -1.f, 10.f, 20.f});
 }
 
@@ -151,7 +130,7 @@ TEST_CASE("QLinearConv / ConvInteger fast paths match the reference on odd shape
         Tensor x = random_q<int8_t>(xs, rng, -128, 127);
         Tensor w = random_q<uint8_t>(ws, rng, 0, 255);
         Tensor wz = random_q<uint8_t>({cs.k}, rng, 0, 255);
-        run_all(make_node("ConvInteger", 10, attrs), {x, w, Tensor::scalar<int8_t>(-3), wz});
+        run_all_bit_exact(make_node("ConvInteger", 10, attrs), {x, w, Tensor::scalar<int8_t>(-3), wz});
         continue;
       }
       Tensor x = random_q<uint8_t>(xs, rng, 0, 255);
@@ -160,11 +139,11 @@ TEST_CASE("QLinearConv / ConvInteger fast paths match the reference on odd shape
       for (int64_t i = 0; i < cs.k; ++i) wscale.data<float>()[i] = 0.001f * float(1 + i);
       Tensor bias = random_q<int32_t>({cs.k}, rng, -5000, 5000);
       const bool per_channel = variant == 1;
-      run_all(make_node("QLinearConv", 13, attrs),
-              {x, Tensor::scalar<float>(0.02f), Tensor::scalar<uint8_t>(131), w,
-               per_channel ? wscale : Tensor::scalar<float>(0.004f),
-               per_channel ? Tensor(DType::kInt8, {cs.k}) : Tensor::scalar<int8_t>(3), Tensor::scalar<float>(0.07f),
-               Tensor::scalar<uint8_t>(120), bias});
+      run_all_bit_exact(make_node("QLinearConv", 13, attrs),
+                        {x, Tensor::scalar<float>(0.02f), Tensor::scalar<uint8_t>(131), w,
+                         per_channel ? wscale : Tensor::scalar<float>(0.004f),
+                         per_channel ? Tensor(DType::kInt8, {cs.k}) : Tensor::scalar<int8_t>(3), Tensor::scalar<float>(0.07f),
+                         Tensor::scalar<uint8_t>(120), bias});
     }
 }
 
@@ -175,10 +154,10 @@ TEST_CASE("QLinearMatMul / MatMulInteger fast path matches the reference", "[qua
     Tensor b = random_q<int8_t>({k, n}, rng, -128, 127);
     Tensor bs(DType::kFloat32, {n});
     for (int64_t j = 0; j < n; ++j) bs.data<float>()[j] = 0.0005f * float(j + 1);
-    run_all(make_node("QLinearMatMul", 10), {a, Tensor::scalar<float>(0.03f), Tensor::scalar<uint8_t>(7), b, bs,
-                                             Tensor(DType::kInt8, {n}), Tensor::scalar<float>(0.5f),
-                                             Tensor::scalar<uint8_t>(128)});
-    auto r = run_all(make_node("MatMulInteger", 10), {a, b, Tensor::scalar<uint8_t>(100), Tensor::scalar<int8_t>(-1)});
+    run_all_bit_exact(make_node("QLinearMatMul", 10), {a, Tensor::scalar<float>(0.03f), Tensor::scalar<uint8_t>(7), b, bs,
+                                                       Tensor(DType::kInt8, {n}), Tensor::scalar<float>(0.5f),
+                                                       Tensor::scalar<uint8_t>(128)});
+    auto r = run_all_bit_exact(make_node("MatMulInteger", 10), {a, b, Tensor::scalar<uint8_t>(100), Tensor::scalar<int8_t>(-1)});
     // Spot-check one element against a direct sum.
     int64_t want = 0;
     for (int64_t t = 0; t < k; ++t) want += int64_t(a.data<uint8_t>()[t] - 100) * (b.data<int8_t>()[t * n] + 1);
@@ -189,10 +168,10 @@ TEST_CASE("QLinearMatMul / MatMulInteger fast path matches the reference", "[qua
 TEST_CASE("QLinearAdd (com.microsoft) hand-computed with broadcasting", "[quant]") {
   Tensor a = Tensor::from_vector<uint8_t>({2, 2}, {0, 100, 200, 255});
   Tensor b = Tensor::from_vector<uint8_t>({2}, {128, 28});
-  NodeDesc n = make_node("QLinearAdd", 1, {}, "com.microsoft");
+  NodeDesc n = make_node("QLinearAdd", 1, {}, 1, "com.microsoft");
   // a: scale 0.5, zp 0; b: scale 1, zp 128; c: scale 1, zp 10.
-  auto y = run_all(n, {a, Tensor::scalar<float>(0.5f), Tensor::scalar<uint8_t>(0), b, Tensor::scalar<float>(1.f),
-                       Tensor::scalar<uint8_t>(128), Tensor::scalar<float>(1.f), Tensor::scalar<uint8_t>(10)});
+  auto y = run_all_bit_exact(n, {a, Tensor::scalar<float>(0.5f), Tensor::scalar<uint8_t>(0), b, Tensor::scalar<float>(1.f),
+                                 Tensor::scalar<uint8_t>(128), Tensor::scalar<float>(1.f), Tensor::scalar<uint8_t>(10)});
   // (0 + 0) + 10, (50 - 100) + 10 -> 0 (saturated), (100 + 0) + 10, (127.5 - 100) -> 28 (half to even) + 10
   CHECK(y[0].to_float_vector() == std::vector<float>{10, 0, 110, 38});
 }

@@ -2,52 +2,20 @@
 // attribute vs input per opset, empty sets, errors, and fast vs reference sweeps.
 #include "test_util.h"
 
-#include <chrono>
-
 #include <limits>
 
 #include "ops/op_runner.h"
+#include "ops/op_test_util.h"
 
 using namespace cvt;
+using namespace cvt::op_test;
 using cvt::testing::random_tensor;
 
 namespace {
 
-Attribute attr_int(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-Attribute attr_ints(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-
-NodeDesc make_node(const std::string& op, int opset, std::vector<std::pair<std::string, Attribute>> attrs = {}) {
-  NodeDesc n;
-  n.op_type = op;
-  n.opset = opset;
-  for (auto& [k, v] : attrs) n.attrs.set(k, v);
-  return n;
-}
-
-Result<std::vector<Tensor>> run(const NodeDesc& n, const std::vector<Tensor>& in, bool ref = false, int threads = 1) {
-  return run_single_op(n, in, SingleOpOptions{ref, threads});
-}
-
-Tensor run_all(const NodeDesc& n, const std::vector<Tensor>& in, double tol = 1e-6) {
-  auto ref = run(n, in, true, 1);
-  REQUIRE_OK(ref);
-  for (int threads : {1, 2}) {
-    auto fast = run(n, in, false, threads);
-    REQUIRE_OK(fast);
-    CHECK_TENSOR_NEAR(fast.value()[0], ref.value()[0], tol, tol);
-  }
-  return ref.value()[0];
-}
+// Fast path at 1 and 2 threads within 1e-6 of the reference unless a test says otherwise
+// (run_all(n, in, atol, rtol)); returns the reference output.
+Tensor run_all(const NodeDesc& n, const std::vector<Tensor>& in) { return op_test::run_all(n, in, 1e-6, 1e-6); }
 
 Tensor axes(std::vector<int64_t> v) { return Tensor::from_vector<int64_t>({static_cast<int64_t>(v.size())}, v); }
 
@@ -219,41 +187,21 @@ TEST_CASE("reduce fast paths match the reference over odd shapes and axis sets",
     for (const char* op : {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
                            "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"}) {
       CAPTURE(op);
-      run_all(make_node(op, 18, {{"keepdims", attr_int(subset % 2)}}), {x, axes(ax)}, 1e-5);
+      run_all(make_node(op, 18, {{"keepdims", attr_int(subset % 2)}}), {x, axes(ax)}, 1e-5, 1e-5);
     }
     Tensor xi(DType::kInt64, shape);
     for (int64_t i = 0; i < x.numel(); ++i) xi.data<int64_t>()[i] = static_cast<int64_t>(x.data<float>()[i] * 20) - 10;
-    run_all(make_node("ReduceSum", 18), {xi, axes(ax)}, 0);
-    run_all(make_node("ReduceMin", 18), {xi, axes(ax)}, 0);
+    run_all(make_node("ReduceSum", 18), {xi, axes(ax)}, 0, 0);
+    run_all(make_node("ReduceMin", 18), {xi, axes(ax)}, 0, 0);
   }
   for (int axis = -rank; axis < rank; ++axis) {
     CAPTURE(axis);
     for (const char* op : {"ArgMax", "ArgMin"})
-      for (int last : {0, 1}) run_all(make_node(op, 13, {{"axis", attr_int(axis)}, {"select_last_index", attr_int(last)}}), {x}, 0);
+      for (int last : {0, 1}) run_all(make_node(op, 13, {{"axis", attr_int(axis)}, {"select_last_index", attr_int(last)}}), {x}, 0, 0);
     for (const char* op : {"Softmax", "LogSoftmax", "Hardmax"})
-      for (int opset : {11, 13}) run_all(make_node(op, opset, {{"axis", attr_int(axis)}}), {x}, 1e-6);
+      for (int opset : {11, 13}) run_all(make_node(op, opset, {{"axis", attr_int(axis)}}), {x}, 1e-6, 1e-6);
   }
 }
-
-namespace {
-// Mean wall time of one run, in ms, over at least 0.2 s.
-double time_ms(const NodeDesc& n, const std::vector<Tensor>& in, bool ref, int threads) {
-  REQUIRE_OK(run(n, in, ref, threads));
-  int reps = 0;
-  const auto start = std::chrono::steady_clock::now();
-  double elapsed = 0;
-  do {
-    (void)run(n, in, ref, threads);
-    ++reps;
-    elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  } while (elapsed < 200);
-  return elapsed / reps;
-}
-void report_timing(const std::string& label, const NodeDesc& n, const std::vector<Tensor>& in) {
-  WARN(label << ": ref " << time_ms(n, in, true, 1) << " ms, fast@1 " << time_ms(n, in, false, 1) << " ms, fast@2 "
-             << time_ms(n, in, false, 2) << " ms");
-}
-}  // namespace
 
 TEST_CASE("reduce timings", "[.perf]") {
   Tensor x = random_tensor({1, 64, 112, 112}, 1);

@@ -7,39 +7,13 @@
 #include <random>
 
 #include "ops/op_runner.h"
+#include "ops/op_test_util.h"
 
 using namespace cvt;
+using namespace cvt::op_test;
 using cvt::testing::random_tensor;
 
 namespace {
-
-Attribute attr_int(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-Attribute attr_float(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
-Attribute attr_str(const std::string& v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kString;
-  a.s = v;
-  return a;
-}
-
-NodeDesc make_node(const std::string& op, int opset, std::vector<std::pair<std::string, Attribute>> attrs = {}) {
-  NodeDesc n;
-  n.op_type = op;
-  n.opset = opset;
-  for (auto& [k, v] : attrs) n.attrs.set(k, v);
-  n.outputs.push_back("out0");
-  return n;
-}
 
 // x[0, c, y, x] = 4y + x + 100c: bilinear sampling of a linear ramp is exact inside the map.
 Tensor ramp(int64_t channels, int64_t h, int64_t w) {
@@ -54,7 +28,8 @@ Tensor ramp(int64_t channels, int64_t h, int64_t w) {
 Tensor rois_of(std::vector<float> v) { return Tensor::from_vector<float>({static_cast<int64_t>(v.size() / 4), 4}, v); }
 Tensor indices_of(std::vector<int64_t> v) { return Tensor::from_vector<int64_t>({static_cast<int64_t>(v.size())}, v); }
 
-std::vector<float> values(const Tensor& t) { return t.to_float_vector(); }
+// Any dtype read back as float (op_test::values<T> insists on T).
+std::vector<float> as_floats(const Tensor& t) { return t.to_float_vector(); }
 
 }  // namespace
 
@@ -66,17 +41,17 @@ TEST_CASE("RoiAlign-10 averages bilinear samples of the unshifted RoI", "[ops][r
     auto out = run_single_op(n, {ramp(2, 4, 4), rois_of({0, 0, 2, 2}), indices_of({0})}, {ref, 1});
     REQUIRE_OK(out);
     CHECK(out.value()[0].shape() == Shape{1, 2, 1, 1});
-    CHECK(values(out.value()[0]) == std::vector<float>{5.0f, 105.0f});
+    CHECK(as_floats(out.value()[0]) == std::vector<float>{5.0f, 105.0f});
   }
   // Degenerate RoI (1,1)-(1,1) is widened to 1x1: samples at 1.25 and 1.75 -> mean at (1.5, 1.5).
   auto out = run_single_op(n, {ramp(1, 4, 4), rois_of({1, 1, 1, 1}), indices_of({0})});
   REQUIRE_OK(out);
-  CHECK(values(out.value()[0])[0] == Approx(4 * 1.5 + 1.5));
+  CHECK(as_floats(out.value()[0])[0] == Approx(4 * 1.5 + 1.5));
   // spatial_scale 0.5 halves the RoI: (0,0)-(4,4) behaves like (0,0)-(2,2).
   n.attrs.set("spatial_scale", attr_float(0.5f));
   out = run_single_op(n, {ramp(1, 4, 4), rois_of({0, 0, 4, 4}), indices_of({0})});
   REQUIRE_OK(out);
-  CHECK(values(out.value()[0])[0] == Approx(5.0f));
+  CHECK(as_floats(out.value()[0])[0] == Approx(5.0f));
 }
 
 TEST_CASE("RoiAlign-16 half_pixel shifts the RoI by half a pixel and keeps its size", "[ops][roi]") {
@@ -86,11 +61,11 @@ TEST_CASE("RoiAlign-16 half_pixel shifts the RoI by half a pixel and keeps its s
   // sample centres at y = 0.5, 1.5 and x = 1.0.
   auto out = run_single_op(n, {ramp(1, 4, 4), rois_of({0.5f, 0.5f, 2.5f, 2.5f}), indices_of({0})});
   REQUIRE_OK(out);
-  CHECK(values(out.value()[0]) == std::vector<float>{4 * 0.5f + 1, 4 * 1.5f + 1});
+  CHECK(as_floats(out.value()[0]) == std::vector<float>{4 * 0.5f + 1, 4 * 1.5f + 1});
   n.attrs.set("coordinate_transformation_mode", attr_str("output_half_pixel"));
   out = run_single_op(n, {ramp(1, 4, 4), rois_of({0.5f, 0.5f, 2.5f, 2.5f}), indices_of({0})});
   REQUIRE_OK(out);
-  CHECK(values(out.value()[0]) == std::vector<float>{4 * 1.0f + 1.5f, 4 * 2.0f + 1.5f});
+  CHECK(as_floats(out.value()[0]) == std::vector<float>{4 * 1.0f + 1.5f, 4 * 2.0f + 1.5f});
 }
 
 TEST_CASE("RoiAlign clamps at the border, zeroes samples far outside, and max mode", "[ops][roi]") {
@@ -98,13 +73,13 @@ TEST_CASE("RoiAlign clamps at the border, zeroes samples far outside, and max mo
   // One sample at the RoI centre. (3.5, 3.5) clamps to the last pixel; (-3, -3) is outside [-1, size].
   auto out = run_single_op(n, {ramp(1, 4, 4), rois_of({3, 3, 4, 4, -3.5f, -3.5f, -2.5f, -2.5f}), indices_of({0, 0})});
   REQUIRE_OK(out);
-  CHECK(values(out.value()[0]) == std::vector<float>{15.0f, 0.0f});
+  CHECK(as_floats(out.value()[0]) == std::vector<float>{15.0f, 0.0f});
   // max mode (ONNX Runtime semantics): max over samples of the largest weighted tap.
   n = make_node("RoiAlign", 10, {{"sampling_ratio", attr_int(2)}, {"mode", attr_str("max")}});
   out = run_single_op(n, {ramp(1, 4, 4), rois_of({0, 0, 2, 2}), indices_of({0})});
   REQUIRE_OK(out);
   // Sample (1.5, 1.5): taps 5, 6, 9, 10 each weighted 0.25 -> 2.5.
-  CHECK(values(out.value()[0])[0] == Approx(2.5f));
+  CHECK(as_floats(out.value()[0])[0] == Approx(2.5f));
 }
 
 TEST_CASE("RoiAlign rejects bad inputs and attributes", "[ops][roi]") {
