@@ -231,6 +231,9 @@ int run_style(StyleOptions& o) {
       auto res = optimizers[worker]->run(img.value(), style_bgr, progress);
       if (bar && !o.batch.verbose) std::fprintf(stderr, "\n");
       if (!res.is_ok()) {
+        timing["optimize"] = ms_since(t1);
+        timing["total"] = ms_since(t0);
+        r["timing_ms"] = timing;
         r["error"] = error_json(res.status());
         return r;
       }
@@ -246,6 +249,8 @@ int run_style(StyleOptions& o) {
       cvt::StylizeInfo info;
       auto res = stylizers[worker]->stylize(img.value(), o.ff, &info);
       if (!res.is_ok()) {
+        timing["total"] = ms_since(t0);
+        r["timing_ms"] = timing;
         r["error"] = error_json(res.status());
         return r;
       }
