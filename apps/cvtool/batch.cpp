@@ -206,6 +206,15 @@ cvt::Result<cv::Mat> decode_input(Record& r, const std::string& path, std::chron
   return img;
 }
 
+bool finish_stages(Record& r, const cvt::Status& st, const cvt::StageTimes& times, double decode_ms,
+                   std::chrono::steady_clock::time_point t0) {
+  const double total = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  r["timing_ms"] = {{"decode", decode_ms}, {"pre", times.pre}, {"infer", times.infer}, {"post", times.post}, {"total", total}};
+  if (st.is_ok()) return true;
+  r["error"] = error_json(st);
+  return false;
+}
+
 int run_batch(const BatchOptions& o, const std::vector<std::string>& inputs, const ProcessFn& process) {
   std::error_code ec;
   const bool append = !o.output_file.empty() && !o.skip_done.empty() &&

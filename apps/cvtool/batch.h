@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "tasks/common/stage_times.h"
 
 // Output records keep their keys in insertion order (schema, tool, source, ... first).
 using Record = nlohmann::ordered_json;
@@ -45,6 +46,12 @@ Record error_json(const cvt::Status& st);
 // timing_ms (pre/infer/post null), so the caller only has to return the record.
 cvt::Result<cv::Mat> decode_input(Record& r, const std::string& path, std::chrono::steady_clock::time_point t0,
                                   double* decode_ms);
+
+// After a task ran on a decoded input: sets timing_ms (decode, pre, infer, post, and total
+// since t0) and, when `st` failed, the record's error. Returns st.is_ok(); false means the
+// record is complete and the caller only has to return it.
+bool finish_stages(Record& r, const cvt::Status& st, const cvt::StageTimes& times, double decode_ms,
+                   std::chrono::steady_clock::time_point t0);
 
 // Runs process(index, path, worker) for every input over `jobs` workers and
 // writes the returned records in input order. Returns the exit code:

@@ -104,12 +104,7 @@ int run_classify(const ClassifyOptions& o) {
     }
     cvt::StageTimes times;
     auto result = workers[worker]->classify(img.value(), o.topk, &times);
-    double total = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    r["timing_ms"] = {{"decode", decode_ms}, {"pre", times.pre}, {"infer", times.infer}, {"post", times.post}, {"total", total}};
-    if (!result.is_ok()) {
-      r["error"] = error_json(result.status());
-      return r;
-    }
+    if (!finish_stages(r, result.status(), times, decode_ms, t0)) return r;
     for (const auto& s : result.value()) r["topk"].push_back({{"class_id", s.class_id}, {"label", s.label}, {"score", s.score}});
     if (o.profile) profile.add(workers[worker]->session().last_profile());
     return r;

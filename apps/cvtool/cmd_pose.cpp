@@ -221,10 +221,7 @@ int run_pose(const PoseCliOptions& o) {
     }
     cvt::StageTimes times;
     auto result = workers[worker]->estimate(img.value(), popt, &times);
-    double total = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    r["timing_ms"] = {{"decode", decode_ms}, {"pre", times.pre}, {"infer", times.infer}, {"post", times.post}, {"total", total}};
-    if (!result.is_ok()) {
-      r["error"] = error_json(result.status());
+    if (!finish_stages(r, result.status(), times, decode_ms, t0)) {
       if (o.format != "jsonl") log_warn(path + ": " + result.status().message());
       return r;
     }

@@ -206,10 +206,7 @@ int run_detection(const DetectCliOptions& o) {
     cvt::Detector& det = *workers[worker];
     std::vector<cv::Mat> masks;
     auto result = det.detect(img.value(), dopt, &times, o.segment ? &masks : nullptr);
-    double total = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    r["timing_ms"] = {{"decode", decode_ms}, {"pre", times.pre}, {"infer", times.infer}, {"post", times.post}, {"total", total}};
-    if (!result.is_ok()) {
-      r["error"] = error_json(result.status());
+    if (!finish_stages(r, result.status(), times, decode_ms, t0)) {
       if (o.format != "jsonl") log_warn(path + ": " + result.status().message());
       return r;
     }

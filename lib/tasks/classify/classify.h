@@ -8,6 +8,7 @@
 
 #include "graph/session.h"
 #include "models/registry.h"
+#include "tasks/common/stage_times.h"
 
 namespace cvt {
 
@@ -15,10 +16,6 @@ struct ClassScore {
   int class_id = 0;
   std::string label;
   float score = 0;
-};
-
-struct StageTimes {
-  double pre = 0, infer = 0, post = 0;
 };
 
 class Classifier {

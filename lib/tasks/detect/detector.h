@@ -11,7 +11,7 @@
 #include "graph/session.h"
 #include "io/darknet/importer.h"
 #include "models/registry.h"
-#include "tasks/classify/classify.h"
+#include "tasks/common/stage_times.h"
 #include "tasks/detect/decoders.h"
 #include "tasks/detect/nms.h"
 

@@ -14,7 +14,7 @@
 
 #include "graph/session.h"
 #include "models/registry.h"
-#include "tasks/classify/classify.h"
+#include "tasks/common/stage_times.h"
 #include "tasks/pose/paf_decoder.h"
 
 namespace cvt {
