@@ -206,6 +206,13 @@ cvt::Result<cv::Mat> decode_input(Record& r, const std::string& path, std::chron
   return img;
 }
 
+bool keep_existing_output(const std::string& path, bool force) {
+  std::error_code ec;
+  if (force || !fs::exists(path, ec)) return false;
+  log_warn(path + " exists, not overwritten (use --force)");
+  return true;
+}
+
 bool finish_stages(Record& r, const cvt::Status& st, const cvt::StageTimes& times, double decode_ms,
                    std::chrono::steady_clock::time_point t0) {
   const double total = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

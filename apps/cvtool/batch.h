@@ -53,6 +53,10 @@ cvt::Result<cv::Mat> decode_input(Record& r, const std::string& path, std::chron
 bool finish_stages(Record& r, const cvt::Status& st, const cvt::StageTimes& times, double decode_ms,
                    std::chrono::steady_clock::time_point t0);
 
+// True, with a warning on stderr, when `path` exists and --force was not given: the
+// caller keeps that file. Called from concurrent jobs, so it shares no state.
+bool keep_existing_output(const std::string& path, bool force);
+
 // Runs process(index, path, worker) for every input over `jobs` workers and
 // writes the returned records in input order. Returns the exit code:
 // 0 all fine, 3 when some record has a non-null "error".

@@ -241,15 +241,16 @@ int run_pose(const PoseCliOptions& o) {
     }
     if (o.format == "openpose") {  // every decoded image gets its file, with "people": [] when nobody is there
       fs::path p = fs::path(o.batch.output_file) / (stems[index] + "_keypoints.json");
-      if (fs::exists(p, ec) && !o.batch.force) log_warn(p.string() + " exists, not overwritten (use --force)");
-      else if (auto st = cvt::write_file_atomic(p.string(), openpose_document(people).dump() + "\n"); !st.is_ok())
-        r["error"] = error_json(st);
+      if (!keep_existing_output(p.string(), o.batch.force))
+        if (auto st = cvt::write_file_atomic(p.string(), openpose_document(people).dump() + "\n"); !st.is_ok())
+          r["error"] = error_json(st);
     }
     if (!o.annotate.empty()) {
       const std::string p = annotated_path(o.annotate, stems[index], path);
-      if (fs::exists(p, ec) && !o.batch.force) log_warn(p + " exists, not overwritten (use --force)");
-      else if (auto st = write_image_file(draw_people(img.value(), people, cfg), p); !st.is_ok()) r["error"] = error_json(st);
-      else r["annotated"] = p;
+      if (!keep_existing_output(p, o.batch.force)) {
+        if (auto st = write_image_file(draw_people(img.value(), people, cfg), p); !st.is_ok()) r["error"] = error_json(st);
+        else r["annotated"] = p;
+      }
     }
     return r;
   });

@@ -231,12 +231,11 @@ int run_detection(const DetectCliOptions& o) {
         if (o.mask_format == "png") {
           fs::path p = fs::path(o.mask_dir) / (stems[index] + "_" + std::to_string(k) + ".png");
           std::vector<uchar> buf;
-          if (fs::exists(p, ec) && !o.batch.force) {
-            log_warn(p.string() + " exists, not overwritten (use --force)");
-          } else if (!cv::imencode(".png", masks[k], buf)) {
-            r["error"] = error_json(cvt::io_error("cannot encode " + p.string()));
-          } else if (auto st = cvt::write_file_atomic(p.string(), std::string(buf.begin(), buf.end())); !st.is_ok()) {
-            r["error"] = error_json(st);
+          if (!keep_existing_output(p.string(), o.batch.force)) {
+            if (!cv::imencode(".png", masks[k], buf))
+              r["error"] = error_json(cvt::io_error("cannot encode " + p.string()));
+            else if (auto st = cvt::write_file_atomic(p.string(), std::string(buf.begin(), buf.end())); !st.is_ok())
+              r["error"] = error_json(st);
           }
           rec["mask_file"] = p.string();
         }
@@ -261,14 +260,15 @@ int run_detection(const DetectCliOptions& o) {
     if (o.format == "yolo") {
       // Every decoded image gets its file, empty when nothing was found.
       fs::path p = fs::path(o.batch.output_file) / (stems[index] + ".txt");
-      if (fs::exists(p, ec) && !o.batch.force) log_warn(p.string() + " exists, not overwritten (use --force)");
-      else if (auto st = cvt::write_file_atomic(p.string(), txt.str()); !st.is_ok()) r["error"] = error_json(st);
+      if (!keep_existing_output(p.string(), o.batch.force))
+        if (auto st = cvt::write_file_atomic(p.string(), txt.str()); !st.is_ok()) r["error"] = error_json(st);
     }
     if (!o.annotate.empty()) {
       fs::path p = annotated_path(o.annotate, stems[index], path);
-      if (fs::exists(p, ec) && !o.batch.force) log_warn(p.string() + " exists, not overwritten (use --force)");
-      else if (auto st = write_annotated(img.value(), dets, masks, det, p.string()); !st.is_ok()) r["error"] = error_json(st);
-      else r["annotated"] = p.string();
+      if (!keep_existing_output(p.string(), o.batch.force)) {
+        if (auto st = write_annotated(img.value(), dets, masks, det, p.string()); !st.is_ok()) r["error"] = error_json(st);
+        else r["annotated"] = p.string();
+      }
     }
     return r;
   });
