@@ -206,7 +206,10 @@ bool use_direct_depthwise_q(const ConvParams& p) {
 
 // Depthwise 2-D: each plane is copied once into a zero-padded int16 plane whose
 // rows are split by column phase (as the float depthwise kernel does), so every
-// tap of an output row reads contiguous values.
+// tap of an output row reads contiguous values. With stride 1 the whole plane is
+// one row kernel call over out_h padded rows (the row_len - q columns past each
+// row's end are computed and dropped): MobileNet's 14x14 and 7x7 planes would
+// otherwise pay a call, a tail and a requantisation per 14 or 7 outputs.
 void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const void* w, void* y) {
   const ConvParams& p = a.p;
   const int64_t r = p.kernel[1], s = p.kernel[2], ph = p.pad_begin[1], pw = p.pad_begin[2], sw = p.stride[2];
@@ -220,10 +223,24 @@ void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const
       const int64_t col = si * p.dilation[2];
       tap0[ri * s + si] = ri * p.dilation[1] * row_len + (col % sw) * phase_w + col / sw;
     }
+  // Column phases (stride > 1): padded column pc goes to (pc % sw) * phase_w + pc / sw.
+  // Per phase, the first input column landing there and its place in the row; the
+  // same for every row, so the divisions stay out of the copy loops.
+  std::vector<int64_t> phase_ix0(sw), phase_dst0(sw);
+  for (int64_t phase = 0; phase < sw; ++phase) {
+    phase_ix0[phase] = ((phase - pw) % sw + sw) % sw;  // first ix with (ix + pw) % sw == phase
+    phase_dst0[phase] = phase * phase_w + (phase_ix0[phase] + pw) / sw;
+  }
+  const bool whole_plane = p.stride[1] == 1 && sw == 1;
+  const int64_t n_acc = whole_plane ? p.out[1] * row_len : q;
+  // Past the padded rows: the row kernel's 16-wide tail, plus (whole plane) the last
+  // row's dropped columns reaching one row further.
+  const int64_t slack = kQdwSlack + (whole_plane ? row_len : 0);
   parallel_for(0, p.batch * p.in_channels, 1, [&](int64_t lo, int64_t hi) {
-    int16_t* xp = scratch16(0, static_cast<size_t>(hp * row_len + kQdwSlack));
-    std::memset(xp + hp * row_len, 0, sizeof(int16_t) * kQdwSlack);
-    int32_t* acc = reinterpret_cast<int32_t*>(gemm_scratch(1, static_cast<size_t>(q)));
+    int16_t* xp = scratch16(0, static_cast<size_t>(hp * row_len + slack));
+    std::memset(xp + hp * row_len, 0, sizeof(int16_t) * slack);
+    int32_t* acc = reinterpret_cast<int32_t*>(gemm_scratch(1, static_cast<size_t>(n_acc)));
+    std::vector<uint8_t> plane_q8(whole_plane && a.requant ? n_acc : 0);
     int16_t wv[64];
     std::vector<int64_t> offs(taps);
     for (int64_t plane = lo; plane < hi; ++plane) {
@@ -247,14 +264,26 @@ void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const
             return;
           }
           std::memset(row, 0, sizeof(int16_t) * row_len);
-          for (int64_t phase = 0; phase < sw; ++phase) {  // padded column pc goes to (pc % sw) * phase_w + pc / sw
-            int64_t ix = ((phase - pw) % sw + sw) % sw;  // first input column with (ix + pw) % sw == phase
-            int16_t* dst = row + phase * phase_w + (ix + pw) / sw;
-            for (; ix < n_in; ix += sw) *dst++ = static_cast<int16_t>(src[ix] - a.x_zp);
+          for (int64_t phase = 0; phase < sw; ++phase) {
+            int16_t* dst = row + phase_dst0[phase];
+            for (int64_t ix = phase_ix0[phase]; ix < n_in; ix += sw) *dst++ = static_cast<int16_t>(src[ix] - a.x_zp);
           }
         };
         if (a.x_type == DType::kUInt8) fill(static_cast<const uint8_t*>(x));
         else fill(static_cast<const int8_t*>(x));
+      }
+      if (whole_plane) {
+        k.dw_row(xp, tap0.data(), wv, taps, n_acc, acc);
+        const int64_t y0 = plane * p.out[1] * q;
+        if (a.requant)
+          k.requant(acc, n_acc, a.bias ? a.bias[c] : 0, a.out_scale[c], a.y_zp, a.y_type == DType::kInt8, plane_q8.data());
+        for (int64_t oy = 0; oy < p.out[1]; ++oy) {
+          if (a.requant)
+            std::memcpy(static_cast<uint8_t*>(y) + (y0 + oy * q) * ysz, plane_q8.data() + oy * row_len, q);
+          else
+            std::memcpy(static_cast<int32_t*>(y) + y0 + oy * q, acc + oy * row_len, sizeof(int32_t) * q);
+        }
+        continue;
       }
       for (int64_t oy = 0; oy < p.out[1]; ++oy) {
         const int64_t shift = oy * p.stride[1] * row_len;

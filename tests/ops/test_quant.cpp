@@ -114,6 +114,9 @@ TEST_CASE("QLinearConv / ConvInteger fast paths match the reference on odd shape
       {1, 3, 5, 7, 13, 3, 3, 1, 2, 1, 1},    {2, 4, 6, 5, 5, 1, 1, 1, 1, 1, 0},   {1, 13, 7, 9, 11, 1, 1, 1, 1, 1, 0},
       {1, 6, 6, 13, 17, 3, 3, 6, 1, 1, 1},   {1, 6, 6, 13, 17, 3, 3, 6, 2, 1, 1}, {1, 5, 5, 9, 40, 5, 5, 5, 1, 2, 2},
       {1, 8, 4, 7, 7, 3, 3, 2, 1, 1, 0},     {1, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0},   {1, 7, 7, 3, 19, 3, 1, 7, 2, 1, 1},
+      // depthwise, stride 1 (one row-kernel call per plane): MobileNet-like, 1x1, wide 1x5, dilation 3
+      {2, 4, 4, 14, 14, 3, 3, 4, 1, 1, 1},   {1, 3, 3, 1, 1, 3, 3, 3, 1, 1, 1},   {1, 4, 4, 6, 33, 1, 5, 4, 1, 1, 0},
+      {1, 2, 2, 5, 7, 3, 3, 2, 1, 3, 3},     {1, 3, 3, 7, 7, 3, 3, 3, 1, 1, 0},
   };
   for (const Case& cs : cases)
     for (int variant = 0; variant < 3; ++variant) {
