@@ -5,15 +5,9 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
-#if defined(CVTOOL_TSAN_BUILD) || defined(__SANITIZE_THREAD__)
-#define CVT_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define CVT_TSAN 1
-#endif
-#endif
-
-#ifdef CVT_TSAN
+// CVTOOL_TSAN_BUILD comes from CMake (CVTOOL_TSAN): this file itself is compiled
+// without -fsanitize=thread, so the compiler's own TSan macros are not defined here.
+#ifdef CVTOOL_TSAN_BUILD
 // The Debian libtbb is not instrumented, so ThreadSanitizer cannot see that
 // tbb::parallel_for hands work to its threads and joins them. These say so:
 // the caller's writes happen before every chunk, every chunk before the return.
