@@ -240,7 +240,8 @@ void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const
     int16_t* xp = scratch16(0, static_cast<size_t>(hp * row_len + slack));
     std::memset(xp + hp * row_len, 0, sizeof(int16_t) * slack);
     int32_t* acc = reinterpret_cast<int32_t*>(gemm_scratch(1, static_cast<size_t>(n_acc)));
-    std::vector<uint8_t> plane_q8(whole_plane && a.requant ? n_acc : 0);
+    uint8_t* plane_q8 = whole_plane && a.requant ? reinterpret_cast<uint8_t*>(gemm_scratch(2, static_cast<size_t>(n_acc + 3) / 4))
+                                                   : nullptr;
     int16_t wv[64];
     std::vector<int64_t> offs(taps);
     for (int64_t plane = lo; plane < hi; ++plane) {
@@ -276,10 +277,10 @@ void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const
         k.dw_row(xp, tap0.data(), wv, taps, n_acc, acc);
         const int64_t y0 = plane * p.out[1] * q;
         if (a.requant)
-          k.requant(acc, n_acc, a.bias ? a.bias[c] : 0, a.out_scale[c], a.y_zp, a.y_type == DType::kInt8, plane_q8.data());
+          k.requant(acc, n_acc, a.bias ? a.bias[c] : 0, a.out_scale[c], a.y_zp, a.y_type == DType::kInt8, plane_q8);
         for (int64_t oy = 0; oy < p.out[1]; ++oy) {
           if (a.requant)
-            std::memcpy(static_cast<uint8_t*>(y) + (y0 + oy * q) * ysz, plane_q8.data() + oy * row_len, q);
+            std::memcpy(static_cast<uint8_t*>(y) + (y0 + oy * q) * ysz, plane_q8 + oy * row_len, q);
           else
             std::memcpy(static_cast<int32_t*>(y) + y0 + oy * q, acc + oy * row_len, sizeof(int32_t) * q);
         }
