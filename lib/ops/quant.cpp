@@ -21,6 +21,26 @@ int32_t load_q8(const void* p, DType t, int64_t i) {
   return t == DType::kUInt8 ? int32_t(static_cast<const uint8_t*>(p)[i]) : int32_t(static_cast<const int8_t*>(p)[i]);
 }
 
+// The kernels of one ISA (x86/quant_avx2.cpp, or the loops of quant_ref.cpp).
+struct QKernels {
+  Isa isa;
+  decltype(&qgemm_s16_ukernel_4x16__avx2) ukernel;
+  decltype(&requantize_row__avx2) requant;
+  decltype(&qdw_row__avx2) dw_row;
+  decltype(&qwiden_row__avx2) widen_row;
+  decltype(&qwiden_deinterleave2__avx2) widen_deint2;
+  decltype(&qwiden_interleave2__avx2) widen_interleave2;
+  const char* suffix;
+};
+
+QKernels qkernels() {
+  if (active_isa() >= Isa::kAvx2)
+    return {Isa::kAvx2, qgemm_s16_ukernel_4x16__avx2, requantize_row__avx2, qdw_row__avx2,
+            qwiden_row__avx2, qwiden_deinterleave2__avx2, qwiden_interleave2__avx2, "__avx2"};
+  return {Isa::kScalar, qgemm_s16_ukernel_4x16__scalar, requantize_row__scalar, qdw_row__scalar,
+          qwiden_row__scalar, qwiden_deinterleave2__scalar, qwiden_interleave2__scalar, "__scalar"};
+}
+
 // ---- int16 packing ----------------------------------------------------------------
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
@@ -40,15 +60,10 @@ std::vector<int16_t> pack_rows(const void* w, DType t, int64_t row0, int64_t row
 }
 
 // The input with its zero point removed, as int16: padding is then plain 0.
-void widen_input(const void* x, DType t, int32_t x_zp, int64_t n, int16_t* dst) {
+void widen_input(const QKernels& k, const void* x, DType t, int32_t x_zp, int64_t n, int16_t* dst) {
+  const size_t es = dtype_size(t);
   parallel_for(0, n, 1 << 16, [&](int64_t lo, int64_t hi) {
-    if (t == DType::kUInt8) {
-      const uint8_t* s = static_cast<const uint8_t*>(x);
-      for (int64_t i = lo; i < hi; ++i) dst[i] = static_cast<int16_t>(int32_t(s[i]) - x_zp);
-    } else {
-      const int8_t* s = static_cast<const int8_t*>(x);
-      for (int64_t i = lo; i < hi; ++i) dst[i] = static_cast<int16_t>(int32_t(s[i]) - x_zp);
-    }
+    k.widen_row(static_cast<const uint8_t*>(x) + lo * es, t == DType::kInt8, x_zp, hi - lo, dst + lo);
   });
 }
 
@@ -56,22 +71,15 @@ void widen_input(const void* x, DType t, int32_t x_zp, int64_t n, int16_t* dst) 
 // [image][C/2][pixels][2] (an odd last channel is paired with 0), plus slack so a
 // 16-column tile may read past the last pixel (those sums are discarded).
 constexpr int64_t kPairSlack = 2 * kQgemmNr;
-void widen_input_pairs(const void* x, DType t, int32_t x_zp, int64_t n, int64_t c, int64_t hw, int16_t* dst) {
+void widen_input_pairs(const QKernels& k, const void* x, DType t, int32_t x_zp, int64_t n, int64_t c, int64_t hw,
+                       int16_t* dst) {
   const int64_t cp = (c + 1) / 2;
+  const uint8_t* xb = static_cast<const uint8_t*>(x);  // 1-byte elements
   parallel_for(0, n * cp, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, hw)), [&](int64_t lo, int64_t hi) {
     for (int64_t item = lo; item < hi; ++item) {
-      const int64_t img = item / cp, pair = item % cp, c0 = 2 * pair;
-      int16_t* out = dst + item * hw * 2;
-      auto fill = [&](auto* src) {
-        const auto* r0 = src + (img * c + c0) * hw;
-        const auto* r1 = r0 + hw;
-        if (c0 + 1 < c)
-          for (int64_t i = 0; i < hw; ++i) out[2 * i] = int16_t(r0[i] - x_zp), out[2 * i + 1] = int16_t(r1[i] - x_zp);
-        else
-          for (int64_t i = 0; i < hw; ++i) out[2 * i] = int16_t(r0[i] - x_zp), out[2 * i + 1] = 0;
-      };
-      if (t == DType::kUInt8) fill(static_cast<const uint8_t*>(x));
-      else fill(static_cast<const int8_t*>(x));
+      const int64_t img = item / cp, c0 = 2 * (item % cp);
+      const uint8_t* r0 = xb + (img * c + c0) * hw;
+      k.widen_interleave2(r0, c0 + 1 < c ? r0 + hw : nullptr, t == DType::kInt8, x_zp, hw, dst + item * hw * 2);
     }
   });
   std::memset(dst + n * cp * hw * 2, 0, sizeof(int16_t) * kPairSlack);
@@ -83,63 +91,95 @@ bool is_pointwise_q(const ConvParams& p) {
   return true;
 }
 
-// im2col of columns [n0, n0 + nc) of one image and group (x16: zero point
+int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }  // b > 0
+
+// Row d of one group's im2col matrix (3-D taps, the general case), columns
+// [n0, n0 + nc): line[j] = the tapped input value, 0 in the padding.
+void im2col_line_3d(const ConvParams& p, const int16_t* x, int64_t d, int64_t n0, int64_t nc, int16_t* line) {
+  const int64_t ks = p.kernel_size(), c = d / ks, kidx = d % ks;
+  const int64_t kd = kidx / (p.kernel[1] * p.kernel[2]), kh = (kidx / p.kernel[2]) % p.kernel[1], kw = kidx % p.kernel[2];
+  const int16_t* xc = x + c * p.in_pixels();
+  int64_t ow = n0 % p.out[2], oh = (n0 / p.out[2]) % p.out[1], od = n0 / (p.out[2] * p.out[1]);
+  for (int64_t j = 0; j < nc; ++j) {
+    const int64_t id = od * p.stride[0] + kd * p.dilation[0] - p.pad_begin[0];
+    const int64_t ih = oh * p.stride[1] + kh * p.dilation[1] - p.pad_begin[1];
+    const int64_t iw = ow * p.stride[2] + kw * p.dilation[2] - p.pad_begin[2];
+    const bool inside = id >= 0 && id < p.in[0] && ih >= 0 && ih < p.in[1] && iw >= 0 && iw < p.in[2];
+    line[j] = inside ? xc[(id * p.in[1] + ih) * p.in[2] + iw] : 0;
+    if (++ow == p.out[2]) {
+      ow = 0;
+      if (++oh == p.out[1]) oh = 0, ++od;
+    }
+  }
+}
+
+// The same for 2-D convs (depth extent 1): per output row, the columns whose tap
+// lands inside the input are one range, so there is no test per value.
+void im2col_line_2d(const ConvParams& p, const int16_t* x, int64_t d, int64_t n0, int64_t nc, int16_t* line) {
+  const int64_t ks = p.kernel[1] * p.kernel[2], c = d / ks, kh = (d % ks) / p.kernel[2], kw = d % p.kernel[2];
+  const int64_t in_h = p.in[1], in_w = p.in[2], out_w = p.out[2], sw = p.stride[2];
+  const int64_t shift = kw * p.dilation[2] - p.pad_begin[2];  // iw = ow * sw + shift
+  const int64_t ow_lo = std::clamp<int64_t>(ceil_div(-shift, sw), 0, out_w);
+  const int64_t ow_hi = std::clamp<int64_t>(ceil_div(in_w - shift, sw), ow_lo, out_w);
+  const int16_t* xc = x + c * p.in_pixels();
+  int64_t oh = n0 / out_w, ow = n0 % out_w;
+  for (int64_t j = 0; j < nc; ow = 0, ++oh) {
+    const int64_t seg_end = std::min(out_w, ow + (nc - j));  // this output row's columns: [ow, seg_end)
+    const int64_t ih = oh * p.stride[1] + kh * p.dilation[1] - p.pad_begin[1];
+    if (ih < 0 || ih >= in_h) {
+      std::memset(line + j, 0, sizeof(int16_t) * (seg_end - ow));
+      j += seg_end - ow;
+      continue;
+    }
+    const int64_t base = ih * in_w + shift;  // input index of ow = 0 (may be negative: padding)
+    const int64_t lo = std::min(std::max(ow, ow_lo), seg_end), hi = std::max(lo, std::min(seg_end, ow_hi));
+    for (; ow < lo; ++ow) line[j++] = 0;
+    if (sw == 1) {
+      std::memcpy(line + j, xc + base + ow, sizeof(int16_t) * (hi - ow));
+      j += hi - ow;
+      ow = hi;
+    } else {
+      for (; ow < hi; ++ow) line[j++] = xc[base + ow * sw];
+    }
+    for (; ow < seg_end; ++ow) line[j++] = 0;
+  }
+}
+
+// Columns of the output packed and multiplied together (one task's share).
+constexpr int64_t kQconvColBlock = 4 * kQgemmNr;
+
+// im2col of columns [n0, n0 + nc <= kQconvColBlock) of one image and group (x16: zero point
 // removed) into NR-column panels of int16 (k, k+1) pairs; padding and tails 0.
+// Pointwise convs read their rows straight from x16; others gather each row first.
 void pack_cols(const ConvParams& p, const int16_t* x, int64_t depth, int64_t n0, int64_t nc, int16_t* dst) {
-  const int64_t pdepth = round_up(depth, 2), ks = p.kernel_size(), panels = (nc + kQgemmNr - 1) / kQgemmNr;
+  const int64_t pdepth = round_up(depth, 2), panels = (nc + kQgemmNr - 1) / kQgemmNr;
   const int64_t panel_stride = pdepth * kQgemmNr;
   if (nc < panels * kQgemmNr || depth % 2) std::memset(dst, 0, sizeof(int16_t) * panels * panel_stride);
-  if (is_pointwise_q(p)) {
-    const int64_t plane = p.in_pixels();
-    for (int64_t d = 0; d < depth; d += 2) {
-      const int16_t* r0 = x + d * plane + n0;
-      const int16_t* r1 = d + 1 < depth ? r0 + plane : nullptr;
-      int16_t* out = dst + d * kQgemmNr;
-      for (int64_t j0 = 0; j0 < nc; j0 += kQgemmNr, out += panel_stride) {
-        const int64_t cnt = std::min<int64_t>(kQgemmNr, nc - j0);
-        if (r1)
-          for (int64_t j = 0; j < cnt; ++j) out[2 * j] = r0[j0 + j], out[2 * j + 1] = r1[j0 + j];
-        else
-          for (int64_t j = 0; j < cnt; ++j) out[2 * j] = r0[j0 + j];
+  const bool pointwise = is_pointwise_q(p), flat = p.kernel[0] == 1 && p.in[0] == 1 && p.out[0] == 1;
+  int16_t lines[2][kQconvColBlock];
+  for (int64_t d = 0; d < depth; d += 2) {
+    const int16_t* r[2] = {nullptr, nullptr};
+    for (int h = 0; h < 2 && d + h < depth; ++h) {
+      if (pointwise) {
+        r[h] = x + (d + h) * p.in_pixels() + n0;
+        continue;
       }
+      if (flat) im2col_line_2d(p, x, d + h, n0, nc, lines[h]);
+      else im2col_line_3d(p, x, d + h, n0, nc, lines[h]);
+      r[h] = lines[h];
     }
-    return;
-  }
-  for (int64_t d = 0; d < depth; ++d) {
-    const int64_t c = d / ks, kidx = d % ks;
-    const int64_t kd = kidx / (p.kernel[1] * p.kernel[2]), kh = (kidx / p.kernel[2]) % p.kernel[1], kw = kidx % p.kernel[2];
-    const int16_t* xc = x + c * p.in_pixels();
-    int16_t* row = dst + (d / 2) * 2 * kQgemmNr + (d % 2);
-    int64_t ow = n0 % p.out[2], oh = (n0 / p.out[2]) % p.out[1], od = n0 / (p.out[2] * p.out[1]);
-    for (int64_t j = 0; j < nc; ++j) {
-      const int64_t id = od * p.stride[0] + kd * p.dilation[0] - p.pad_begin[0];
-      const int64_t ih = oh * p.stride[1] + kh * p.dilation[1] - p.pad_begin[1];
-      const int64_t iw = ow * p.stride[2] + kw * p.dilation[2] - p.pad_begin[2];
-      const bool inside = id >= 0 && id < p.in[0] && ih >= 0 && ih < p.in[1] && iw >= 0 && iw < p.in[2];
-      row[(j / kQgemmNr) * panel_stride + (j % kQgemmNr) * 2] = inside ? xc[(id * p.in[1] + ih) * p.in[2] + iw] : 0;
-      if (++ow == p.out[2]) {
-        ow = 0;
-        if (++oh == p.out[1]) oh = 0, ++od;
-      }
+    int16_t* out = dst + d * kQgemmNr;
+    for (int64_t j0 = 0; j0 < nc; j0 += kQgemmNr, out += panel_stride) {
+      const int64_t cnt = std::min<int64_t>(kQgemmNr, nc - j0);
+      if (r[1])
+        for (int64_t j = 0; j < cnt; ++j) out[2 * j] = r[0][j0 + j], out[2 * j + 1] = r[1][j0 + j];
+      else
+        for (int64_t j = 0; j < cnt; ++j) out[2 * j] = r[0][j0 + j];
     }
   }
 }
 
 int16_t* scratch16(int slot, size_t n) { return reinterpret_cast<int16_t*>(gemm_scratch(slot, (n + 1) / 2)); }
-
-struct QKernels {
-  Isa isa;
-  decltype(&qgemm_s16_ukernel_4x16__avx2) ukernel;
-  decltype(&requantize_row__avx2) requant;
-  decltype(&qdw_row__avx2) dw_row;
-  const char* suffix;
-};
-
-QKernels qkernels() {
-  if (active_isa() >= Isa::kAvx2)
-    return {Isa::kAvx2, qgemm_s16_ukernel_4x16__avx2, requantize_row__avx2, qdw_row__avx2, "__avx2"};
-  return {Isa::kScalar, qgemm_s16_ukernel_4x16__scalar, requantize_row__scalar, qdw_row__scalar, "__scalar"};
-}
 
 // Writes rows [r0, r0 + mr) x cols [c0, c0 + nc) of a tile: requantised or raw int32.
 // y_off is the element offset of channel 0 at the tile's first column.
@@ -166,7 +206,7 @@ void qconv_gemm(const QConvArgs& a, const QKernels& k, const std::vector<std::ve
   const int64_t depth = cg * p.kernel_size(), pdepth = round_up(depth, 2), cols = p.out_pixels();
   // Tasks: (image, group) x column block x row chunk, so small feature maps
   // with many channels still spread over threads.
-  const int64_t block = 4 * kQgemmNr, blocks = (cols + block - 1) / block;
+  const int64_t block = kQconvColBlock, blocks = (cols + block - 1) / block;
   const int64_t row_chunk = kQgemmMr * std::max<int64_t>(1, 64 / kQgemmMr), chunks = (kg + row_chunk - 1) / row_chunk;
   parallel_for(0, p.batch * p.group * blocks * chunks, 1, [&](int64_t lo, int64_t hi) {
     int16_t* b = scratch16(0, static_cast<size_t>(4 * pdepth * kQgemmNr));
@@ -256,22 +296,28 @@ void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const
         }
         const int64_t base = (plane * in_h + ih) * in_w;
         const int64_t n_in = std::max<int64_t>(0, std::min(in_w, row_len - pw));  // padded column = ix + pw
-        auto fill = [&](const auto* src) {
-          src += base;
-          if (sw == 1) {
-            for (int64_t i = 0; i < pw; ++i) row[i] = 0;
-            for (int64_t i = 0; i < n_in; ++i) row[pw + i] = static_cast<int16_t>(src[i] - a.x_zp);
-            for (int64_t i = pw + n_in; i < row_len; ++i) row[i] = 0;
-            return;
-          }
-          std::memset(row, 0, sizeof(int16_t) * row_len);
-          for (int64_t phase = 0; phase < sw; ++phase) {
-            int16_t* dst = row + phase_dst0[phase];
-            for (int64_t ix = phase_ix0[phase]; ix < n_in; ix += sw) *dst++ = static_cast<int16_t>(src[ix] - a.x_zp);
-          }
-        };
-        if (a.x_type == DType::kUInt8) fill(static_cast<const uint8_t*>(x));
-        else fill(static_cast<const int8_t*>(x));
+        const void* src = static_cast<const uint8_t*>(x) + base * dtype_size(a.x_type);
+        const bool x_signed = a.x_type == DType::kInt8;
+        if (sw == 1) {
+          const int64_t lead = std::min(pw, row_len);  // row_len >= pw + n_in for stride 1
+          std::memset(row, 0, sizeof(int16_t) * lead);
+          k.widen_row(src, x_signed, a.x_zp, n_in, row + lead);
+          std::memset(row + lead + n_in, 0, sizeof(int16_t) * (row_len - lead - n_in));
+          continue;
+        }
+        std::memset(row, 0, sizeof(int16_t) * row_len);
+        if (sw == 2) {  // even input columns go to the phase starting at ix 0, odd ones to the other
+          const int64_t pe = phase_ix0[0] == 0 ? 0 : 1, po = 1 - pe;
+          int16_t* even = row + phase_dst0[pe];
+          int16_t* odd = row + phase_dst0[po];
+          k.widen_deint2(src, x_signed, a.x_zp, n_in / 2, even, odd);
+          if (n_in % 2) k.widen_row(static_cast<const uint8_t*>(src) + (n_in - 1), x_signed, a.x_zp, 1, even + n_in / 2);
+          continue;
+        }
+        for (int64_t phase = 0; phase < sw; ++phase) {
+          int16_t* dst = row + phase_dst0[phase];
+          for (int64_t ix = phase_ix0[phase]; ix < n_in; ix += sw) *dst++ = static_cast<int16_t>(load_q8(x, a.x_type, base + ix) - a.x_zp);
+        }
       }
       if (whole_plane) {
         k.dw_row(xp, tap0.data(), wv, taps, n_acc, acc);
@@ -376,21 +422,23 @@ class QConvKernel final : public Kernel {
       return Status::ok();
     }
     const bool pairs = is_pointwise_q(a.p) && a.p.group == 1;
-    std::vector<int16_t> x16;
+    // The widened input lives in the calling thread's scratch slot 3: the tasks
+    // below use slots 0-2, and nothing else runs inside this kernel.
+    int16_t* x16 = nullptr;
     if (pairs) {
-      x16.resize(static_cast<size_t>(a.p.batch * ((a.p.in_channels + 1) / 2) * a.p.in_pixels() * 2 + kPairSlack));
-      widen_input_pairs(x->raw(), a.x_type, a.x_zp, a.p.batch, a.p.in_channels, a.p.in_pixels(), x16.data());
+      x16 = scratch16(3, static_cast<size_t>(a.p.batch * ((a.p.in_channels + 1) / 2) * a.p.in_pixels() * 2 + kPairSlack));
+      widen_input_pairs(k, x->raw(), a.x_type, a.x_zp, a.p.batch, a.p.in_channels, a.p.in_pixels(), x16);
     } else {
-      x16.resize(static_cast<size_t>(x->numel()));
-      widen_input(x->raw(), a.x_type, a.x_zp, x->numel(), x16.data());
+      x16 = scratch16(3, static_cast<size_t>(x->numel()));
+      widen_input(k, x->raw(), a.x_type, a.x_zp, x->numel(), x16);
     }
     impl_ = std::string("qconv_im2col_s16_4x16") + k.suffix;
     // Constant weights (initializers) were packed at load time; others are packed per call.
     if (!packed_.empty() && packed_zp_ == a.w_zp && packed_shape_ == w->shape()) {
-      qconv_gemm(a, k, packed_, x16.data(), pairs, y->raw());
+      qconv_gemm(a, k, packed_, x16, pairs, y->raw());
       return Status::ok();
     }
-    qconv_gemm(a, k, pack_weights(*w, a.p.group, a.w_zp), x16.data(), pairs, y->raw());
+    qconv_gemm(a, k, pack_weights(*w, a.p.group, a.w_zp), x16, pairs, y->raw());
     return Status::ok();
   }
   std::string impl_name() const override { return impl_; }
@@ -428,40 +476,50 @@ Result<std::unique_ptr<Kernel>> make_conv_integer(const NodeDesc& node) { return
 
 // ---- QLinearMatMul / MatMulInteger ----------------------------------------------------
 
-// One (M x K) x (K x N) product on int16 copies with zero points removed; the
-// inner loop over N vectorises.
-std::vector<int16_t> widen_b(int64_t k, int64_t n, const void* b, DType bt, const int32_t* b_zp, bool b_col) {
-  std::vector<int16_t> bb(static_cast<size_t>(k * n));
+// B (K x N, zero points removed) as NR-column panels of int16 (k, k + 1) pairs:
+// the layout pack_cols gives the conv GEMM, so the same micro-kernel runs it.
+std::vector<int16_t> pack_b_panels(int64_t k, int64_t n, const void* b, DType bt, const int32_t* b_zp, bool b_col) {
+  const int64_t pdepth = round_up(k, 2), panels = (n + kQgemmNr - 1) / kQgemmNr;
+  std::vector<int16_t> out(static_cast<size_t>(panels * pdepth * kQgemmNr), 0);
   for (int64_t t = 0; t < k; ++t)
-    for (int64_t j = 0; j < n; ++j) bb[t * n + j] = static_cast<int16_t>(load_q8(b, bt, t * n + j) - b_zp[b_col ? j : 0]);
-  return bb;
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t at = (j / kQgemmNr) * pdepth * kQgemmNr + (t / 2) * 2 * kQgemmNr + (j % kQgemmNr) * 2 + t % 2;
+      out[at] = static_cast<int16_t>(load_q8(b, bt, t * n + j) - b_zp[b_col ? j : 0]);
+    }
+  return out;
 }
 
-// A constant B (an initializer, the usual case) widened once at load time.
-struct WidenedB {
+// A constant B (an initializer, the usual case) packed once at load time.
+struct PackedB {
   Shape shape;
   std::vector<int32_t> zp;
   bool per_col = false;
-  std::vector<int16_t> data;
+  std::vector<int16_t> panels;
 };
 
-void qmatmul_fast(int64_t m, int64_t n, int64_t k, const void* a, DType at, const int32_t* a_zp, bool a_row,
-                  const std::vector<int16_t>& bb, int32_t* y) {
-  parallel_for(0, m, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) {
-      int32_t* yr = y + i * n;
-      std::fill(yr, yr + n, 0);
-      for (int64_t t = 0; t < k; ++t) {
-        const int32_t av = load_q8(a, at, i * k + t) - a_zp[a_row ? i : 0];
-        if (av == 0) continue;
-        const int16_t* br = bb.data() + t * n;
-        for (int64_t j = 0; j < n; ++j) yr[j] += av * br[j];
-      }
+// y (m x n, int32) = A . B: A packed per call into MR-row panels, tiles of MR x NR
+// spread over threads.
+void qmatmul_fast(const QKernels& kern, int64_t m, int64_t n, int64_t k, const void* a, DType at, const int32_t* a_zp,
+                  bool a_row, const std::vector<int16_t>& b_panels, int32_t* y) {
+  std::vector<int32_t> zp(static_cast<size_t>(m));
+  for (int64_t i = 0; i < m; ++i) zp[i] = a_zp[a_row ? i : 0];
+  const std::vector<int16_t> a_panels = pack_rows(a, at, 0, m, k, zp);
+  const int64_t pdepth = round_up(k, 2), row_panels = (m + kQgemmMr - 1) / kQgemmMr;
+  const int64_t col_panels = (n + kQgemmNr - 1) / kQgemmNr;
+  parallel_for(0, row_panels * col_panels, 4, [&](int64_t lo, int64_t hi) {
+    alignas(32) int32_t tile[kQgemmMr * kQgemmNr];
+    for (int64_t task = lo; task < hi; ++task) {
+      const int64_t rp = task / col_panels, cp = task % col_panels;
+      kern.ukernel(pdepth / 2, a_panels.data() + rp * pdepth * kQgemmMr, b_panels.data() + cp * pdepth * kQgemmNr,
+                   2 * kQgemmNr, tile, kQgemmNr);
+      const int64_t rows = std::min<int64_t>(kQgemmMr, m - rp * kQgemmMr), cols = std::min<int64_t>(kQgemmNr, n - cp * kQgemmNr);
+      for (int64_t i = 0; i < rows; ++i)
+        std::memcpy(y + (rp * kQgemmMr + i) * n + cp * kQgemmNr, tile + i * kQgemmNr, sizeof(int32_t) * cols);
     }
   });
 }
 
-Status run_qmatmul(KernelContext& ctx, bool qlinear, const WidenedB* cached, std::string& impl) {
+Status run_qmatmul(KernelContext& ctx, bool qlinear, const PackedB* cached, std::string& impl) {
   const Tensor* a = ctx.input(0);
   const Tensor* b = ctx.input(qlinear ? 3 : 1);
   if (!a || !b) return invalid_argument("missing input A or B");
@@ -510,17 +568,18 @@ Status run_qmatmul(KernelContext& ctx, bool qlinear, const WidenedB* cached, std
   if (y->numel() == 0) return Status::ok();
   std::vector<int32_t> acc(static_cast<size_t>(plan.m * plan.n));
   const size_t as = dtype_size(a->dtype()), bs = dtype_size(b->dtype());
-  impl = ctx.use_reference() ? "qmatmul_ref" : "qmatmul_s16";
+  const QKernels kern = qkernels();
+  impl = ctx.use_reference() ? std::string("qmatmul_ref") : std::string("qmatmul_s16_4x16") + kern.suffix;
   for (int64_t bi = 0; bi < plan.batch; ++bi) {
     const void* ap = static_cast<const uint8_t*>(a->raw()) + plan.a_offsets[bi] * as;
     const void* bp = static_cast<const uint8_t*>(b->raw()) + plan.b_offsets[bi] * bs;
     if (ctx.use_reference())
       qgemm_ref(plan.m, plan.n, plan.k, ap, a->dtype(), a_zp.data(), a_row, bp, b->dtype(), b_zp.data(), b_col, acc.data());
     else if (cached && plan.b_is_matrix && cached->shape == b->shape() && cached->zp == b_zp && cached->per_col == b_col)
-      qmatmul_fast(plan.m, plan.n, plan.k, ap, a->dtype(), a_zp.data(), a_row, cached->data, acc.data());
+      qmatmul_fast(kern, plan.m, plan.n, plan.k, ap, a->dtype(), a_zp.data(), a_row, cached->panels, acc.data());
     else
-      qmatmul_fast(plan.m, plan.n, plan.k, ap, a->dtype(), a_zp.data(), a_row,
-                   widen_b(plan.k, plan.n, bp, b->dtype(), b_zp.data(), b_col), acc.data());
+      qmatmul_fast(kern, plan.m, plan.n, plan.k, ap, a->dtype(), a_zp.data(), a_row,
+                   pack_b_panels(plan.k, plan.n, bp, b->dtype(), b_zp.data(), b_col), acc.data());
     const int64_t off = bi * plan.m * plan.n;
     if (!qlinear) {
       std::memcpy(y->data<int32_t>() + off, acc.data(), acc.size() * sizeof(int32_t));
@@ -547,14 +606,14 @@ class QMatMulKernel final : public Kernel {
     if (!b || b->rank() != 2 || !is_q8(b->dtype()) || (b_zp && b_zp->dtype() != b->dtype())) return;
     const int64_t n = b->dim(1);
     if (b_zp && b_zp->numel() != 1 && b_zp->numel() != n) return;
-    WidenedB w;
+    PackedB w;
     w.shape = b->shape();
     w.per_col = b_zp && b_zp->numel() != 1;
     if (b_zp)
       for (int64_t i = 0; i < b_zp->numel(); ++i) w.zp.push_back(load_q8(b_zp->raw(), b_zp->dtype(), i));
     else
       w.zp = {0};
-    w.data = widen_b(b->dim(0), n, b->raw(), b->dtype(), w.zp.data(), w.per_col);
+    w.panels = pack_b_panels(b->dim(0), n, b->raw(), b->dtype(), w.zp.data(), w.per_col);
     cached_ = std::move(w);
     has_cache_ = true;
   }
@@ -563,7 +622,7 @@ class QMatMulKernel final : public Kernel {
 
  private:
   bool qlinear_;
-  WidenedB cached_;
+  PackedB cached_;
   bool has_cache_ = false;
   std::string impl_ = "qmatmul";
 };

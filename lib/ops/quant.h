@@ -123,6 +123,28 @@ void qdw_row__avx2(const int16_t* x, const int64_t* tap_offset, const int16_t* w
 void qdw_row__scalar(const int16_t* x, const int64_t* tap_offset, const int16_t* w, int taps, int64_t q,
                      int32_t* acc) noexcept;
 
+/// dst[i] = src[i] - zp as int16, i < n; src is int8 (is_signed) or uint8.
+void qwiden_row__avx2(const void* src, bool is_signed, int32_t zp, int64_t n, int16_t* dst) noexcept;
+void qwiden_row__scalar(const void* src, bool is_signed, int32_t zp, int64_t n, int16_t* dst) noexcept;
+/// The same with the even and odd elements split (stride-2 column phases):
+/// even[i] = src[2i] - zp, odd[i] = src[2i + 1] - zp, i < pairs.
+void qwiden_deinterleave2__avx2(const void* src, bool is_signed, int32_t zp, int64_t pairs, int16_t* even,
+                                int16_t* odd) noexcept;
+void qwiden_deinterleave2__scalar(const void* src, bool is_signed, int32_t zp, int64_t pairs, int16_t* even,
+                                  int16_t* odd) noexcept;
+
+/// The inverse: two rows interleaved as (k, k + 1) pairs, dst[2i] = r0[i] - zp,
+/// dst[2i + 1] = r1[i] - zp (0 when r1 is null: an odd last channel), i < n.
+void qwiden_interleave2__avx2(const void* r0, const void* r1, bool is_signed, int32_t zp, int64_t n,
+                              int16_t* dst) noexcept;
+void qwiden_interleave2__scalar(const void* r0, const void* r1, bool is_signed, int32_t zp, int64_t n,
+                                int16_t* dst) noexcept;
+
+/// QuantizeLinear of one run sharing scale and zero point: y[i] = quantize_value(x[i]),
+/// saturated to int8 (is_signed) or uint8.
+void quantize_run__avx2(const float* x, int64_t n, float scale, int32_t zp, bool is_signed, void* y) noexcept;
+void quantize_run__scalar(const float* x, int64_t n, float scale, int32_t zp, bool is_signed, void* y) noexcept;
+
 /// QLinearAdd on one run of n elements, ONNX Runtime's AVX2 kernel formula:
 /// c = clamp(rne((float(a - za) * sa + float(b - zb) * sb) / sc), qmin - zc, qmax - zc) + zc.
 /// a_step / b_step are 1 (walk) or 0 (broadcast one value).

@@ -101,6 +101,35 @@ void qdw_row__scalar(const int16_t* x, const int64_t* tap_offset, const int16_t*
   }
 }
 
+void qwiden_row__scalar(const void* src, bool is_signed, int32_t zp, int64_t n, int16_t* dst) noexcept {
+  const DType t = is_signed ? DType::kInt8 : DType::kUInt8;
+  for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<int16_t>(load_q(src, t, i) - zp);
+}
+
+void qwiden_deinterleave2__scalar(const void* src, bool is_signed, int32_t zp, int64_t pairs, int16_t* even,
+                                  int16_t* odd) noexcept {
+  const DType t = is_signed ? DType::kInt8 : DType::kUInt8;
+  for (int64_t i = 0; i < pairs; ++i) {
+    even[i] = static_cast<int16_t>(load_q(src, t, 2 * i) - zp);
+    odd[i] = static_cast<int16_t>(load_q(src, t, 2 * i + 1) - zp);
+  }
+}
+
+void qwiden_interleave2__scalar(const void* r0, const void* r1, bool is_signed, int32_t zp, int64_t n,
+                                int16_t* dst) noexcept {
+  const DType t = is_signed ? DType::kInt8 : DType::kUInt8;
+  for (int64_t i = 0; i < n; ++i) {
+    dst[2 * i] = static_cast<int16_t>(load_q(r0, t, i) - zp);
+    dst[2 * i + 1] = r1 ? static_cast<int16_t>(load_q(r1, t, i) - zp) : int16_t(0);
+  }
+}
+
+void quantize_run__scalar(const float* x, int64_t n, float scale, int32_t zp, bool is_signed, void* y) noexcept {
+  for (int64_t i = 0; i < n; ++i)
+    if (is_signed) static_cast<int8_t*>(y)[i] = quantize_value<int8_t>(x[i], scale, zp);
+    else static_cast<uint8_t*>(y)[i] = quantize_value<uint8_t>(x[i], scale, zp);
+}
+
 void qlinear_add_run__scalar(const void* a, int64_t a_step, const void* b, int64_t b_step, int64_t n,
                              const QAddParams& q, void* c) noexcept {
   const DType t = q.is_signed ? DType::kInt8 : DType::kUInt8;

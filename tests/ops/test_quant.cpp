@@ -117,6 +117,8 @@ TEST_CASE("QLinearConv / ConvInteger fast paths match the reference on odd shape
       // depthwise, stride 1 (one row-kernel call per plane): MobileNet-like, 1x1, wide 1x5, dilation 3
       {2, 4, 4, 14, 14, 3, 3, 4, 1, 1, 1},   {1, 3, 3, 1, 1, 3, 3, 3, 1, 1, 1},   {1, 4, 4, 6, 33, 1, 5, 4, 1, 1, 0},
       {1, 2, 2, 5, 7, 3, 3, 2, 1, 3, 3},     {1, 3, 3, 7, 7, 3, 3, 3, 1, 1, 0},
+      // depthwise, stride 2 (even / odd column split): 16- and 8-pair chunks plus tails, both pad parities
+      {1, 4, 4, 9, 57, 3, 3, 4, 2, 1, 1},    {1, 3, 3, 8, 38, 3, 3, 3, 2, 1, 0},  {1, 2, 2, 6, 112, 3, 3, 2, 2, 1, 1},
   };
   for (const Case& cs : cases)
     for (int variant = 0; variant < 3; ++variant) {
@@ -150,9 +152,60 @@ TEST_CASE("QLinearConv / ConvInteger fast paths match the reference on odd shape
     }
 }
 
+TEST_CASE("int8 widening row kernels match their scalar loops", "[quant]") {
+  if (!cpu_features().avx2) SKIP("no AVX2");
+  std::mt19937 rng(5);
+  for (bool is_signed : {false, true})
+    for (int32_t zp : {0, 1, 127, is_signed ? -128 : 255})
+      for (int64_t n = 0; n <= 75; ++n) {
+        INFO((is_signed ? "int8" : "uint8") << " zp " << zp << " n " << n);
+        std::vector<uint8_t> src(static_cast<size_t>(2 * n + 1));
+        for (auto& v : src) v = static_cast<uint8_t>(rng());
+        std::vector<int16_t> a(static_cast<size_t>(n + 1), 7), b = a;
+        qwiden_row__avx2(src.data(), is_signed, zp, n, a.data());
+        qwiden_row__scalar(src.data(), is_signed, zp, n, b.data());
+        CHECK(a == b);  // includes the sentinel past n: nothing written beyond
+        std::vector<int16_t> ea(static_cast<size_t>(n + 1), 7), oa = ea, eb = ea, ob = ea;
+        qwiden_deinterleave2__avx2(src.data(), is_signed, zp, n, ea.data(), oa.data());
+        qwiden_deinterleave2__scalar(src.data(), is_signed, zp, n, eb.data(), ob.data());
+        CHECK(ea == eb);
+        CHECK(oa == ob);
+        if (n > 0) CHECK(eb[0] == (is_signed ? int8_t(src[0]) : src[0]) - zp);
+        for (bool odd_channel : {false, true}) {
+          const uint8_t* r1 = odd_channel ? nullptr : src.data() + n;
+          std::vector<int16_t> ia(static_cast<size_t>(2 * n + 1), 7), ib = ia;
+          qwiden_interleave2__avx2(src.data(), r1, is_signed, zp, n, ia.data());
+          qwiden_interleave2__scalar(src.data(), r1, is_signed, zp, n, ib.data());
+          CHECK(ia == ib);
+        }
+      }
+}
+
+TEST_CASE("QuantizeLinear's AVX2 run matches the scalar formula, halves, NaN and infinities included", "[quant]") {
+  if (!cpu_features().avx2) SKIP("no AVX2");
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(-300.f, 300.f);
+  std::vector<float> x(203);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = i % 3 == 0 ? std::round(u(rng)) + 0.5f : u(rng);  // exact halves
+  x[5] = std::numeric_limits<float>::quiet_NaN();
+  x[17] = std::numeric_limits<float>::infinity();
+  x[18] = -std::numeric_limits<float>::infinity();
+  x[19] = 3e38f;
+  for (bool is_signed : {false, true})
+    for (float scale : {1.f, 0.37f, 2.5f})
+      for (int32_t zp : {0, 3, is_signed ? -128 : 255})
+        for (int64_t n : {0, 1, 15, 16, 17, 203}) {
+          INFO((is_signed ? "int8" : "uint8") << " scale " << scale << " zp " << zp << " n " << n);
+          std::vector<uint8_t> a(static_cast<size_t>(n + 1), 7), b = a;
+          quantize_run__avx2(x.data(), n, scale, zp, is_signed, a.data());
+          quantize_run__scalar(x.data(), n, scale, zp, is_signed, b.data());
+          CHECK(a == b);
+        }
+}
+
 TEST_CASE("QLinearMatMul / MatMulInteger fast path matches the reference", "[quant]") {
   std::mt19937 rng(11);
-  for (auto [m, k, n] : {std::tuple{1, 1280, 37}, {3, 7, 5}, {17, 33, 9}}) {
+  for (auto [m, k, n] : {std::tuple{1, 1280, 37}, {3, 7, 5}, {17, 33, 9}, {6, 40, 35}}) {
     Tensor a = random_q<uint8_t>({m, k}, rng, 0, 255);
     Tensor b = random_q<int8_t>({k, n}, rng, -128, 127);
     Tensor bs(DType::kFloat32, {n});

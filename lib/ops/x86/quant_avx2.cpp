@@ -107,6 +107,97 @@ void qdw_row__avx2(const int16_t* x, const int64_t* tap_offset, const int16_t* w
   }
 }
 
+namespace {
+// 16 bytes widened to int16 (sign- or zero-extended).
+inline __m256i widen16(const void* p, bool is_signed) {
+  const __m128i raw = _mm_loadu_si128(static_cast<const __m128i*>(p));
+  return is_signed ? _mm256_cvtepi8_epi16(raw) : _mm256_cvtepu8_epi16(raw);
+}
+}  // namespace
+
+void qwiden_row__avx2(const void* src, bool is_signed, int32_t zp, int64_t n, int16_t* dst) noexcept {
+  const uint8_t* s = static_cast<const uint8_t*>(src);
+  const __m256i vzp = _mm256_set1_epi16(static_cast<int16_t>(zp));
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), _mm256_sub_epi16(widen16(s + i, is_signed), vzp));
+  if (i + 8 <= n) {  // MobileNet rows of 56 and 28 end in 8 or 12
+    const __m128i raw = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s + i));
+    const __m128i w = is_signed ? _mm_cvtepi8_epi16(raw) : _mm_cvtepu8_epi16(raw);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm_sub_epi16(w, _mm256_castsi256_si128(vzp)));
+    i += 8;
+  }
+  if (i < n) qwiden_row__scalar(s + i, is_signed, zp, n - i, dst + i);
+}
+
+void qwiden_deinterleave2__avx2(const void* src, bool is_signed, int32_t zp, int64_t pairs, int16_t* even,
+                                int16_t* odd) noexcept {
+  const uint8_t* s = static_cast<const uint8_t*>(src);
+  const __m256i vzp = _mm256_set1_epi16(static_cast<int16_t>(zp));
+  int64_t i = 0;
+  for (; i + 16 <= pairs; i += 16) {
+    // Each int32 lane of a widened vector holds one (even, odd) pair: shifts split
+    // them with their sign, packs join the halves (packs works per 128-bit lane,
+    // hence the final 64-bit permute).
+    const __m256i w0 = widen16(s + 2 * i, is_signed), w1 = widen16(s + 2 * i + 16, is_signed);
+    const __m256i e = _mm256_packs_epi32(_mm256_srai_epi32(_mm256_slli_epi32(w0, 16), 16),
+                                         _mm256_srai_epi32(_mm256_slli_epi32(w1, 16), 16));
+    const __m256i o = _mm256_packs_epi32(_mm256_srai_epi32(w0, 16), _mm256_srai_epi32(w1, 16));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(even + i), _mm256_sub_epi16(_mm256_permute4x64_epi64(e, 0xD8), vzp));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(odd + i), _mm256_sub_epi16(_mm256_permute4x64_epi64(o, 0xD8), vzp));
+  }
+  if (i + 8 <= pairs) {  // 8 pairs: the same split on one 128-bit lane
+    const __m256i w = widen16(s + 2 * i, is_signed);
+    const __m256i e = _mm256_srai_epi32(_mm256_slli_epi32(w, 16), 16), o = _mm256_srai_epi32(w, 16);
+    const __m128i vzp128 = _mm256_castsi256_si128(vzp);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(even + i),
+                     _mm_sub_epi16(_mm_packs_epi32(_mm256_castsi256_si128(e), _mm256_extracti128_si256(e, 1)), vzp128));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(odd + i),
+                     _mm_sub_epi16(_mm_packs_epi32(_mm256_castsi256_si128(o), _mm256_extracti128_si256(o, 1)), vzp128));
+    i += 8;
+  }
+  if (i < pairs) qwiden_deinterleave2__scalar(s + 2 * i, is_signed, zp, pairs - i, even + i, odd + i);
+}
+
+void qwiden_interleave2__avx2(const void* r0, const void* r1, bool is_signed, int32_t zp, int64_t n,
+                              int16_t* dst) noexcept {
+  const uint8_t* s0 = static_cast<const uint8_t*>(r0);
+  const uint8_t* s1 = static_cast<const uint8_t*>(r1);
+  const __m256i vzp = _mm256_set1_epi16(static_cast<int16_t>(zp)), zero = _mm256_setzero_si256();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i a = _mm256_sub_epi16(widen16(s0 + i, is_signed), vzp);
+    const __m256i b = s1 ? _mm256_sub_epi16(widen16(s1 + i, is_signed), vzp) : zero;
+    // unpack works per 128-bit lane: lo = pairs 0-3 | 8-11, hi = 4-7 | 12-15.
+    const __m256i lo = _mm256_unpacklo_epi16(a, b), hi = _mm256_unpackhi_epi16(a, b);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 2 * i), _mm256_permute2x128_si256(lo, hi, 0x20));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 2 * i + 16), _mm256_permute2x128_si256(lo, hi, 0x31));
+  }
+  if (i < n) qwiden_interleave2__scalar(s0 + i, s1 ? s1 + i : nullptr, is_signed, zp, n - i, dst + 2 * i);
+}
+
+void quantize_run__avx2(const float* x, int64_t n, float scale, int32_t zp, bool is_signed, void* y) noexcept {
+  // quantize_value(): x / scale (a true division, as MLAS), MAXPS / MINPS against
+  // the bounds minus the zero point (a NaN becomes the lower bound), cvtps2dq (half to even), + zp.
+  const float lo = float((is_signed ? -128 : 0) - zp), hi = float((is_signed ? 127 : 255) - zp);
+  const __m256 vs = _mm256_set1_ps(scale), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  const __m256i vzp = _mm256_set1_epi32(zp);
+  uint8_t* out = static_cast<uint8_t*>(y);
+  auto eight = [&](const float* p) {
+    __m256 v = _mm256_div_ps(_mm256_loadu_ps(p), vs);
+    v = _mm256_min_ps(_mm256_max_ps(v, vlo), vhi);  // max(v, lo): NaN in v gives lo, as the scalar form
+    return _mm256_add_epi32(_mm256_cvtps_epi32(v), vzp);
+  };
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i s16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(eight(x + i), eight(x + i + 8)), 0xD8);
+    const __m128i q = is_signed ? _mm_packs_epi16(_mm256_castsi256_si128(s16), _mm256_extracti128_si256(s16, 1))
+                                : _mm_packus_epi16(_mm256_castsi256_si128(s16), _mm256_extracti128_si256(s16, 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), q);
+  }
+  if (i < n) quantize_run__scalar(x + i, n - i, scale, zp, is_signed, out + i);
+}
+
 // No FMA contraction here: ONNX Runtime rounds the two products separately.
 __attribute__((optimize("fp-contract=off"))) void qlinear_add_run__avx2(const void* a, int64_t a_step, const void* b,
                                                                        int64_t b_step, int64_t n, const QAddParams& q,
