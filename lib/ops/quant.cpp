@@ -25,6 +25,7 @@ int32_t load_q8(const void* p, DType t, int64_t i) {
 struct QKernels {
   Isa isa;
   decltype(&qgemm_s16_ukernel_4x16__avx2) ukernel;
+  decltype(&qgemm_s16_requant_4x16__avx2) ukernel_requant;
   decltype(&requantize_row__avx2) requant;
   decltype(&qdw_row__avx2) dw_row;
   decltype(&qwiden_row__avx2) widen_row;
@@ -35,9 +36,9 @@ struct QKernels {
 
 QKernels qkernels() {
   if (active_isa() >= Isa::kAvx2)
-    return {Isa::kAvx2, qgemm_s16_ukernel_4x16__avx2, requantize_row__avx2, qdw_row__avx2,
+    return {Isa::kAvx2, qgemm_s16_ukernel_4x16__avx2, qgemm_s16_requant_4x16__avx2, requantize_row__avx2, qdw_row__avx2,
             qwiden_row__avx2, qwiden_deinterleave2__avx2, qwiden_interleave2__avx2, "__avx2"};
-  return {Isa::kScalar, qgemm_s16_ukernel_4x16__scalar, requantize_row__scalar, qdw_row__scalar,
+  return {Isa::kScalar, qgemm_s16_ukernel_4x16__scalar, qgemm_s16_requant_4x16__scalar, requantize_row__scalar, qdw_row__scalar,
           qwiden_row__scalar, qwiden_deinterleave2__scalar, qwiden_interleave2__scalar, "__scalar"};
 }
 
@@ -207,7 +208,12 @@ void qconv_gemm(const QConvArgs& a, const QKernels& k, const std::vector<std::ve
   // Tasks: (image, group) x column block x row chunk, so small feature maps
   // with many channels still spread over threads.
   const int64_t block = kQconvColBlock, blocks = (cols + block - 1) / block;
-  const int64_t row_chunk = kQgemmMr * std::max<int64_t>(1, 64 / kQgemmMr), chunks = (kg + row_chunk - 1) / row_chunk;
+  // Rows per task: up to 64, fewer when small maps (7x7: one column block) would
+  // otherwise leave too few tasks to balance (160 rows = 3 tasks on 2 threads).
+  const int64_t outer = p.batch * p.group * blocks, want = 4 * current_concurrency();
+  const int64_t chunks_wanted = std::max<int64_t>(1, (want + outer - 1) / outer);
+  const int64_t row_chunk = std::clamp<int64_t>(round_up((kg + chunks_wanted - 1) / chunks_wanted, kQgemmMr), kQgemmMr, 64);
+  const int64_t chunks = (kg + row_chunk - 1) / row_chunk;
   parallel_for(0, p.batch * p.group * blocks * chunks, 1, [&](int64_t lo, int64_t hi) {
     int16_t* b = scratch16(0, static_cast<size_t>(4 * pdepth * kQgemmNr));
     alignas(32) int32_t tile[kQgemmMr * 4 * kQgemmNr];  // MR rows x one column block
@@ -230,10 +236,19 @@ void qconv_gemm(const QConvArgs& a, const QKernels& k, const std::vector<std::ve
       const int64_t r_end = std::min(kg, (chunk + 1) * row_chunk);
       for (int64_t r0 = chunk * row_chunk; r0 < r_end; r0 += kQgemmMr) {
         const int mr = static_cast<int>(std::min<int64_t>(kQgemmMr, kg - r0));
-        for (int64_t j = 0; j < nc; j += kQgemmNr)
-          k.ukernel(pdepth / 2, aw + r0 * pdepth, bsrc + (j / kQgemmNr) * panel_step, ldb, tile + j, block);
-        // Requantise the MR x nc strip in one call per row.
-        store_tile(a, k, tile, g * kg + r0, mr, nc, block, cols, n * p.out_channels * cols + n0, y);
+        const int64_t ko = g * kg + r0, y_off = n * p.out_channels * cols + n0;
+        int64_t j = 0;
+        if (a.requant && mr == kQgemmMr) {  // full tiles requantised in registers
+          const QRequantRows rq{a.bias ? a.bias + ko : nullptr, a.out_scale.data() + ko, a.y_zp, a.y_type == DType::kInt8};
+          uint8_t* yrow = static_cast<uint8_t*>(y) + y_off + ko * cols;
+          for (; j + kQgemmNr <= nc; j += kQgemmNr)
+            k.ukernel_requant(pdepth / 2, aw + r0 * pdepth, bsrc + (j / kQgemmNr) * panel_step, ldb, rq, yrow + j, cols);
+          if (j == nc) continue;
+        }
+        for (int64_t jj = j; jj < nc; jj += kQgemmNr)
+          k.ukernel(pdepth / 2, aw + r0 * pdepth, bsrc + (jj / kQgemmNr) * panel_step, ldb, tile + jj, block);
+        // The rest of the MR x nc strip: requantised (or copied) one row per call.
+        store_tile(a, k, tile + j, ko, mr, nc - j, block, cols, y_off + j, y);
       }
     }
   });
@@ -277,46 +292,40 @@ void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const
   // row's dropped columns reaching one row further.
   const int64_t slack = kQdwSlack + (whole_plane ? row_len : 0);
   parallel_for(0, p.batch * p.in_channels, 1, [&](int64_t lo, int64_t hi) {
+    // Zeroed once per task: every plane writes its values to the same places, so
+    // the padding (and the slack) stays 0 from plane to plane.
     int16_t* xp = scratch16(0, static_cast<size_t>(hp * row_len + slack));
-    std::memset(xp + hp * row_len, 0, sizeof(int16_t) * slack);
+    std::memset(xp, 0, sizeof(int16_t) * (hp * row_len + slack));
     int32_t* acc = reinterpret_cast<int32_t*>(gemm_scratch(1, static_cast<size_t>(n_acc)));
     uint8_t* plane_q8 = whole_plane && a.requant ? reinterpret_cast<uint8_t*>(gemm_scratch(2, static_cast<size_t>(n_acc + 3) / 4))
                                                    : nullptr;
     int16_t wv[64];
     std::vector<int64_t> offs(taps);
+    const bool x_signed = a.x_type == DType::kInt8;
+    const int64_t n_in = std::max<int64_t>(0, std::min(in_w, row_len - pw));  // padded column = ix + pw
+    const int64_t lead = std::min(pw, row_len);                              // stride 1: row_len >= pw + n_in
+    const int64_t yy_lo = std::min(ph, hp), yy_hi = std::min(hp, ph + in_h);  // padded rows holding input rows
     for (int64_t plane = lo; plane < hi; ++plane) {
       const int64_t c = plane % p.in_channels;
       for (int t = 0; t < taps; ++t) wv[t] = static_cast<int16_t>(load_q8(w, a.w_type, c * taps + t) - a.w_zp[c]);
-      for (int64_t yy = 0; yy < hp; ++yy) {
+      for (int64_t yy = yy_lo; yy < yy_hi; ++yy) {
         int16_t* row = xp + yy * row_len;
-        const int64_t ih = yy - ph;
-        if (ih < 0 || ih >= in_h) {
-          std::memset(row, 0, sizeof(int16_t) * row_len);
-          continue;
-        }
-        const int64_t base = (plane * in_h + ih) * in_w;
-        const int64_t n_in = std::max<int64_t>(0, std::min(in_w, row_len - pw));  // padded column = ix + pw
+        const int64_t base = (plane * in_h + (yy - ph)) * in_w;
         const void* src = static_cast<const uint8_t*>(x) + base * dtype_size(a.x_type);
-        const bool x_signed = a.x_type == DType::kInt8;
         if (sw == 1) {
-          const int64_t lead = std::min(pw, row_len);  // row_len >= pw + n_in for stride 1
-          std::memset(row, 0, sizeof(int16_t) * lead);
           k.widen_row(src, x_signed, a.x_zp, n_in, row + lead);
-          std::memset(row + lead + n_in, 0, sizeof(int16_t) * (row_len - lead - n_in));
-          continue;
-        }
-        std::memset(row, 0, sizeof(int16_t) * row_len);
-        if (sw == 2) {  // even input columns go to the phase starting at ix 0, odd ones to the other
+        } else if (sw == 2) {  // even input columns go to the phase starting at ix 0, odd ones to the other
           const int64_t pe = phase_ix0[0] == 0 ? 0 : 1, po = 1 - pe;
           int16_t* even = row + phase_dst0[pe];
           int16_t* odd = row + phase_dst0[po];
           k.widen_deint2(src, x_signed, a.x_zp, n_in / 2, even, odd);
           if (n_in % 2) k.widen_row(static_cast<const uint8_t*>(src) + (n_in - 1), x_signed, a.x_zp, 1, even + n_in / 2);
-          continue;
-        }
-        for (int64_t phase = 0; phase < sw; ++phase) {
-          int16_t* dst = row + phase_dst0[phase];
-          for (int64_t ix = phase_ix0[phase]; ix < n_in; ix += sw) *dst++ = static_cast<int16_t>(load_q8(x, a.x_type, base + ix) - a.x_zp);
+        } else {
+          for (int64_t phase = 0; phase < sw; ++phase) {
+            int16_t* dst = row + phase_dst0[phase];
+            for (int64_t ix = phase_ix0[phase]; ix < n_in; ix += sw)
+              *dst++ = static_cast<int16_t>(load_q8(x, a.x_type, base + ix) - a.x_zp);
+          }
         }
       }
       if (whole_plane) {

@@ -108,6 +108,19 @@ void qgemm_s16_ukernel_4x16__avx2(int64_t kpairs, const int16_t* a, const int16_
                                   int64_t ldc) noexcept;
 void qgemm_s16_ukernel_4x16__scalar(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb, int32_t* c,
                                     int64_t ldc) noexcept;
+/// Requantisation of an MR-row strip: row i uses bias[i] (bias may be null) and scale[i].
+struct QRequantRows {
+  const int32_t* bias;
+  const float* scale;
+  int32_t zp;
+  bool is_signed;
+};
+/// The micro-kernel with requantisation fused into its epilogue: a full MR x NR
+/// tile goes straight to 8-bit outputs y[i * ldy + j] (no int32 tile in memory).
+void qgemm_s16_requant_4x16__avx2(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb,
+                                  const QRequantRows& rq, uint8_t* y, int64_t ldy) noexcept;
+void qgemm_s16_requant_4x16__scalar(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb,
+                                    const QRequantRows& rq, uint8_t* y, int64_t ldy) noexcept;
 /// y[i] = requantize(acc[i] + bias, scale, ...) saturated to u8 (is_signed false) or s8.
 void requantize_row__avx2(const int32_t* acc, int64_t n, int32_t bias, float scale, int32_t zp, bool is_signed,
                           void* y) noexcept;

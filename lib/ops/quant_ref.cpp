@@ -101,6 +101,15 @@ void qdw_row__scalar(const int16_t* x, const int64_t* tap_offset, const int16_t*
   }
 }
 
+void qgemm_s16_requant_4x16__scalar(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb,
+                                    const QRequantRows& rq, uint8_t* y, int64_t ldy) noexcept {
+  int32_t tile[kQgemmMr * kQgemmNr];
+  qgemm_s16_ukernel_4x16__scalar(kpairs, a, b, ldb, tile, kQgemmNr);
+  for (int i = 0; i < kQgemmMr; ++i)
+    requantize_row__scalar(tile + i * kQgemmNr, kQgemmNr, rq.bias ? rq.bias[i] : 0, rq.scale[i], rq.zp, rq.is_signed,
+                           y + i * ldy);
+}
+
 void qwiden_row__scalar(const void* src, bool is_signed, int32_t zp, int64_t n, int16_t* dst) noexcept {
   const DType t = is_signed ? DType::kInt8 : DType::kUInt8;
   for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<int16_t>(load_q(src, t, i) - zp);

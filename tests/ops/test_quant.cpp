@@ -181,6 +181,36 @@ TEST_CASE("int8 widening row kernels match their scalar loops", "[quant]") {
       }
 }
 
+TEST_CASE("the int8 micro-kernel with fused requantisation matches the plain one plus requantize_row", "[quant]") {
+  std::mt19937 rng(13);
+  std::uniform_int_distribution<int> v(-255, 255);
+  for (int64_t kpairs : {1, 7, 48}) {
+    std::vector<int16_t> a(static_cast<size_t>(kpairs * 2 * kQgemmMr)), b(static_cast<size_t>(kpairs * 2 * kQgemmNr));
+    for (auto& e : a) e = static_cast<int16_t>(v(rng));
+    for (auto& e : b) e = static_cast<int16_t>(v(rng));
+    const int32_t bias[kQgemmMr] = {-70000, 0, 12345, 3};
+    const float scale[kQgemmMr] = {0.0007f, 0.00013f, 1e-5f, 0.002f};
+    for (bool is_signed : {false, true})
+      for (bool with_bias : {false, true}) {
+        INFO("kpairs " << kpairs << (is_signed ? " int8" : " uint8") << (with_bias ? " bias" : ""));
+        const int32_t zp = is_signed ? -5 : 131;
+        const QRequantRows rq{with_bias ? bias : nullptr, scale, zp, is_signed};
+        int32_t tile[kQgemmMr * kQgemmNr];
+        qgemm_s16_ukernel_4x16__scalar(kpairs, a.data(), b.data(), 2 * kQgemmNr, tile, kQgemmNr);
+        std::vector<uint8_t> want(kQgemmMr * 20, 0), got_scalar = want, got_avx2 = want;  // ldy 20: gaps stay 0
+        for (int i = 0; i < kQgemmMr; ++i)
+          requantize_row__scalar(tile + i * kQgemmNr, kQgemmNr, with_bias ? bias[i] : 0, scale[i], zp, is_signed,
+                                 want.data() + i * 20);
+        qgemm_s16_requant_4x16__scalar(kpairs, a.data(), b.data(), 2 * kQgemmNr, rq, got_scalar.data(), 20);
+        CHECK(got_scalar == want);
+        if (cpu_features().avx2) {
+          qgemm_s16_requant_4x16__avx2(kpairs, a.data(), b.data(), 2 * kQgemmNr, rq, got_avx2.data(), 20);
+          CHECK(got_avx2 == want);
+        }
+      }
+  }
+}
+
 TEST_CASE("QuantizeLinear's AVX2 run matches the scalar formula, halves, NaN and infinities included", "[quant]") {
   if (!cpu_features().avx2) SKIP("no AVX2");
   std::mt19937 rng(9);

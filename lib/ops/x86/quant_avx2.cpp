@@ -10,12 +10,16 @@
 // makes padding 0 and handles u8/s8 activations and weights alike.
 #include <immintrin.h>
 
+#include <cstring>
+
 #include "ops/quant.h"
 
 namespace cvt {
 
-void qgemm_s16_ukernel_4x16__avx2(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb, int32_t* c,
-                                  int64_t ldc) noexcept {
+namespace {
+
+// The 4 x 16 int32 tile of sum_kp a[kp][i] . b[kp][j] in eight registers (row i: c[2i], c[2i + 1]).
+inline void qgemm_s16_tile_4x16(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb, __m256i c[8]) {
   static_assert(kQgemmMr == 4 && kQgemmNr == 16, "tile shape");
   __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   const int32_t* a32 = reinterpret_cast<const int32_t*>(a);  // one int32 = one (k, k+1) pair of a row
@@ -35,14 +39,46 @@ void qgemm_s16_ukernel_4x16__avx2(int64_t kpairs, const int16_t* a, const int16_
     c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(b0, w));
     c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(b1, w));
   }
-  auto store = [&](int row, __m256i lo, __m256i hi) {
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + row * ldc), lo);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + row * ldc + 8), hi);
-  };
-  store(0, c00, c01);
-  store(1, c10, c11);
-  store(2, c20, c21);
-  store(3, c30, c31);
+  c[0] = c00, c[1] = c01, c[2] = c10, c[3] = c11, c[4] = c20, c[5] = c21, c[6] = c30, c[7] = c31;
+}
+
+// requantize() of eight int32 sums (bias already added): the float result minus
+// the zero point, clamped, rounded half to even, plus the zero point.
+inline __m256i requantize8(__m256i v, __m256 scale, __m256 lo, __m256 hi, __m256i zp) {
+  __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), scale);
+  f = _mm256_min_ps(_mm256_max_ps(f, lo), hi);  // same order as the scalar requantize()
+  return _mm256_add_epi32(_mm256_cvtps_epi32(f), zp);  // cvtps2dq rounds half to even
+}
+
+}  // namespace
+
+void qgemm_s16_ukernel_4x16__avx2(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb, int32_t* c,
+                                  int64_t ldc) noexcept {
+  __m256i t[8];
+  qgemm_s16_tile_4x16(kpairs, a, b, ldb, t);
+  for (int i = 0; i < kQgemmMr; ++i) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + i * ldc), t[2 * i]);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + i * ldc + 8), t[2 * i + 1]);
+  }
+}
+
+void qgemm_s16_requant_4x16__avx2(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb,
+                                  const QRequantRows& rq, uint8_t* y, int64_t ldy) noexcept {
+  __m256i t[8];
+  qgemm_s16_tile_4x16(kpairs, a, b, ldb, t);
+  const float lo = float((rq.is_signed ? -128 : 0) - rq.zp), hi = float((rq.is_signed ? 127 : 255) - rq.zp);
+  const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  const __m256i vzp = _mm256_set1_epi32(rq.zp);
+  for (int i = 0; i < kQgemmMr; ++i) {
+    const __m256i bias = _mm256_set1_epi32(rq.bias ? rq.bias[i] : 0);
+    const __m256 scale = _mm256_set1_ps(rq.scale[i]);
+    const __m256i r0 = requantize8(_mm256_add_epi32(t[2 * i], bias), scale, vlo, vhi, vzp);
+    const __m256i r1 = requantize8(_mm256_add_epi32(t[2 * i + 1], bias), scale, vlo, vhi, vzp);
+    const __m256i s16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(r0, r1), 0xD8);  // 16 int16 in order
+    const __m128i s16lo = _mm256_castsi256_si128(s16), s16hi = _mm256_extracti128_si256(s16, 1);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i * ldy),
+                     rq.is_signed ? _mm_packs_epi16(s16lo, s16hi) : _mm_packus_epi16(s16lo, s16hi));
+  }
 }
 
 void requantize_row__avx2(const int32_t* acc, int64_t n, int32_t bias, float scale, int32_t zp, bool is_signed,
@@ -53,10 +89,8 @@ void requantize_row__avx2(const int32_t* acc, int64_t n, int32_t bias, float sca
   const __m256 vscale = _mm256_set1_ps(scale), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
   uint8_t* out = static_cast<uint8_t*>(y);
   auto eight = [&](const int32_t* src) {
-    __m256i v = _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src)), vbias);
-    __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), vscale);
-    f = _mm256_min_ps(_mm256_max_ps(f, vlo), vhi);  // same order as the scalar requantize()
-    v = _mm256_add_epi32(_mm256_cvtps_epi32(f), vzp);  // cvtps2dq rounds half to even
+    const __m256i v = requantize8(_mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src)), vbias),
+                                  vscale, vlo, vhi, vzp);
     const __m128i s16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     return is_signed ? _mm_packs_epi16(s16, s16) : _mm_packus_epi16(s16, s16);
   };
@@ -126,6 +160,14 @@ void qwiden_row__avx2(const void* src, bool is_signed, int32_t zp, int64_t n, in
     const __m128i w = is_signed ? _mm_cvtepi8_epi16(raw) : _mm_cvtepu8_epi16(raw);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm_sub_epi16(w, _mm256_castsi256_si128(vzp)));
     i += 8;
+  }
+  if (i + 4 <= n) {  // and rows of 14 and 7 in 4
+    int32_t four;
+    std::memcpy(&four, s + i, 4);
+    const __m128i raw = _mm_cvtsi32_si128(four);
+    const __m128i w = is_signed ? _mm_cvtepi8_epi16(raw) : _mm_cvtepu8_epi16(raw);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + i), _mm_sub_epi16(w, _mm256_castsi256_si128(vzp)));
+    i += 4;
   }
   if (i < n) qwiden_row__scalar(s + i, is_signed, zp, n - i, dst + i);
 }
