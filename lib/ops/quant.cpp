@@ -26,6 +26,7 @@ struct QKernels {
   Isa isa;
   decltype(&qgemm_s16_ukernel_4x16__avx2) ukernel;
   decltype(&qgemm_s16_requant_4x16__avx2) ukernel_requant;
+  decltype(&qgemm_s16_ukernel_4x8__avx2) ukernel_4x8;
   decltype(&requantize_row__avx2) requant;
   decltype(&qdw_row__avx2) dw_row;
   decltype(&qwiden_row__avx2) widen_row;
@@ -36,9 +37,9 @@ struct QKernels {
 
 QKernels qkernels() {
   if (active_isa() >= Isa::kAvx2)
-    return {Isa::kAvx2, qgemm_s16_ukernel_4x16__avx2, qgemm_s16_requant_4x16__avx2, requantize_row__avx2, qdw_row__avx2,
+    return {Isa::kAvx2, qgemm_s16_ukernel_4x16__avx2, qgemm_s16_requant_4x16__avx2, qgemm_s16_ukernel_4x8__avx2, requantize_row__avx2, qdw_row__avx2,
             qwiden_row__avx2, qwiden_deinterleave2__avx2, qwiden_interleave2__avx2, "__avx2"};
-  return {Isa::kScalar, qgemm_s16_ukernel_4x16__scalar, qgemm_s16_requant_4x16__scalar, requantize_row__scalar, qdw_row__scalar,
+  return {Isa::kScalar, qgemm_s16_ukernel_4x16__scalar, qgemm_s16_requant_4x16__scalar, qgemm_s16_ukernel_4x8__scalar, requantize_row__scalar, qdw_row__scalar,
           qwiden_row__scalar, qwiden_deinterleave2__scalar, qwiden_interleave2__scalar, "__scalar"};
 }
 
@@ -245,8 +246,11 @@ void qconv_gemm(const QConvArgs& a, const QKernels& k, const std::vector<std::ve
             k.ukernel_requant(pdepth / 2, aw + r0 * pdepth, bsrc + (j / kQgemmNr) * panel_step, ldb, rq, yrow + j, cols);
           if (j == nc) continue;
         }
-        for (int64_t jj = j; jj < nc; jj += kQgemmNr)
-          k.ukernel(pdepth / 2, aw + r0 * pdepth, bsrc + (jj / kQgemmNr) * panel_step, ldb, tile + jj, block);
+        for (int64_t jj = j; jj < nc; jj += kQgemmNr) {
+          const int16_t* bp = bsrc + (jj / kQgemmNr) * panel_step;
+          if (nc - jj <= 8) k.ukernel_4x8(pdepth / 2, aw + r0 * pdepth, bp, ldb, tile + jj, block);  // 7x7 maps: 49 = 3 * 16 + 1
+          else k.ukernel(pdepth / 2, aw + r0 * pdepth, bp, ldb, tile + jj, block);
+        }
         // The rest of the MR x nc strip: requantised (or copied) one row per call.
         store_tile(a, k, tile + j, ko, mr, nc - j, block, cols, y_off + j, y);
       }

@@ -108,6 +108,12 @@ void qgemm_s16_ukernel_4x16__avx2(int64_t kpairs, const int16_t* a, const int16_
                                   int64_t ldc) noexcept;
 void qgemm_s16_ukernel_4x16__scalar(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb, int32_t* c,
                                     int64_t ldc) noexcept;
+/// The same product for the first 8 of the NR columns (a tile's narrow tail):
+/// c[i * ldc + j], j < 8; `b` keeps the NR-column panel layout.
+void qgemm_s16_ukernel_4x8__avx2(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb, int32_t* c,
+                                 int64_t ldc) noexcept;
+void qgemm_s16_ukernel_4x8__scalar(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb, int32_t* c,
+                                   int64_t ldc) noexcept;
 /// Requantisation of an MR-row strip: row i uses bias[i] (bias may be null) and scale[i].
 struct QRequantRows {
   const int32_t* bias;

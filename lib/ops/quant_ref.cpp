@@ -101,6 +101,16 @@ void qdw_row__scalar(const int16_t* x, const int64_t* tap_offset, const int16_t*
   }
 }
 
+void qgemm_s16_ukernel_4x8__scalar(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb, int32_t* c,
+                                   int64_t ldc) noexcept {
+  int32_t acc[kQgemmMr][8] = {};
+  for (int64_t kp = 0; kp < kpairs; ++kp, a += 2 * kQgemmMr, b += ldb)
+    for (int i = 0; i < kQgemmMr; ++i)
+      for (int j = 0; j < 8; ++j) acc[i][j] += a[2 * i] * b[2 * j] + a[2 * i + 1] * b[2 * j + 1];
+  for (int i = 0; i < kQgemmMr; ++i)
+    for (int j = 0; j < 8; ++j) c[i * ldc + j] = acc[i][j];
+}
+
 void qgemm_s16_requant_4x16__scalar(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb,
                                     const QRequantRows& rq, uint8_t* y, int64_t ldy) noexcept {
   int32_t tile[kQgemmMr * kQgemmNr];

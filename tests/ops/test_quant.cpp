@@ -181,7 +181,7 @@ TEST_CASE("int8 widening row kernels match their scalar loops", "[quant]") {
       }
 }
 
-TEST_CASE("the int8 micro-kernel with fused requantisation matches the plain one plus requantize_row", "[quant]") {
+TEST_CASE("int8 micro-kernels: fused requantisation and the 4x8 tail match the plain 4x16 one", "[quant]") {
   std::mt19937 rng(13);
   std::uniform_int_distribution<int> v(-255, 255);
   for (int64_t kpairs : {1, 7, 48}) {
@@ -203,6 +203,18 @@ TEST_CASE("the int8 micro-kernel with fused requantisation matches the plain one
                                  want.data() + i * 20);
         qgemm_s16_requant_4x16__scalar(kpairs, a.data(), b.data(), 2 * kQgemmNr, rq, got_scalar.data(), 20);
         CHECK(got_scalar == want);
+        if (!is_signed && !with_bias) {  // the narrow tail kernel: the first 8 columns of the same tile
+          int32_t narrow[kQgemmMr * 8], narrow_avx2[kQgemmMr * 8];
+          qgemm_s16_ukernel_4x8__scalar(kpairs, a.data(), b.data(), 2 * kQgemmNr, narrow, 8);
+          bool same = true;
+          for (int i = 0; i < kQgemmMr; ++i)
+            for (int j = 0; j < 8; ++j) same = same && narrow[i * 8 + j] == tile[i * kQgemmNr + j];
+          CHECK(same);
+          if (cpu_features().avx2) {
+            qgemm_s16_ukernel_4x8__avx2(kpairs, a.data(), b.data(), 2 * kQgemmNr, narrow_avx2, 8);
+            CHECK(std::memcmp(narrow, narrow_avx2, sizeof(narrow)) == 0);
+          }
+        }
         if (cpu_features().avx2) {
           qgemm_s16_requant_4x16__avx2(kpairs, a.data(), b.data(), 2 * kQgemmNr, rq, got_avx2.data(), 20);
           CHECK(got_avx2 == want);

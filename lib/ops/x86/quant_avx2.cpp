@@ -62,6 +62,23 @@ void qgemm_s16_ukernel_4x16__avx2(int64_t kpairs, const int16_t* a, const int16_
   }
 }
 
+void qgemm_s16_ukernel_4x8__avx2(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb, int32_t* c,
+                                 int64_t ldc) noexcept {
+  __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0;
+  const int32_t* a32 = reinterpret_cast<const int32_t*>(a);
+  for (int64_t kp = 0; kp < kpairs; ++kp, a32 += kQgemmMr, b += ldb) {
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
+    c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(b0, _mm256_set1_epi32(a32[0])));
+    c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(b0, _mm256_set1_epi32(a32[1])));
+    c2 = _mm256_add_epi32(c2, _mm256_madd_epi16(b0, _mm256_set1_epi32(a32[2])));
+    c3 = _mm256_add_epi32(c3, _mm256_madd_epi16(b0, _mm256_set1_epi32(a32[3])));
+  }
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(c), c0);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + ldc), c1);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + 2 * ldc), c2);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + 3 * ldc), c3);
+}
+
 void qgemm_s16_requant_4x16__avx2(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb,
                                   const QRequantRows& rq, uint8_t* y, int64_t ldy) noexcept {
   __m256i t[8];
