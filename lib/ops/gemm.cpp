@@ -49,8 +49,8 @@ float* gemm_scratch(int slot, size_t floats) {
     std::shared_ptr<void> mem;
     size_t floats = 0;
   };
-  thread_local Buffer buffers[4];
-  CVT_ASSERT(slot >= 0 && slot < 4);
+  thread_local Buffer buffers[6];
+  CVT_ASSERT(slot >= 0 && slot < 6);
   Buffer& buf = buffers[slot];
   if (buf.floats < floats) {
     buf.mem = aligned_buffer(floats * sizeof(float), false);

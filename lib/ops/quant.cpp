@@ -215,7 +215,21 @@ void qconv_gemm(const QConvArgs& a, const QKernels& k, const std::vector<std::ve
   const int64_t chunks_wanted = std::max<int64_t>(1, (want + outer - 1) / outer);
   const int64_t row_chunk = std::clamp<int64_t>(round_up((kg + chunks_wanted - 1) / chunks_wanted, kQgemmMr), kQgemmMr, 64);
   const int64_t chunks = (kg + row_chunk - 1) / row_chunk;
-  parallel_for(0, p.batch * p.group * blocks * chunks, 1, [&](int64_t lo, int64_t hi) {
+  // Several row chunks per column block: pack every block once, up front, into the
+  // calling thread's scratch slot 4, instead of once per task that uses it.
+  const int64_t block_elems = pdepth * block;
+  int16_t* prepacked = nullptr;
+  if (!pairs && chunks > 1) {
+    prepacked = scratch16(4, static_cast<size_t>(outer * block_elems));
+    parallel_for(0, outer, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t tb = lo; tb < hi; ++tb) {
+        const int64_t t = tb / blocks, n0 = (tb % blocks) * block, n = t / p.group, g = t % p.group;
+        pack_cols(p, x16 + (n * p.in_channels + g * cg) * p.in_pixels(), depth, n0, std::min(block, cols - n0),
+                  prepacked + tb * block_elems);
+      }
+    });
+  }
+  parallel_for(0, outer * chunks, 1, [&](int64_t lo, int64_t hi) {
     int16_t* b = scratch16(0, static_cast<size_t>(4 * pdepth * kQgemmNr));
     alignas(32) int32_t tile[kQgemmMr * 4 * kQgemmNr];  // MR rows x one column block
     int64_t packed_for = -1;
@@ -229,6 +243,8 @@ void qconv_gemm(const QConvArgs& a, const QKernels& k, const std::vector<std::ve
         bsrc = x16 + n * pdepth * cols + 2 * n0;
         ldb = 2 * cols;
         panel_step = 2 * kQgemmNr;
+      } else if (prepacked) {
+        bsrc = prepacked + tb * block_elems;
       } else if (packed_for != tb) {  // consecutive tasks share the column block
         pack_cols(p, x16 + (n * p.in_channels + g * cg) * p.in_pixels(), depth, n0, nc, b);
         packed_for = tb;
@@ -434,9 +450,12 @@ class QConvKernel final : public Kernel {
       qconv_depthwise(a, k, x->raw(), w->raw(), y->raw());
       return Status::ok();
     }
-    const bool pairs = is_pointwise_q(a.p) && a.p.group == 1;
+    // Big pointwise maps read B straight from the pair-interleaved input; small ones
+    // (14x14, 7x7) are packed: there a k pair's 16 columns would sit 2 * pixels
+    // int16 apart, across cache lines, for every tile of every row panel.
+    const bool pairs = is_pointwise_q(a.p) && a.p.group == 1 && a.p.out_pixels() >= 256;
     // The widened input lives in the calling thread's scratch slot 3: the tasks
-    // below use slots 0-2, and nothing else runs inside this kernel.
+    // below use slots 0-2 (and qconv_gemm slot 4), and nothing else runs inside this kernel.
     int16_t* x16 = nullptr;
     if (pairs) {
       x16 = scratch16(3, static_cast<size_t>(a.p.batch * ((a.p.in_channels + 1) / 2) * a.p.in_pixels() * 2 + kPairSlack));
