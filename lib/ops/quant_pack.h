@@ -1,0 +1,44 @@
+// Shared by the int8 conv (quant.cpp) and matmul (quant_matmul.cpp) fast paths:
+// the per-ISA kernel table, 8-bit loads and the weight-row packing for the
+// int16 micro-kernels declared in quant.h.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "ops/quant.h"
+
+namespace cvt::qpack {
+
+inline bool is_q8(DType t) { return t == DType::kUInt8 || t == DType::kInt8; }
+
+inline int32_t load_q8(const void* p, DType t, int64_t i) {
+  return t == DType::kUInt8 ? int32_t(static_cast<const uint8_t*>(p)[i]) : int32_t(static_cast<const int8_t*>(p)[i]);
+}
+
+inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// The kernels of one ISA (x86/quant_avx2.cpp, or the loops of quant_ref.cpp).
+struct QKernels {
+  Isa isa;
+  decltype(&qgemm_s16_ukernel_4x16__avx2) ukernel;
+  decltype(&qgemm_s16_requant_4x16__avx2) ukernel_requant;
+  decltype(&qgemm_s16_ukernel_4x8__avx2) ukernel_4x8;
+  decltype(&requantize_row__avx2) requant;
+  decltype(&qdw_row__avx2) dw_row;
+  decltype(&qwiden_row__avx2) widen_row;
+  decltype(&qwiden_deinterleave2__avx2) widen_deint2;
+  decltype(&qwiden_interleave2__avx2) widen_interleave2;
+  const char* suffix;
+};
+/// The best table for the CPU (and --isa cap).
+QKernels qkernels();
+
+/// Rows [row0, row0 + rows) of a (rows x depth) 8-bit matrix, zero point w_zp[row]
+/// removed, as MR-row panels of int16 (k, k + 1) pairs: the micro-kernels' A operand.
+std::vector<int16_t> pack_rows(const void* w, DType t, int64_t row0, int64_t rows, int64_t depth,
+                               const std::vector<int32_t>& w_zp);
+
+/// Thread-local scratch (gemm_scratch) counted in int16.
+int16_t* scratch16(int slot, size_t n);
+
+}  // namespace cvt::qpack
