@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "core/parallel.h"
 #include "ops/gemm.h"
@@ -54,8 +55,6 @@ bool is_pointwise_q(const ConvParams& p) {
   return true;
 }
 
-int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }  // b > 0
-
 // Row d of one group's im2col matrix (3-D taps, the general case), columns
 // [n0, n0 + nc): line[j] = the tapped input value, 0 in the padding.
 void im2col_line_3d(const ConvParams& p, const int16_t* x, int64_t d, int64_t n0, int64_t nc, int16_t* line) {
@@ -76,35 +75,82 @@ void im2col_line_3d(const ConvParams& p, const int16_t* x, int64_t d, int64_t n0
   }
 }
 
-// The same for 2-D convs (depth extent 1): per output row, the columns whose tap
-// lands inside the input are one range, so there is no test per value.
-void im2col_line_2d(const ConvParams& p, const int16_t* x, int64_t d, int64_t n0, int64_t nc, int16_t* line) {
+// ---- phase-split padded planes (2-D convs) ----------------------------------------
+//
+// A plane, zero point removed, in an int16 copy padded with zeros and split into
+// stride_h x stride_w sub-planes by row and column phase: padded pixel (yy, pc)
+// goes to sub-plane (yy % sh, pc % sw), row yy / sh, column pc / sw. A tap then
+// reads consecutive values for consecutive outputs of a row, and consecutive
+// output rows are consecutive sub-plane rows, phase_w values apart.
+struct PhaseLayout {
+  int64_t sh = 1, sw = 1, ph = 0, in_h = 0, in_w = 0;
+  int64_t phase_w = 0, sub = 0;  // values per sub-plane row; values per sub-plane
+  int64_t n_in = 0;              // input columns inside the padded width
+  int64_t yy_lo = 0, yy_hi = 0;  // padded rows holding input rows
+  // Per column phase: the first input column landing there and its place in a
+  // sub-plane row; the same for every row, so the divisions stay out of the copy loops.
+  std::vector<int64_t> phase_ix0, phase_dst0;
+  int64_t plane_len() const { return sh * sw * sub; }
+  // Where the tap at padded offset (row, col) from output (0, 0) reads.
+  int64_t tap(int64_t row, int64_t col) const {
+    return ((row % sh) * sw + col % sw) * sub + (row / sh) * phase_w + col / sw;
+  }
+};
+
+PhaseLayout phase_layout(const ConvParams& p) {
+  PhaseLayout L;
+  L.sh = p.stride[1], L.sw = p.stride[2], L.ph = p.pad_begin[1], L.in_h = p.in[1], L.in_w = p.in[2];
+  const int64_t pw = p.pad_begin[2], r = p.kernel[1], s = p.kernel[2];
+  const int64_t hp = (p.out[1] - 1) * L.sh + (r - 1) * p.dilation[1] + 1;      // padded rows read
+  const int64_t row_len = (p.out[2] - 1) * L.sw + (s - 1) * p.dilation[2] + 1;  // padded columns read
+  L.phase_w = p.out[2] + (s - 1) * p.dilation[2] / L.sw;
+  L.sub = (hp + L.sh - 1) / L.sh * L.phase_w;
+  L.n_in = std::max<int64_t>(0, std::min(L.in_w, row_len - pw));
+  L.yy_lo = std::min(L.ph, hp), L.yy_hi = std::min(hp, L.ph + L.in_h);
+  L.phase_ix0.resize(L.sw), L.phase_dst0.resize(L.sw);
+  for (int64_t phase = 0; phase < L.sw; ++phase) {
+    L.phase_ix0[phase] = ((phase - pw) % L.sw + L.sw) % L.sw;  // first ix with (ix + pw) % sw == phase
+    L.phase_dst0[phase] = phase * L.sub + (L.phase_ix0[phase] + pw) / L.sw;
+  }
+  return L;
+}
+
+// Writes one 8-bit input plane's values into its phase-split copy; the padding is
+// left as it is (the caller zeroes it once: every plane writes the same places).
+void fill_phase_plane(const PhaseLayout& L, const QKernels& k, const uint8_t* src, bool x_signed, int32_t x_zp,
+                      int16_t* dst) {
+  for (int64_t yy = L.yy_lo; yy < L.yy_hi; ++yy) {
+    const uint8_t* in = src + (yy - L.ph) * L.in_w;
+    int16_t* row = dst + (yy % L.sh) * L.sw * L.sub + (yy / L.sh) * L.phase_w;
+    if (L.sw == 1) {
+      k.widen_row(in, x_signed, x_zp, L.n_in, row + L.phase_dst0[0]);
+    } else if (L.sw == 2) {  // even input columns go to the phase starting at ix 0, odd ones to the other
+      int16_t* even = row + L.phase_dst0[L.phase_ix0[0] == 0 ? 0 : 1];
+      int16_t* odd = row + L.phase_dst0[L.phase_ix0[0] == 0 ? 1 : 0];
+      k.widen_deint2(in, x_signed, x_zp, L.n_in / 2, even, odd);
+      if (L.n_in % 2) k.widen_row(in + (L.n_in - 1), x_signed, x_zp, 1, even + L.n_in / 2);
+    } else {
+      for (int64_t phase = 0; phase < L.sw; ++phase) {
+        int16_t* out = row + L.phase_dst0[phase];
+        for (int64_t ix = L.phase_ix0[phase]; ix < L.n_in; ix += L.sw)
+          *out++ = static_cast<int16_t>((x_signed ? int32_t(int8_t(in[ix])) : int32_t(in[ix])) - x_zp);
+      }
+    }
+  }
+}
+
+// Row d of one group's im2col matrix for 2-D convs, read from the phase-split
+// planes `x` (plane_len apart): per output row one contiguous copy.
+void im2col_line_phases(const ConvParams& p, const PhaseLayout& L, const int16_t* x, int64_t d, int64_t n0, int64_t nc,
+                        int16_t* line) {
   const int64_t ks = p.kernel[1] * p.kernel[2], c = d / ks, kh = (d % ks) / p.kernel[2], kw = d % p.kernel[2];
-  const int64_t in_h = p.in[1], in_w = p.in[2], out_w = p.out[2], sw = p.stride[2];
-  const int64_t shift = kw * p.dilation[2] - p.pad_begin[2];  // iw = ow * sw + shift
-  const int64_t ow_lo = std::clamp<int64_t>(ceil_div(-shift, sw), 0, out_w);
-  const int64_t ow_hi = std::clamp<int64_t>(ceil_div(in_w - shift, sw), ow_lo, out_w);
-  const int16_t* xc = x + c * p.in_pixels();
+  const int16_t* base = x + c * L.plane_len() + L.tap(kh * p.dilation[1], kw * p.dilation[2]);
+  const int64_t out_w = p.out[2];
   int64_t oh = n0 / out_w, ow = n0 % out_w;
   for (int64_t j = 0; j < nc; ow = 0, ++oh) {
-    const int64_t seg_end = std::min(out_w, ow + (nc - j));  // this output row's columns: [ow, seg_end)
-    const int64_t ih = oh * p.stride[1] + kh * p.dilation[1] - p.pad_begin[1];
-    if (ih < 0 || ih >= in_h) {
-      std::memset(line + j, 0, sizeof(int16_t) * (seg_end - ow));
-      j += seg_end - ow;
-      continue;
-    }
-    const int64_t base = ih * in_w + shift;  // input index of ow = 0 (may be negative: padding)
-    const int64_t lo = std::min(std::max(ow, ow_lo), seg_end), hi = std::max(lo, std::min(seg_end, ow_hi));
-    for (; ow < lo; ++ow) line[j++] = 0;
-    if (sw == 1) {
-      std::memcpy(line + j, xc + base + ow, sizeof(int16_t) * (hi - ow));
-      j += hi - ow;
-      ow = hi;
-    } else {
-      for (; ow < hi; ++ow) line[j++] = xc[base + ow * sw];
-    }
-    for (; ow < seg_end; ++ow) line[j++] = 0;
+    const int64_t seg = std::min(out_w - ow, nc - j);
+    std::memcpy(line + j, base + oh * L.phase_w + ow, sizeof(int16_t) * seg);
+    j += seg;
   }
 }
 
@@ -113,12 +159,14 @@ constexpr int64_t kQconvColBlock = 4 * kQgemmNr;
 
 // im2col of columns [n0, n0 + nc <= kQconvColBlock) of one image and group (x16: zero point
 // removed) into NR-column panels of int16 (k, k+1) pairs; padding and tails 0.
-// Pointwise convs read their rows straight from x16; others gather each row first.
-void pack_cols(const ConvParams& p, const int16_t* x, int64_t depth, int64_t n0, int64_t nc, int16_t* dst) {
+// Pointwise convs read their rows straight from x16 (plain planes); 2-D convs copy
+// each row from phase-split planes (`phases`); 3-D ones gather it from plain planes.
+void pack_cols(const ConvParams& p, const PhaseLayout* phases, const int16_t* x, int64_t depth, int64_t n0, int64_t nc,
+               int16_t* dst) {
   const int64_t pdepth = round_up(depth, 2), panels = (nc + kQgemmNr - 1) / kQgemmNr;
   const int64_t panel_stride = pdepth * kQgemmNr;
   if (nc < panels * kQgemmNr || depth % 2) std::memset(dst, 0, sizeof(int16_t) * panels * panel_stride);
-  const bool pointwise = is_pointwise_q(p), flat = p.kernel[0] == 1 && p.in[0] == 1 && p.out[0] == 1;
+  const bool pointwise = is_pointwise_q(p);
   int16_t lines[2][kQconvColBlock];
   for (int64_t d = 0; d < depth; d += 2) {
     const int16_t* r[2] = {nullptr, nullptr};
@@ -127,7 +175,7 @@ void pack_cols(const ConvParams& p, const int16_t* x, int64_t depth, int64_t n0,
         r[h] = x + (d + h) * p.in_pixels() + n0;
         continue;
       }
-      if (flat) im2col_line_2d(p, x, d + h, n0, nc, lines[h]);
+      if (phases) im2col_line_phases(p, *phases, x, d + h, n0, nc, lines[h]);
       else im2col_line_3d(p, x, d + h, n0, nc, lines[h]);
       r[h] = lines[h];
     }
@@ -162,8 +210,9 @@ void store_tile(const QConvArgs& a, const QKernels& k, const int32_t* tile, int6
 // x16: the widened input, pair-interleaved (widen_input_pairs) when `pairs`
 // (pointwise, one group), plain NCHW otherwise.
 void qconv_gemm(const QConvArgs& a, const QKernels& k, const std::vector<std::vector<int16_t>>& packed_w,
-                const int16_t* x16, bool pairs, void* y) {
+                const int16_t* x16, bool pairs, const PhaseLayout* phases, void* y) {
   const ConvParams& p = a.p;
+  const int64_t chan_stride = phases ? phases->plane_len() : p.in_pixels();  // x16 values per input channel
   const int64_t cg = p.in_channels / p.group, kg = p.out_channels / p.group;
   const int64_t depth = cg * p.kernel_size(), pdepth = round_up(depth, 2), cols = p.out_pixels();
   // Tasks: (image, group) x column block x row chunk, so small feature maps
@@ -184,7 +233,7 @@ void qconv_gemm(const QConvArgs& a, const QKernels& k, const std::vector<std::ve
     parallel_for(0, outer, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t tb = lo; tb < hi; ++tb) {
         const int64_t t = tb / blocks, n0 = (tb % blocks) * block, n = t / p.group, g = t % p.group;
-        pack_cols(p, x16 + (n * p.in_channels + g * cg) * p.in_pixels(), depth, n0, std::min(block, cols - n0),
+        pack_cols(p, phases, x16 + (n * p.in_channels + g * cg) * chan_stride, depth, n0, std::min(block, cols - n0),
                   prepacked + tb * block_elems);
       }
     });
@@ -206,7 +255,7 @@ void qconv_gemm(const QConvArgs& a, const QKernels& k, const std::vector<std::ve
       } else if (prepacked) {
         bsrc = prepacked + tb * block_elems;
       } else if (packed_for != tb) {  // consecutive tasks share the column block
-        pack_cols(p, x16 + (n * p.in_channels + g * cg) * p.in_pixels(), depth, n0, nc, b);
+        pack_cols(p, phases, x16 + (n * p.in_channels + g * cg) * chan_stride, depth, n0, nc, b);
         packed_for = tb;
       }
       const int16_t* aw = packed_w[g].data();
@@ -239,98 +288,49 @@ bool use_direct_depthwise_q(const ConvParams& p) {
          p.kernel_size() <= 64;
 }
 
-// Depthwise 2-D: each plane is copied once into a zero-padded int16 plane whose
-// rows are split by column phase (as the float depthwise kernel does), so every
-// tap of an output row reads contiguous values. With stride 1 the whole plane is
-// one row kernel call over out_h padded rows (the row_len - q columns past each
-// row's end are computed and dropped): MobileNet's 14x14 and 7x7 planes would
-// otherwise pay a call, a tail and a requantisation per 14 or 7 outputs.
+// Depthwise 2-D: each plane is copied once into its phase-split padded form
+// (PhaseLayout), so the whole plane is one row-kernel call over out_h rows of
+// phase_w values (the phase_w - out_w columns past each row's end are computed and
+// dropped): MobileNet's 14x14 and 7x7 planes, and every stride-2 plane, would
+// otherwise pay a call, a tail and a requantisation per 14, 7 or 56 outputs.
 void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const void* w, void* y) {
   const ConvParams& p = a.p;
-  const int64_t r = p.kernel[1], s = p.kernel[2], ph = p.pad_begin[1], pw = p.pad_begin[2], sw = p.stride[2];
-  const int64_t hp = (p.out[1] - 1) * p.stride[1] + (r - 1) * p.dilation[1] + 1;
-  const int64_t phase_w = p.out[2] + (s - 1) * p.dilation[2] / sw, row_len = phase_w * sw;
-  const int64_t in_h = p.in[1], in_w = p.in[2], q = p.out[2], ysz = dtype_size(a.requant ? a.y_type : DType::kInt32);
+  const PhaseLayout L = phase_layout(p);
+  const int64_t r = p.kernel[1], s = p.kernel[2], q = p.out[2], out_h = p.out[1];
   const int taps = static_cast<int>(r * s);
   std::vector<int64_t> tap0(taps);
   for (int64_t ri = 0; ri < r; ++ri)
-    for (int64_t si = 0; si < s; ++si) {
-      const int64_t col = si * p.dilation[2];
-      tap0[ri * s + si] = ri * p.dilation[1] * row_len + (col % sw) * phase_w + col / sw;
-    }
-  // Column phases (stride > 1): padded column pc goes to (pc % sw) * phase_w + pc / sw.
-  // Per phase, the first input column landing there and its place in the row; the
-  // same for every row, so the divisions stay out of the copy loops.
-  std::vector<int64_t> phase_ix0(sw), phase_dst0(sw);
-  for (int64_t phase = 0; phase < sw; ++phase) {
-    phase_ix0[phase] = ((phase - pw) % sw + sw) % sw;  // first ix with (ix + pw) % sw == phase
-    phase_dst0[phase] = phase * phase_w + (phase_ix0[phase] + pw) / sw;
-  }
-  const bool whole_plane = p.stride[1] == 1 && sw == 1;
-  const int64_t n_acc = whole_plane ? p.out[1] * row_len : q;
-  // Past the padded rows: the row kernel's 16-wide tail, plus (whole plane) the last
-  // row's dropped columns reaching one row further.
-  const int64_t slack = kQdwSlack + (whole_plane ? row_len : 0);
+    for (int64_t si = 0; si < s; ++si) tap0[ri * s + si] = L.tap(ri * p.dilation[1], si * p.dilation[2]);
+  const int64_t n_acc = out_h * L.phase_w;
+  // Past the sub-planes: the row kernel's 16-wide tail, plus the last row's dropped
+  // columns reaching one row further.
+  const int64_t plane_len = L.plane_len() + kQdwSlack + L.phase_w;
+  // Zero-point-free weights of every channel, once per call.
+  std::vector<int16_t> wv(static_cast<size_t>(p.in_channels * taps));
+  for (int64_t c = 0; c < p.in_channels; ++c)
+    for (int t = 0; t < taps; ++t) wv[c * taps + t] = static_cast<int16_t>(load_q8(w, a.w_type, c * taps + t) - a.w_zp[c]);
+  const bool x_signed = a.x_type == DType::kInt8, y_signed = a.y_type == DType::kInt8;
+  const uint8_t* xb = static_cast<const uint8_t*>(x);  // 8-bit input
   parallel_for(0, p.batch * p.in_channels, 1, [&](int64_t lo, int64_t hi) {
     // Zeroed once per task: every plane writes its values to the same places, so
     // the padding (and the slack) stays 0 from plane to plane.
-    int16_t* xp = scratch16(0, static_cast<size_t>(hp * row_len + slack));
-    std::memset(xp, 0, sizeof(int16_t) * (hp * row_len + slack));
+    int16_t* xp = scratch16(0, static_cast<size_t>(plane_len));
+    std::memset(xp, 0, sizeof(int16_t) * plane_len);
     int32_t* acc = reinterpret_cast<int32_t*>(gemm_scratch(1, static_cast<size_t>(n_acc)));
-    uint8_t* plane_q8 = whole_plane && a.requant ? reinterpret_cast<uint8_t*>(gemm_scratch(2, static_cast<size_t>(n_acc + 3) / 4))
-                                                   : nullptr;
-    int16_t wv[64];
-    std::vector<int64_t> offs(taps);
-    const bool x_signed = a.x_type == DType::kInt8;
-    const int64_t n_in = std::max<int64_t>(0, std::min(in_w, row_len - pw));  // padded column = ix + pw
-    const int64_t lead = std::min(pw, row_len);                              // stride 1: row_len >= pw + n_in
-    const int64_t yy_lo = std::min(ph, hp), yy_hi = std::min(hp, ph + in_h);  // padded rows holding input rows
+    uint8_t* plane_q8 = a.requant ? reinterpret_cast<uint8_t*>(gemm_scratch(2, static_cast<size_t>(n_acc + 3) / 4)) : nullptr;
     for (int64_t plane = lo; plane < hi; ++plane) {
       const int64_t c = plane % p.in_channels;
-      for (int t = 0; t < taps; ++t) wv[t] = static_cast<int16_t>(load_q8(w, a.w_type, c * taps + t) - a.w_zp[c]);
-      for (int64_t yy = yy_lo; yy < yy_hi; ++yy) {
-        int16_t* row = xp + yy * row_len;
-        const int64_t base = (plane * in_h + (yy - ph)) * in_w;
-        const void* src = static_cast<const uint8_t*>(x) + base * dtype_size(a.x_type);
-        if (sw == 1) {
-          k.widen_row(src, x_signed, a.x_zp, n_in, row + lead);
-        } else if (sw == 2) {  // even input columns go to the phase starting at ix 0, odd ones to the other
-          const int64_t pe = phase_ix0[0] == 0 ? 0 : 1, po = 1 - pe;
-          int16_t* even = row + phase_dst0[pe];
-          int16_t* odd = row + phase_dst0[po];
-          k.widen_deint2(src, x_signed, a.x_zp, n_in / 2, even, odd);
-          if (n_in % 2) k.widen_row(static_cast<const uint8_t*>(src) + (n_in - 1), x_signed, a.x_zp, 1, even + n_in / 2);
-        } else {
-          for (int64_t phase = 0; phase < sw; ++phase) {
-            int16_t* dst = row + phase_dst0[phase];
-            for (int64_t ix = phase_ix0[phase]; ix < n_in; ix += sw)
-              *dst++ = static_cast<int16_t>(load_q8(x, a.x_type, base + ix) - a.x_zp);
-          }
-        }
-      }
-      if (whole_plane) {
-        k.dw_row(xp, tap0.data(), wv, taps, n_acc, acc);
-        const int64_t y0 = plane * p.out[1] * q;
-        if (a.requant)
-          k.requant(acc, n_acc, a.bias ? a.bias[c] : 0, a.out_scale[c], a.y_zp, a.y_type == DType::kInt8, plane_q8);
-        for (int64_t oy = 0; oy < p.out[1]; ++oy) {
-          if (a.requant)
-            std::memcpy(static_cast<uint8_t*>(y) + (y0 + oy * q) * ysz, plane_q8 + oy * row_len, q);
-          else
-            std::memcpy(static_cast<int32_t*>(y) + y0 + oy * q, acc + oy * row_len, sizeof(int32_t) * q);
-        }
-        continue;
-      }
-      for (int64_t oy = 0; oy < p.out[1]; ++oy) {
-        const int64_t shift = oy * p.stride[1] * row_len;
-        for (int t = 0; t < taps; ++t) offs[t] = tap0[t] + shift;
-        k.dw_row(xp, offs.data(), wv, taps, q, acc);
-        const int64_t yi = (plane * p.out[1] + oy) * q;
-        if (a.requant)
-          k.requant(acc, q, a.bias ? a.bias[c] : 0, a.out_scale[c], a.y_zp, a.y_type == DType::kInt8,
-                    static_cast<uint8_t*>(y) + yi * ysz);
-        else
-          std::memcpy(static_cast<int32_t*>(y) + yi, acc, sizeof(int32_t) * q);
+      fill_phase_plane(L, k, xb + plane * L.in_h * L.in_w, x_signed, a.x_zp, xp);
+      k.dw_row(xp, tap0.data(), wv.data() + c * taps, taps, n_acc, acc);
+      if (a.requant) {
+        k.requant(acc, n_acc, a.bias ? a.bias[c] : 0, a.out_scale[c], a.y_zp, y_signed, plane_q8);
+        uint8_t* yp = static_cast<uint8_t*>(y) + plane * out_h * q;
+        for (int64_t oy = 0; oy < out_h; ++oy)
+          for (int64_t ox = 0; ox < q; ++ox) yp[oy * q + ox] = plane_q8[oy * L.phase_w + ox];
+      } else {
+        int32_t* yp = static_cast<int32_t*>(y) + plane * out_h * q;
+        for (int64_t oy = 0; oy < out_h; ++oy)
+          for (int64_t ox = 0; ox < q; ++ox) yp[oy * q + ox] = acc[oy * L.phase_w + ox];
       }
     }
   });
@@ -417,20 +417,33 @@ class QConvKernel final : public Kernel {
     // The widened input lives in the calling thread's scratch slot 3: the tasks
     // below use slots 0-2 (and qconv_gemm slot 4), and nothing else runs inside this kernel.
     int16_t* x16 = nullptr;
+    const bool flat = a.p.kernel[0] == 1 && a.p.in[0] == 1 && a.p.out[0] == 1 && a.p.pad_begin[0] == 0;
+    std::optional<PhaseLayout> phases;
     if (pairs) {
       x16 = scratch16(3, static_cast<size_t>(a.p.batch * ((a.p.in_channels + 1) / 2) * a.p.in_pixels() * 2 + kPairSlack));
       widen_input_pairs(k, x->raw(), a.x_type, a.x_zp, a.p.batch, a.p.in_channels, a.p.in_pixels(), x16);
+    } else if (flat && !is_pointwise_q(a.p)) {  // 2-D kernels: padded phase-split planes, im2col rows are copies
+      phases = phase_layout(a.p);
+      const int64_t planes = a.p.batch * a.p.in_channels, len = phases->plane_len();
+      x16 = scratch16(3, static_cast<size_t>(planes * len));
+      const uint8_t* xb = static_cast<const uint8_t*>(x->raw());
+      parallel_for(0, planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, len)), [&](int64_t lo, int64_t hi) {
+        std::memset(x16 + lo * len, 0, sizeof(int16_t) * (hi - lo) * len);
+        for (int64_t i = lo; i < hi; ++i)
+          fill_phase_plane(*phases, k, xb + i * a.p.in_pixels(), a.x_type == DType::kInt8, a.x_zp, x16 + i * len);
+      });
     } else {
       x16 = scratch16(3, static_cast<size_t>(x->numel()));
       widen_input(k, x->raw(), a.x_type, a.x_zp, x->numel(), x16);
     }
+    const PhaseLayout* ph = phases ? &*phases : nullptr;
     impl_ = std::string("qconv_im2col_s16_4x16") + k.suffix;
     // Constant weights (initializers) were packed at load time; others are packed per call.
     if (!packed_.empty() && packed_zp_ == a.w_zp && packed_shape_ == w->shape()) {
-      qconv_gemm(a, k, packed_, x16, pairs, y->raw());
+      qconv_gemm(a, k, packed_, x16, pairs, ph, y->raw());
       return Status::ok();
     }
-    qconv_gemm(a, k, pack_weights(*w, a.p.group, a.w_zp), x16, pairs, y->raw());
+    qconv_gemm(a, k, pack_weights(*w, a.p.group, a.w_zp), x16, pairs, ph, y->raw());
     return Status::ok();
   }
   std::string impl_name() const override { return impl_; }

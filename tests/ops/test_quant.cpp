@@ -117,8 +117,14 @@ TEST_CASE("QLinearConv / ConvInteger fast paths match the reference on odd shape
       // depthwise, stride 1 (one row-kernel call per plane): MobileNet-like, 1x1, wide 1x5, dilation 3
       {2, 4, 4, 14, 14, 3, 3, 4, 1, 1, 1},   {1, 3, 3, 1, 1, 3, 3, 3, 1, 1, 1},   {1, 4, 4, 6, 33, 1, 5, 4, 1, 1, 0},
       {1, 2, 2, 5, 7, 3, 3, 2, 1, 3, 3},     {1, 3, 3, 7, 7, 3, 3, 3, 1, 1, 0},
-      // depthwise, stride 2 (even / odd column split): 16- and 8-pair chunks plus tails, both pad parities
+      // depthwise, stride 2 (row and column phase sub-planes, even / odd column split): 16- and 8-pair chunks plus tails, both pad parities
       {1, 4, 4, 9, 57, 3, 3, 4, 2, 1, 1},    {1, 3, 3, 8, 38, 3, 3, 3, 2, 1, 0},  {1, 2, 2, 6, 112, 3, 3, 2, 2, 1, 1},
+      // GEMM path: pointwise on >= 256 pixels (B read from the pair-interleaved input, odd channel count),
+      // strided / dilated / grouped 2-D kernels over several column blocks (im2col from phase planes)
+      {1, 5, 9, 17, 19, 1, 1, 1, 1, 1, 0},   {1, 4, 6, 10, 23, 3, 5, 1, 3, 2, 3}, {2, 6, 4, 9, 9, 3, 3, 2, 2, 1, 0},
+      {1, 3, 8, 30, 70, 3, 3, 1, 2, 1, 1},
+      // depthwise, stride 3 with dilation (the generic phase copy), and a 4x4 kernel at stride 2
+      {1, 3, 3, 11, 16, 3, 3, 3, 3, 2, 2},   {2, 2, 2, 10, 10, 4, 4, 2, 2, 1, 1},
   };
   for (const Case& cs : cases)
     for (int variant = 0; variant < 3; ++variant) {
