@@ -114,6 +114,12 @@ void qgemm_s16_ukernel_4x8__avx2(int64_t kpairs, const int16_t* a, const int16_t
                                  int64_t ldc) noexcept;
 void qgemm_s16_ukernel_4x8__scalar(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb, int32_t* c,
                                    int64_t ldc) noexcept;
+/// One row of the 4x16 product (row `row` of the MR-row panel `a`): the GEMV case
+/// (QLinearMatMul with one row), a quarter of the 4x16 kernel's multiplies.
+void qgemm_s16_ukernel_1x16__avx2(int64_t kpairs, const int16_t* a, int row, const int16_t* b, int64_t ldb,
+                                  int32_t* c) noexcept;
+void qgemm_s16_ukernel_1x16__scalar(int64_t kpairs, const int16_t* a, int row, const int16_t* b, int64_t ldb,
+                                    int32_t* c) noexcept;
 /// Requantisation of an MR-row strip: row i uses bias[i] (bias may be null) and scale[i].
 struct QRequantRows {
   const int32_t* bias;

@@ -51,9 +51,13 @@ void qmatmul_fast(const QKernels& kern, int64_t m, int64_t n, int64_t k, const v
     alignas(32) int32_t tile[kQgemmMr * kQgemmNr];
     for (int64_t task = lo; task < hi; ++task) {
       const int64_t rp = task / col_panels, cp = task % col_panels;
-      kern.ukernel(pdepth / 2, a_panels.data() + rp * pdepth * kQgemmMr, b_panels.data() + cp * pdepth * kQgemmNr,
-                   2 * kQgemmNr, tile, kQgemmNr);
       const int64_t rows = std::min<int64_t>(kQgemmMr, m - rp * kQgemmMr), cols = std::min<int64_t>(kQgemmNr, n - cp * kQgemmNr);
+      const int16_t* ap = a_panels.data() + rp * pdepth * kQgemmMr;
+      const int16_t* bp = b_panels.data() + cp * pdepth * kQgemmNr;
+      if (rows == 1)  // one row (the classifier head): a quarter of the multiplies
+        kern.ukernel_1x16(pdepth / 2, ap, 0, bp, 2 * kQgemmNr, tile);
+      else
+        kern.ukernel(pdepth / 2, ap, bp, 2 * kQgemmNr, tile, kQgemmNr);
       for (int64_t i = 0; i < rows; ++i)
         std::memcpy(y + (rp * kQgemmMr + i) * n + cp * kQgemmNr, tile + i * kQgemmNr, sizeof(int32_t) * cols);
     }

@@ -23,6 +23,7 @@ struct QKernels {
   decltype(&qgemm_s16_ukernel_4x16__avx2) ukernel;
   decltype(&qgemm_s16_requant_4x16__avx2) ukernel_requant;
   decltype(&qgemm_s16_ukernel_4x8__avx2) ukernel_4x8;
+  decltype(&qgemm_s16_ukernel_1x16__avx2) ukernel_1x16;
   decltype(&requantize_row__avx2) requant;
   decltype(&qdw_row__avx2) dw_row;
   decltype(&qwiden_row__avx2) widen_row;

@@ -111,6 +111,14 @@ void qgemm_s16_ukernel_4x8__scalar(int64_t kpairs, const int16_t* a, const int16
     for (int j = 0; j < 8; ++j) c[i * ldc + j] = acc[i][j];
 }
 
+void qgemm_s16_ukernel_1x16__scalar(int64_t kpairs, const int16_t* a, int row, const int16_t* b, int64_t ldb,
+                                    int32_t* c) noexcept {
+  int32_t acc[kQgemmNr] = {};
+  for (int64_t kp = 0; kp < kpairs; ++kp, a += 2 * kQgemmMr, b += ldb)
+    for (int j = 0; j < kQgemmNr; ++j) acc[j] += a[2 * row] * b[2 * j] + a[2 * row + 1] * b[2 * j + 1];
+  for (int j = 0; j < kQgemmNr; ++j) c[j] = acc[j];
+}
+
 void qgemm_s16_requant_4x16__scalar(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb,
                                     const QRequantRows& rq, uint8_t* y, int64_t ldy) noexcept {
   int32_t tile[kQgemmMr * kQgemmNr];

@@ -187,7 +187,7 @@ TEST_CASE("int8 widening row kernels match their scalar loops", "[quant]") {
       }
 }
 
-TEST_CASE("int8 micro-kernels: fused requantisation and the 4x8 tail match the plain 4x16 one", "[quant]") {
+TEST_CASE("int8 micro-kernels: fused requantisation, the 4x8 tail and the 1x16 row match the plain 4x16 one", "[quant]") {
   std::mt19937 rng(13);
   std::uniform_int_distribution<int> v(-255, 255);
   for (int64_t kpairs : {1, 7, 48}) {
@@ -209,6 +209,16 @@ TEST_CASE("int8 micro-kernels: fused requantisation and the 4x8 tail match the p
                                  want.data() + i * 20);
         qgemm_s16_requant_4x16__scalar(kpairs, a.data(), b.data(), 2 * kQgemmNr, rq, got_scalar.data(), 20);
         CHECK(got_scalar == want);
+        if (!is_signed && !with_bias)  // the one-row kernel: each row of the same tile
+          for (int row = 0; row < kQgemmMr; ++row) {
+            int32_t one[kQgemmNr], one_avx2[kQgemmNr];
+            qgemm_s16_ukernel_1x16__scalar(kpairs, a.data(), row, b.data(), 2 * kQgemmNr, one);
+            CHECK(std::memcmp(one, tile + row * kQgemmNr, sizeof(one)) == 0);
+            if (cpu_features().avx2) {
+              qgemm_s16_ukernel_1x16__avx2(kpairs, a.data(), row, b.data(), 2 * kQgemmNr, one_avx2);
+              CHECK(std::memcmp(one, one_avx2, sizeof(one)) == 0);
+            }
+          }
         if (!is_signed && !with_bias) {  // the narrow tail kernel: the first 8 columns of the same tile
           int32_t narrow[kQgemmMr * 8], narrow_avx2[kQgemmMr * 8];
           qgemm_s16_ukernel_4x8__scalar(kpairs, a.data(), b.data(), 2 * kQgemmNr, narrow, 8);

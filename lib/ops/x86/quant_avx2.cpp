@@ -79,6 +79,28 @@ void qgemm_s16_ukernel_4x8__avx2(int64_t kpairs, const int16_t* a, const int16_t
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + 3 * ldc), c3);
 }
 
+void qgemm_s16_ukernel_1x16__avx2(int64_t kpairs, const int16_t* a, int row, const int16_t* b, int64_t ldb,
+                                  int32_t* c) noexcept {
+  // Two accumulator pairs over even / odd k pairs, so consecutive adds do not wait on each other.
+  __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0;
+  const int32_t* a32 = reinterpret_cast<const int32_t*>(a) + row;
+  int64_t kp = 0;
+  for (; kp + 2 <= kpairs; kp += 2, a32 += 2 * kQgemmMr, b += 2 * ldb) {
+    const __m256i w0 = _mm256_set1_epi32(a32[0]), w1 = _mm256_set1_epi32(a32[kQgemmMr]);
+    c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)), w0));
+    c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16)), w0));
+    c2 = _mm256_add_epi32(c2, _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + ldb)), w1));
+    c3 = _mm256_add_epi32(c3, _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + ldb + 16)), w1));
+  }
+  if (kp < kpairs) {
+    const __m256i w0 = _mm256_set1_epi32(a32[0]);
+    c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)), w0));
+    c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16)), w0));
+  }
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(c), _mm256_add_epi32(c0, c2));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + 8), _mm256_add_epi32(c1, c3));
+}
+
 void qgemm_s16_requant_4x16__avx2(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb,
                                   const QRequantRows& rq, uint8_t* y, int64_t ldy) noexcept {
   __m256i t[8];
