@@ -324,13 +324,13 @@ void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const
       k.dw_row(xp, tap0.data(), wv.data() + c * taps, taps, n_acc, acc);
       if (a.requant) {
         k.requant(acc, n_acc, a.bias ? a.bias[c] : 0, a.out_scale[c], a.y_zp, y_signed, plane_q8);
+        // memcpy per row: a byte loop here would reload every captured value per
+        // byte (a uint8_t store may alias anything).
         uint8_t* yp = static_cast<uint8_t*>(y) + plane * out_h * q;
-        for (int64_t oy = 0; oy < out_h; ++oy)
-          for (int64_t ox = 0; ox < q; ++ox) yp[oy * q + ox] = plane_q8[oy * L.phase_w + ox];
+        for (int64_t oy = 0; oy < out_h; ++oy) std::memcpy(yp + oy * q, plane_q8 + oy * L.phase_w, q);
       } else {
         int32_t* yp = static_cast<int32_t*>(y) + plane * out_h * q;
-        for (int64_t oy = 0; oy < out_h; ++oy)
-          for (int64_t ox = 0; ox < q; ++ox) yp[oy * q + ox] = acc[oy * L.phase_w + ox];
+        for (int64_t oy = 0; oy < out_h; ++oy) std::memcpy(yp + oy * q, acc + oy * L.phase_w, sizeof(int32_t) * q);
       }
     }
   });
