@@ -311,7 +311,11 @@ void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const
     for (int t = 0; t < taps; ++t) wv[c * taps + t] = static_cast<int16_t>(load_q8(w, a.w_type, c * taps + t) - a.w_zp[c]);
   const bool x_signed = a.x_type == DType::kInt8, y_signed = a.y_type == DType::kInt8;
   const uint8_t* xb = static_cast<const uint8_t*>(x);  // 8-bit input
-  parallel_for(0, p.batch * p.in_channels, 1, [&](int64_t lo, int64_t hi) {
+  // A few tasks per thread: each zeroes its plane buffer once, and small planes
+  // (7x7) cost less than a task each.
+  const int64_t planes = p.batch * p.in_channels;
+  const int64_t grain = std::max<int64_t>(1, planes / (4 * current_concurrency()));
+  parallel_for(0, planes, grain, [&](int64_t lo, int64_t hi) {
     // Zeroed once per task: every plane writes its values to the same places, so
     // the padding (and the slack) stays 0 from plane to plane.
     int16_t* xp = scratch16(0, static_cast<size_t>(plane_len));
