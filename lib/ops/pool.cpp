@@ -1,6 +1,6 @@
 // Pooling ops: attribute parsing per opset, output geometry, and the fast path.
 // Max (without Indices) and Average pool are separable: one 1-D pass per axis
-// (W, then H, then D) turns k^2 work into 2k and keeps inner loops contiguous.
+// (D, then H, then W) turns k^2 work into 2k and keeps inner loops contiguous.
 // Indices and LpPool use direct windows. Parallel over N*C planes.
 #include "ops/pool.h"
 
@@ -123,8 +123,11 @@ template <class T>
 void separable_plane(const PoolParams& p, const PoolGeometry& g, const PlaneTaps& taps, const T* x, T* y,
                      std::vector<T>& buf0, std::vector<T>& buf1) {
   int64_t dims[3] = {g.axes[0].in, g.axes[1].in, g.axes[2].in};
+  // D and H first: those passes stream whole rows (vectorised max / add over
+  // `inner` values), and the W pass, strided within a row, then runs on the rows
+  // that remain (a stride-2 pool halves them).
   int order[3], passes = 0;
-  for (int a = 2; a >= 0; --a)
+  for (int a = 0; a < 3; ++a)
     if (!g.axes[a].identity()) order[passes++] = a;
   if (passes == 0) std::memcpy(y, x, sizeof(T) * g.in_plane());
   const T* src = x;
