@@ -66,8 +66,10 @@ TEST_CASE("Conv fused residual: every path vs the unfused reference", "[ops][con
       ResidualCase{"im2col stride 2", {1, 5, 13, 11}, {7, 5, 3, 3}, 1, {2, 2}, {1, 1, 1, 1}},
       ResidualCase{"1x1 batch 2", {2, 9, 7, 13}, {11, 9, 1, 1}},
       ResidualCase{"1x1 no bias", {1, 17, 5, 3}, {19, 17, 1, 1}, 1, {}, {}, false},
-      ResidualCase{"winograd", {1, 9, 13, 11}, {10, 9, 3, 3}, 1, {}, {1, 1, 1, 1}},
-      ResidualCase{"winograd batch 2 no bias", {2, 16, 7, 9}, {8, 16, 3, 3}, 1, {}, {1, 1, 1, 1}, false},
+      // Winograd is preferred from 64 input channels and 9 output tiles (winograd_preferred)
+      ResidualCase{"winograd", {1, 64, 13, 11}, {40, 64, 3, 3}, 1, {}, {1, 1, 1, 1}},
+      ResidualCase{"winograd batch 2 no bias", {2, 64, 9, 9}, {64, 64, 3, 3}, 1, {}, {1, 1, 1, 1}, false},
+      ResidualCase{"3x3 stride 1, few input channels (im2col)", {1, 9, 13, 11}, {10, 9, 3, 3}, 1, {}, {1, 1, 1, 1}},
       ResidualCase{"depthwise", {1, 12, 11, 9}, {12, 1, 3, 3}, 12, {}, {1, 1, 1, 1}},
       ResidualCase{"depthwise stride 2", {2, 7, 9, 13}, {7, 1, 3, 3}, 7, {2, 2}, {0, 1, 1, 0}},
       ResidualCase{"grouped", {1, 6, 9, 7}, {8, 3, 3, 3}, 2, {}, {1, 1, 1, 1}},

@@ -111,3 +111,19 @@ TEST_CASE("winograd F(4,3): odd shapes against the reference, 1 and 2 threads", 
   }
   CHECK(std::memcmp(direct[0].raw(), direct[1].raw(), direct[0].nbytes()) == 0);
 }
+
+TEST_CASE("winograd is preferred only where it measured faster than im2col", "[ops][conv][winograd]") {
+  auto params = [](int64_t c, int64_t k, int64_t hw) {
+    ConvParams p;
+    p.in_channels = c, p.out_channels = k;
+    p.in = {1, hw, hw}, p.out = {1, hw, hw}, p.kernel = {1, 3, 3};
+    p.pad_begin = {0, 1, 1}, p.pad_end = {0, 1, 1};
+    return p;
+  };
+  CHECK(winograd_preferred(params(64, 64, 56)));     // ResNet-18 layer1
+  CHECK(winograd_preferred(params(256, 256, 14)));   // ResNet layer3
+  CHECK(winograd_preferred(params(160, 320, 14)));   // GoogLeNet 4e, 3x3 branch
+  CHECK_FALSE(winograd_preferred(params(16, 64, 55)));   // SqueezeNet expand3x3: few input channels
+  CHECK_FALSE(winograd_preferred(params(64, 192, 56)));  // GoogLeNet conv3: outputs 3x the inputs
+  CHECK_FALSE(winograd_preferred(params(64, 64, 8)));    // 4 tiles: transforms do not pay off
+}
