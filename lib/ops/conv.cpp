@@ -250,53 +250,78 @@ bool use_direct_depthwise(const ConvParams& p) {
   return p.is_depthwise() && p.in[0] == 1 && p.kernel[0] == 1 && p.out[0] == 1 && p.pad_begin[0] == 0;
 }
 
+}  // namespace
+
+PhaseLayout phase_layout(const ConvParams& p) {
+  PhaseLayout L;
+  L.sh = p.stride[1], L.sw = p.stride[2], L.ph = p.pad_begin[1], L.in_h = p.in[1], L.in_w = p.in[2];
+  const int64_t pw = p.pad_begin[2], r = p.kernel[1], s = p.kernel[2];
+  const int64_t hp = (p.out[1] - 1) * L.sh + (r - 1) * p.dilation[1] + 1;      // padded rows read
+  const int64_t row_len = (p.out[2] - 1) * L.sw + (s - 1) * p.dilation[2] + 1;  // padded columns read
+  L.phase_w = p.out[2] + (s - 1) * p.dilation[2] / L.sw;
+  L.sub = (hp + L.sh - 1) / L.sh * L.phase_w;
+  L.n_in = std::max<int64_t>(0, std::min(L.in_w, row_len - pw));
+  L.yy_lo = std::min(L.ph, hp), L.yy_hi = std::min(hp, L.ph + L.in_h);
+  L.phase_ix0.resize(L.sw), L.phase_dst0.resize(L.sw);
+  for (int64_t phase = 0; phase < L.sw; ++phase) {
+    L.phase_ix0[phase] = ((phase - pw) % L.sw + L.sw) % L.sw;  // first ix with (ix + pw) % sw == phase
+    L.phase_dst0[phase] = phase * L.sub + (L.phase_ix0[phase] + pw) / L.sw;
+  }
+  return L;
+}
+
+namespace {
+
+// Writes one float input plane into its phase-split copy; the padding is left as
+// it is (zeroed once per task: every plane writes the same places).
+void fill_phase_plane_f32(const PhaseLayout& L, const float* src, float* dst) {
+  for (int64_t yy = L.yy_lo; yy < L.yy_hi; ++yy) {
+    const float* in = src + (yy - L.ph) * L.in_w;
+    float* row = dst + L.row_start(yy);
+    if (L.sw == 1) {
+      std::memcpy(row + L.phase_dst0[0], in, sizeof(float) * L.n_in);
+      continue;
+    }
+    for (int64_t phase = 0; phase < L.sw; ++phase) {
+      float* out = row + L.phase_dst0[phase];
+      for (int64_t ix = L.phase_ix0[phase]; ix < L.n_in; ix += L.sw) *out++ = in[ix];
+    }
+  }
+}
+
+// Depthwise 2-D: each plane is copied into its phase-split padded form
+// (PhaseLayout) and computed as one run of out_h * phase_w outputs, whatever the
+// stride; MobileNet's 14x14 and 7x7 rows would otherwise be mostly vector tails.
 void conv_depthwise(const ConvParams& p, Isa isa, const float* x, const float* w, const float* bias, float* y,
                     const float* residual) {
   // in (N,C,H,W), w (C,1,R,S), out (N,C,P,Q); D is 1.
-  const int64_t r = p.kernel[1], s = p.kernel[2], ph = p.pad_begin[1], pw = p.pad_begin[2], sw = p.stride[2];
-  const int64_t hp = (p.out[1] - 1) * p.stride[1] + (r - 1) * p.dilation[1] + 1;
-  const int64_t phase_w = p.out[2] + (s - 1) * p.dilation[2] / sw, row_len = phase_w * sw;
-  const int64_t in_h = p.in[1], in_w = p.in[2];
-  parallel_for(0, p.batch * p.in_channels, 1, [&](int64_t lo, int64_t hi) {
-    float* xp = gemm_scratch(2, static_cast<size_t>(hp * row_len));
+  const PhaseLayout L = phase_layout(p);
+  const int64_t r = p.kernel[1], s = p.kernel[2], q = p.out[2], out_h = p.out[1], taps = r * s;
+  std::vector<int64_t> offset(static_cast<size_t>(taps));
+  for (int64_t ri = 0; ri < r; ++ri)
+    for (int64_t si = 0; si < s; ++si) offset[ri * s + si] = L.tap(ri * p.dilation[1], si * p.dilation[2]);
+  const int64_t n_run = out_h * L.phase_w;
+  // The dropped columns of the last row read up to a row past the sub-planes.
+  const int64_t plane_len = L.plane_len() + L.phase_w + 8;
+  // With a residual the activation waits until it is added (the plane is still in cache).
+  const Epilogue e = residual ? Epilogue::none() : p.activation;
+  const int64_t planes = p.batch * p.in_channels;
+  const int64_t grain = std::max<int64_t>(1, planes / (4 * current_concurrency()));
+  parallel_for(0, planes, grain, [&](int64_t lo, int64_t hi) {
+    float* xp = gemm_scratch(2, static_cast<size_t>(plane_len));
+    std::memset(xp, 0, sizeof(float) * plane_len);
+    float* run = gemm_scratch(1, static_cast<size_t>(n_run));
     for (int64_t plane = lo; plane < hi; ++plane) {
       const int64_t c = plane % p.in_channels;
-      const float* xs = x + plane * in_h * in_w;
-      // Columns [x0, x1) of a padded row come from the input, the rest is zero.
-      const int64_t x0 = std::min(row_len, pw), x1 = std::max(x0, std::min(row_len, in_w + pw));
-      for (int64_t yy = 0; yy < hp; ++yy) {
-        float* row = xp + yy * row_len;
-        const int64_t ih = yy - ph;
-        if (ih < 0 || ih >= in_h) {
-          std::memset(row, 0, sizeof(float) * row_len);
-        } else if (sw == 1) {
-          std::memset(row, 0, sizeof(float) * x0);
-          std::memcpy(row + x0, xs + ih * in_w + (x0 - pw), sizeof(float) * (x1 - x0));
-          std::memset(row + x1, 0, sizeof(float) * (row_len - x1));
-        } else {  // de-interleave the row into its stride phases
-          for (int64_t phase = 0; phase < sw; ++phase) {
-            // Phase entry i holds padded column i*sw + phase, input column i*sw + phase - pw.
-            float* dst = row + phase * phase_w;
-            const int64_t first = phase - pw;
-            const int64_t lo = std::min(phase_w, first >= 0 ? 0 : ceil_div(-first, sw));
-            const int64_t hi = std::max(lo, std::min(phase_w, first >= in_w ? 0 : ceil_div(in_w - first, sw)));
-            const float* src = xs + ih * in_w + first;
-            for (int64_t i = 0; i < lo; ++i) dst[i] = 0.f;
-            for (int64_t i = lo; i < hi; ++i) dst[i] = src[i * sw];
-            for (int64_t i = hi; i < phase_w; ++i) dst[i] = 0.f;
-          }
-        }
-      }
-      DepthwisePlane d{xp, row_len, phase_w, w + c * r * s, r, s, p.stride[1], sw, p.dilation[1], p.dilation[2],
-                       bias ? bias[c] : 0.f, y + plane * p.out_pixels(), p.out[1], p.out[2]};
-      // With a residual the activation waits until it is added (the plane is still in cache).
-      const Epilogue e = residual ? Epilogue::none() : p.activation;
+      fill_phase_plane_f32(L, x + plane * L.in_h * L.in_w, xp);
+      const DepthwisePlane d{xp, offset.data(), w + c * taps, taps, bias ? bias[c] : 0.f, run, n_run};
       if (isa >= Isa::kAvx2)
         conv_dw_f32_plane__avx2(d, e);
       else
         conv_dw_f32_plane__scalar(d, e);
+      float* yp = y + plane * p.out_pixels();
+      for (int64_t oy = 0; oy < out_h; ++oy) std::memcpy(yp + oy * q, run + oy * L.phase_w, sizeof(float) * q);
       if (residual) {
-        float* yp = y + plane * p.out_pixels();
         const float* rp = residual + plane * p.out_pixels();
         for (int64_t i = 0; i < p.out_pixels(); ++i) yp[i] = p.activation.apply(yp[i] + rp[i]);
       }
@@ -481,17 +506,13 @@ class ConvKernel final : public Kernel {
 }  // namespace
 
 void conv_dw_f32_plane__scalar(const DepthwisePlane& d, const Epilogue& e) noexcept {
-  for (int64_t oy = 0; oy < d.p; ++oy) {
-    float* yrow = d.y + oy * d.q;
-    for (int64_t ox = 0; ox < d.q; ++ox) yrow[ox] = d.bias;
-    for (int64_t r = 0; r < d.r; ++r)
-      for (int64_t s = 0; s < d.s; ++s) {
-        const float wv = d.w[r * d.s + s];
-        const float* xrow = d.x_padded + d.tap(oy, r, s);
-        for (int64_t ox = 0; ox < d.q; ++ox) yrow[ox] += xrow[ox] * wv;
-      }
-    for (int64_t ox = 0; ox < d.q; ++ox) yrow[ox] = e.apply(yrow[ox]);
+  for (int64_t i = 0; i < d.n; ++i) d.y[i] = d.bias;
+  for (int64_t t = 0; t < d.taps; ++t) {
+    const float wv = d.w[t];
+    const float* xt = d.x + d.offset[t];
+    for (int64_t i = 0; i < d.n; ++i) d.y[i] += xt[i] * wv;
   }
+  for (int64_t i = 0; i < d.n; ++i) d.y[i] = e.apply(d.y[i]);
 }
 
 Result<std::unique_ptr<Kernel>> make_conv_kernel(const NodeDesc& node, const Epilogue& activation) {

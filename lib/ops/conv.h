@@ -79,24 +79,43 @@ Result<Epilogue> fused_activation_from_attrs(const NodeDesc& node);
 /// conv output the kernel computes the unfused Add (numpy broadcasting) instead.
 inline constexpr const char* kResidualAttr = "cvtool_residual";
 
-/// Depthwise 2-D plane: out (P, Q) from a zero-padded copy of one input plane,
-/// so the kernels need no bounds checks; w is (R, S). Each padded row of
-/// row_len = stride_w * phase_w floats is split by column phase (column c is at
-/// (c % stride_w) * phase_w + c / stride_w), so every tap reads contiguous
-/// inputs whatever the stride. Bias and epilogue are fused.
+/// A 2-D conv input plane, zero padded and split into stride_h x stride_w
+/// sub-planes by row and column phase: padded pixel (yy, pc) goes to sub-plane
+/// (yy % sh, pc % sw), row yy / sh, column pc / sw. A tap then reads consecutive
+/// values for consecutive outputs of a row, and consecutive output rows are
+/// consecutive sub-plane rows, phase_w values apart: a whole plane of outputs is
+/// one run of out_h * phase_w values (the phase_w - out_w past each row's end
+/// are computed and dropped). Used by the float and int8 depthwise kernels and
+/// the int8 im2col; the copies (fills) are per dtype.
+struct PhaseLayout {
+  int64_t sh = 1, sw = 1, ph = 0, in_h = 0, in_w = 0;
+  int64_t phase_w = 0, sub = 0;  // values per sub-plane row; values per sub-plane
+  int64_t n_in = 0;              // input columns inside the padded width
+  int64_t yy_lo = 0, yy_hi = 0;  // padded rows holding input rows
+  // Per column phase: the first input column landing there and its place in a
+  // sub-plane row; the same for every row, so the divisions stay out of the copy loops.
+  std::vector<int64_t> phase_ix0, phase_dst0;
+  int64_t plane_len() const { return sh * sw * sub; }
+  /// Where the tap at padded offset (row, col) from output (0, 0) reads.
+  int64_t tap(int64_t row, int64_t col) const {
+    return ((row % sh) * sw + col % sw) * sub + (row / sh) * phase_w + col / sw;
+  }
+  /// Start of padded row yy (column phase 0) in the plane.
+  int64_t row_start(int64_t yy) const { return (yy % sh) * sw * sub + (yy / sh) * phase_w; }
+};
+PhaseLayout phase_layout(const ConvParams& p);
+
+/// One depthwise plane as a single run over its phase-split padded input:
+/// y[i] = act(bias + sum_t w[t] * x[offset[t] + i]), i < n. The caller keeps the
+/// outputs it needs (PhaseLayout).
 struct DepthwisePlane {
-  const float* x_padded;
-  int64_t row_len, phase_w;
+  const float* x;
+  const int64_t* offset;  // per tap
   const float* w;
-  int64_t r, s, stride_h, stride_w, dilation_h, dilation_w;
+  int64_t taps;
   float bias;
   float* y;
-  int64_t p, q;
-  /// Offset of tap (r, s) for output (oy, 0) in x_padded.
-  int64_t tap(int64_t oy, int64_t ri, int64_t si) const {
-    const int64_t col = si * dilation_w;
-    return (oy * stride_h + ri * dilation_h) * row_len + (col % stride_w) * phase_w + col / stride_w;
-  }
+  int64_t n;
 };
 void conv_dw_f32_plane__scalar(const DepthwisePlane& d, const Epilogue& e) noexcept;
 void conv_dw_f32_plane__avx2(const DepthwisePlane& d, const Epilogue& e) noexcept;

@@ -75,45 +75,7 @@ void im2col_line_3d(const ConvParams& p, const int16_t* x, int64_t d, int64_t n0
   }
 }
 
-// ---- phase-split padded planes (2-D convs) ----------------------------------------
-//
-// A plane, zero point removed, in an int16 copy padded with zeros and split into
-// stride_h x stride_w sub-planes by row and column phase: padded pixel (yy, pc)
-// goes to sub-plane (yy % sh, pc % sw), row yy / sh, column pc / sw. A tap then
-// reads consecutive values for consecutive outputs of a row, and consecutive
-// output rows are consecutive sub-plane rows, phase_w values apart.
-struct PhaseLayout {
-  int64_t sh = 1, sw = 1, ph = 0, in_h = 0, in_w = 0;
-  int64_t phase_w = 0, sub = 0;  // values per sub-plane row; values per sub-plane
-  int64_t n_in = 0;              // input columns inside the padded width
-  int64_t yy_lo = 0, yy_hi = 0;  // padded rows holding input rows
-  // Per column phase: the first input column landing there and its place in a
-  // sub-plane row; the same for every row, so the divisions stay out of the copy loops.
-  std::vector<int64_t> phase_ix0, phase_dst0;
-  int64_t plane_len() const { return sh * sw * sub; }
-  // Where the tap at padded offset (row, col) from output (0, 0) reads.
-  int64_t tap(int64_t row, int64_t col) const {
-    return ((row % sh) * sw + col % sw) * sub + (row / sh) * phase_w + col / sw;
-  }
-};
-
-PhaseLayout phase_layout(const ConvParams& p) {
-  PhaseLayout L;
-  L.sh = p.stride[1], L.sw = p.stride[2], L.ph = p.pad_begin[1], L.in_h = p.in[1], L.in_w = p.in[2];
-  const int64_t pw = p.pad_begin[2], r = p.kernel[1], s = p.kernel[2];
-  const int64_t hp = (p.out[1] - 1) * L.sh + (r - 1) * p.dilation[1] + 1;      // padded rows read
-  const int64_t row_len = (p.out[2] - 1) * L.sw + (s - 1) * p.dilation[2] + 1;  // padded columns read
-  L.phase_w = p.out[2] + (s - 1) * p.dilation[2] / L.sw;
-  L.sub = (hp + L.sh - 1) / L.sh * L.phase_w;
-  L.n_in = std::max<int64_t>(0, std::min(L.in_w, row_len - pw));
-  L.yy_lo = std::min(L.ph, hp), L.yy_hi = std::min(hp, L.ph + L.in_h);
-  L.phase_ix0.resize(L.sw), L.phase_dst0.resize(L.sw);
-  for (int64_t phase = 0; phase < L.sw; ++phase) {
-    L.phase_ix0[phase] = ((phase - pw) % L.sw + L.sw) % L.sw;  // first ix with (ix + pw) % sw == phase
-    L.phase_dst0[phase] = phase * L.sub + (L.phase_ix0[phase] + pw) / L.sw;
-  }
-  return L;
-}
+// ---- phase-split padded planes (PhaseLayout, ops/conv.h) ---------------------------
 
 // Writes one 8-bit input plane's values into its phase-split copy; the padding is
 // left as it is (the caller zeroes it once: every plane writes the same places).

@@ -200,6 +200,8 @@ TEST_CASE("Conv odd shapes: fast paths vs reference", "[ops][conv]") {
       ConvCase{{1, 10, 41, 67}, {10, 1, 3, 3}, 10, {2, 2}, {}, {1, 1, 1, 1}},  // depthwise s2
       ConvCase{{1, 7, 13, 40}, {7, 1, 5, 5}, 7, {3, 3}, {2, 2}, {2, 2, 2, 2}},  // depthwise s3 d2
       ConvCase{{1, 3, 9, 127}, {3, 1, 3, 3}, 3, {}, {}, {1, 1, 1, 1}},      // depthwise, wide rows
+      ConvCase{{1, 9, 7, 7}, {9, 1, 3, 3}, 9, {}, {}, {1, 1, 1, 1}},        // depthwise 7x7 planes (one short run)
+      ConvCase{{2, 5, 14, 14}, {5, 1, 3, 3}, 5, {2, 2}, {}, {0, 1, 1, 0}},  // depthwise s2, asymmetric pads
       ConvCase{{1, 5, 13, 13}, {5, 1, 3, 3}, 5, {}, {}, {0, 1, 2, 0}, "", false},
       ConvCase{{1, 4, 9, 9}, {8, 1, 3, 3}, 4, {}, {}, {1, 1, 1, 1}},        // channel multiplier 2
       ConvCase{{1, 6, 9, 9}, {10, 3, 3, 3}, 2},                             // group 2
