@@ -274,12 +274,20 @@ namespace {
 
 // Writes one float input plane into its phase-split copy; the padding is left as
 // it is (zeroed once per task: every plane writes the same places).
-void fill_phase_plane_f32(const PhaseLayout& L, const float* src, float* dst) {
+void fill_phase_plane_f32(const PhaseLayout& L, Isa isa, const float* src, float* dst) {
   for (int64_t yy = L.yy_lo; yy < L.yy_hi; ++yy) {
     const float* in = src + (yy - L.ph) * L.in_w;
     float* row = dst + L.row_start(yy);
     if (L.sw == 1) {
       std::memcpy(row + L.phase_dst0[0], in, sizeof(float) * L.n_in);
+      continue;
+    }
+    if (L.sw == 2) {  // even input columns go to the phase starting at ix 0, odd ones to the other
+      float* even = row + L.phase_dst0[L.phase_ix0[0] == 0 ? 0 : 1];
+      float* odd = row + L.phase_dst0[L.phase_ix0[0] == 0 ? 1 : 0];
+      if (isa >= Isa::kAvx2) deinterleave2_f32__avx2(in, L.n_in / 2, even, odd);
+      else deinterleave2_f32__scalar(in, L.n_in / 2, even, odd);
+      if (L.n_in % 2) even[L.n_in / 2] = in[L.n_in - 1];
       continue;
     }
     for (int64_t phase = 0; phase < L.sw; ++phase) {
@@ -313,7 +321,7 @@ void conv_depthwise(const ConvParams& p, Isa isa, const float* x, const float* w
     float* run = gemm_scratch(1, static_cast<size_t>(n_run));
     for (int64_t plane = lo; plane < hi; ++plane) {
       const int64_t c = plane % p.in_channels;
-      fill_phase_plane_f32(L, x + plane * L.in_h * L.in_w, xp);
+      fill_phase_plane_f32(L, isa, x + plane * L.in_h * L.in_w, xp);
       const DepthwisePlane d{xp, offset.data(), w + c * taps, taps, bias ? bias[c] : 0.f, run, n_run};
       if (isa >= Isa::kAvx2)
         conv_dw_f32_plane__avx2(d, e);
@@ -504,6 +512,10 @@ class ConvKernel final : public Kernel {
 };
 
 }  // namespace
+
+void deinterleave2_f32__scalar(const float* src, int64_t pairs, float* even, float* odd) noexcept {
+  for (int64_t i = 0; i < pairs; ++i) even[i] = src[2 * i], odd[i] = src[2 * i + 1];
+}
 
 void conv_dw_f32_plane__scalar(const DepthwisePlane& d, const Epilogue& e) noexcept {
   for (int64_t i = 0; i < d.n; ++i) d.y[i] = d.bias;

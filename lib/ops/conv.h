@@ -117,6 +117,9 @@ struct DepthwisePlane {
   float* y;
   int64_t n;
 };
+/// even[i] = src[2i], odd[i] = src[2i + 1], i < pairs (stride-2 column phases).
+void deinterleave2_f32__scalar(const float* src, int64_t pairs, float* even, float* odd) noexcept;
+void deinterleave2_f32__avx2(const float* src, int64_t pairs, float* even, float* odd) noexcept;
 void conv_dw_f32_plane__scalar(const DepthwisePlane& d, const Epilogue& e) noexcept;
 void conv_dw_f32_plane__avx2(const DepthwisePlane& d, const Epilogue& e) noexcept;
 

@@ -24,6 +24,18 @@ inline __m256 apply_epilogue(__m256 v, const Epilogue& e) {
 
 }  // namespace
 
+void deinterleave2_f32__avx2(const float* src, int64_t pairs, float* even, float* odd) noexcept {
+  int64_t i = 0;
+  for (; i + 8 <= pairs; i += 8) {
+    const __m256 a = _mm256_loadu_ps(src + 2 * i), b = _mm256_loadu_ps(src + 2 * i + 8);
+    // shuffle_ps picks per 128-bit lane (a0 a2 b0 b2 | a4 a6 b4 b6); the 64-bit permute restores the order.
+    const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    _mm256_storeu_ps(even + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8)));
+    _mm256_storeu_ps(odd + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8)));
+  }
+  for (; i < pairs; ++i) even[i] = src[2 * i], odd[i] = src[2 * i + 1];
+}
+
 void conv_dw_f32_plane__avx2(const DepthwisePlane& d, const Epilogue& e) noexcept {
   const __m256 bias = _mm256_set1_ps(d.bias);
   const int64_t taps = d.taps, n = d.n;
