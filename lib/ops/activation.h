@@ -111,6 +111,8 @@ inline T clip_value(T x, T lo, T hi) {
 // AVX2+FMA kernels (x86/activation_avx2.cpp); x and y may alias. Max error ~2 ulp.
 void exp_f32__avx2(const float* x, float* y, int64_t n) noexcept;
 void sigmoid_f32__avx2(const float* x, float* y, int64_t n) noexcept;
+/// x * sigmoid(x) with the same rounding as sigmoid_f32__avx2 then a multiply.
+void silu_f32__avx2(const float* x, float* y, int64_t n) noexcept;
 void tanh_f32__avx2(const float* x, float* y, int64_t n) noexcept;
 void mish_f32__avx2(const float* x, float* y, int64_t n) noexcept;
 

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "core/parallel.h"
+#include "ops/activation.h"
 #include "ops/broadcast.h"
 #include "ops/conv_winograd.h"
 #include "ops/registry.h"
@@ -297,6 +298,17 @@ void fill_phase_plane_f32(const PhaseLayout& L, Isa isa, const float* src, float
   }
 }
 
+// The epilogue over finished outputs, for paths that cannot fuse it: SiLU's exp
+// runs 8 wide (and gives the bits the fused kernels give), the others are cheap.
+void apply_epilogue_inplace(const Epilogue& e, Isa isa, float* y, int64_t n) {
+  if (e.kind == Epilogue::Kind::kNone) return;
+  if (e.kind == Epilogue::Kind::kSilu && isa >= Isa::kAvx2) {
+    silu_f32__avx2(y, y, n);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) y[i] = e.apply(y[i]);
+}
+
 // Depthwise 2-D: each plane is copied into its phase-split padded form
 // (PhaseLayout) and computed as one run of out_h * phase_w outputs, whatever the
 // stride; MobileNet's 14x14 and 7x7 rows would otherwise be mostly vector tails.
@@ -331,7 +343,8 @@ void conv_depthwise(const ConvParams& p, Isa isa, const float* x, const float* w
       for (int64_t oy = 0; oy < out_h; ++oy) std::memcpy(yp + oy * q, run + oy * L.phase_w, sizeof(float) * q);
       if (residual) {
         const float* rp = residual + plane * p.out_pixels();
-        for (int64_t i = 0; i < p.out_pixels(); ++i) yp[i] = p.activation.apply(yp[i] + rp[i]);
+        for (int64_t i = 0; i < p.out_pixels(); ++i) yp[i] += rp[i];
+        apply_epilogue_inplace(p.activation, isa, yp, p.out_pixels());
       }
     }
   });
@@ -456,6 +469,13 @@ class ConvKernel final : public Kernel {
     if (constant_w && winograd_candidate_ && winograd_preferred(p)) {
       std::call_once(winograd_packed_, [&] { winograd_w_ = winograd_pack_weights(*ks_, w.data<float>(), w.dim(0), w.dim(1)); });
       impl_ = std::string("conv_f32_winograd_f43_") + ks_->name;
+      if (p.activation.kind == Epilogue::Kind::kSilu) {  // its output transform applies epilogues one value at a time
+        ConvParams q = p;
+        q.activation = Epilogue::none();
+        conv_winograd_f43(q, *ks_, winograd_w_, x.data<float>(), bias, y, residual);
+        apply_epilogue_inplace(p.activation, ks_->isa, y, shape_numel(p.output_shape()));
+        return;
+      }
       conv_winograd_f43(p, *ks_, winograd_w_, x.data<float>(), bias, y, residual);
       return;
     }
@@ -550,6 +570,7 @@ Result<Epilogue> fused_activation_from_attrs(const NodeDesc& node) {
   const std::vector<float> v = node.attrs.get_floats(kFusedActivationParamsAttr);
   if (a->s == "Relu" && v.empty()) return Epilogue::relu();
   if (a->s == "LeakyRelu" && v.size() == 1) return Epilogue::leaky_relu(v[0]);
+  if (a->s == "Silu" && v.empty()) return Epilogue::silu();
   if (a->s == "Clip" && v.size() == 2 && v[0] <= v[1]) return Epilogue::clamp(v[0], v[1]);
   return invalid_argument(std::string("internal attribute ") + kFusedActivationAttr + " = '" + a->s + "' with " +
                           std::to_string(v.size()) + " parameters is not a fusable activation");

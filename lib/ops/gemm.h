@@ -2,6 +2,7 @@
 // C = op(A) * op(B) (+ row bias) (+ C) with a fused activation epilogue.
 // Not a general BLAS: float32 only, row-major, no strided batches.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -17,7 +18,7 @@ namespace cvt {
 
 /// Elementwise transform fused into the last write of an output tile.
 struct Epilogue {
-  enum class Kind : uint8_t { kNone, kClamp, kLeakyRelu };
+  enum class Kind : uint8_t { kNone, kClamp, kLeakyRelu, kSilu };
   Kind kind = Kind::kNone;
   float lo = -std::numeric_limits<float>::infinity();  // kClamp bounds (relu: lo = 0)
   float hi = std::numeric_limits<float>::infinity();
@@ -27,9 +28,12 @@ struct Epilogue {
   static Epilogue relu() { return clamp(0.f, std::numeric_limits<float>::infinity()); }
   static Epilogue clamp(float lo, float hi) { Epilogue e; e.kind = Kind::kClamp; e.lo = lo; e.hi = hi; return e; }
   static Epilogue leaky_relu(float slope) { Epilogue e; e.kind = Kind::kLeakyRelu; e.slope = slope; return e; }
+  /// x * sigmoid(x) (Sigmoid -> Mul on the conv output, as YOLOX / YOLOv5+ write SiLU).
+  static Epilogue silu() { Epilogue e; e.kind = Kind::kSilu; return e; }
   float apply(float v) const {
     if (kind == Kind::kClamp) return v < lo ? lo : (v > hi ? hi : v);
     if (kind == Kind::kLeakyRelu) return v < 0.f ? v * slope : v;
+    if (kind == Kind::kSilu) return v * (v >= 0.f ? 1.f / (1.f + std::exp(-v)) : std::exp(v) / (1.f + std::exp(v)));
     return v;
   }
 };

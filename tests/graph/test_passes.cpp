@@ -49,7 +49,8 @@ struct Compared {
 };
 
 // Runs the model both ways and checks the outputs agree; returns node counts.
-Compared compare_optimized(const std::string& bytes, float atol = 1e-5f, float rtol = 1e-5f) {
+Compared compare_optimized(const std::string& bytes, float atol = 1e-5f, float rtol = 1e-5f,
+                           const Shape& x_shape = {1, 3, 9, 11}) {
   Compared c;
   OnnxImportOptions opt_opts;
   opt_opts.release_packed_weights = false;  // the same model also runs with the reference kernels
@@ -62,7 +63,7 @@ Compared compare_optimized(const std::string& bytes, float atol = 1e-5f, float r
   REQUIRE_OK(plain);
   c.nodes_optimized = opt.value()->graph->nodes.size();
   c.nodes_plain = plain.value()->graph->nodes.size();
-  Tensor x = random_tensor({1, 3, 9, 11}, 7, -2.f, 2.f);
+  Tensor x = random_tensor(x_shape, 7, -2.f, 2.f);
   SessionOptions ref_opts;
   ref_opts.use_reference = true;
   auto s_ref = Session::create(plain.value(), ref_opts);
@@ -127,6 +128,59 @@ TEST_CASE("fuse_activation: Conv -> Relu / LeakyRelu / Clip becomes one node", "
     Compared c = compare_optimized(b.bytes());
     CHECK(c.nodes_plain == 3);
     CHECK(c.nodes_optimized == 2);
+  }
+}
+
+TEST_CASE("fuse_activation: SiLU as Mul(conv, Sigmoid(conv)) on every conv path", "[graph][passes]") {
+  struct Case {
+    const char* name;
+    int64_t cin, k, group, hw;  // x (1, cin, hw, hw), w (k, cin / group, 3, 3), pad 1
+    bool sigmoid_first, residual;
+  };
+  // im2col (3 channels), Winograd (64 -> 64 on 16x16: 16 tiles), depthwise (tail of the
+  // 11x11 run), and a residual Add before the SiLU.
+  for (Case k : {Case{"im2col", 3, 5, 1, 11, false, false}, Case{"im2col, Mul(sigmoid, conv)", 3, 5, 1, 11, true, false},
+                 Case{"winograd", 64, 64, 1, 16, false, false}, Case{"depthwise", 6, 6, 6, 11, false, false},
+                 Case{"depthwise + residual", 6, 6, 6, 11, true, true}, Case{"winograd + residual", 64, 64, 1, 16, false, true}}) {
+    CAPTURE(k.name);
+    OnnxBuilder b(13);
+    b.input("x", {1, k.cin, k.hw, k.hw});
+    b.initializer("w", {k.k, k.cin / k.group, 3, 3}, random_values(k.k * (k.cin / k.group) * 9, 31, -0.3f, 0.3f));
+    b.initializer("b", {k.k}, random_values(k.k, 32));
+    auto& conv = b.node("Conv", {"x", "w", "b"}, {"c0"});
+    OnnxBuilder::attr_ints(conv, "pads", {1, 1, 1, 1});
+    OnnxBuilder::attr_ints(conv, "kernel_shape", {3, 3});
+    OnnxBuilder::attr_int(conv, "group", k.group);
+    std::string c = "c0";
+    if (k.residual) {  // k == cin: x itself is the residual
+      b.node("Add", {"c0", "x"}, {"c"});
+      c = "c";
+    }
+    b.node("Sigmoid", {c}, {"s"});
+    if (k.sigmoid_first) b.node("Mul", {"s", c}, {"y"});
+    else b.node("Mul", {c, "s"}, {"y"});
+    b.node("Relu", {"y"}, {"out"});  // a reader after the fused node
+    b.output("out");
+    // Winograd's own rounding over 64 channels (its bound is tested in test_conv_winograd.cpp).
+    const float tol = k.cin == 64 ? 5e-4f : 1e-5f;
+    Compared r = compare_optimized(b.bytes(), tol, tol, {1, k.cin, k.hw, k.hw});
+    CHECK(r.nodes_plain == (k.residual ? 5u : 4u));
+    CHECK(r.nodes_optimized == 2);  // Conv (+ residual) with SiLU, Relu
+  }
+}
+
+TEST_CASE("fuse_activation: SiLU declines when the conv or sigmoid output has other readers", "[graph][passes]") {
+  for (int variant = 0; variant < 2; ++variant) {
+    CAPTURE(variant);
+    OnnxBuilder b(13);
+    b.input("x", {1, 3, 9, 11});
+    add_conv(b, true);
+    b.node("Sigmoid", {"c"}, {"s"});
+    b.node("Mul", {"c", "s"}, {"y"});
+    b.node("Add", {"y", variant == 0 ? "c" : "s"}, {"out"});  // c or s read a third / second time
+    b.output("out");
+    Compared r = compare_optimized(b.bytes());
+    CHECK(r.nodes_optimized == 4);
   }
 }
 

@@ -1,6 +1,7 @@
 // Activation fusion: Conv -> Relu | LeakyRelu | Clip becomes one Conv whose
-// output epilogue applies the activation (see kFusedActivationAttr in ops/conv.h).
-// Does not fuse Sigmoid / HardSwish (the GEMM epilogue has no such kind) nor Gemm.
+// output epilogue applies the activation (see kFusedActivationAttr in ops/conv.h),
+// and so does SiLU written as Mul(conv, Sigmoid(conv)) (YOLOX, YOLOv5 and later).
+// Does not fuse a lone Sigmoid or HardSwish (no such epilogue kind), nor into Gemm.
 #include <limits>
 
 #include "graph/passes.h"
@@ -69,6 +70,56 @@ bool fusable_activation(const Graph& g, const Node& n, std::string* kind, std::v
 
 }  // namespace
 
+namespace {
+
+// A Conv that can take an activation: plain ONNX Conv, one output, none fused yet.
+bool conv_without_activation(const Node& n) {
+  return n.desc.op_type == "Conv" && n.desc.domain.empty() && n.outputs.size() == 1 &&
+         !n.desc.attrs.has(kFusedActivationAttr);
+}
+
+void set_activation(Node& conv, const std::string& kind, const std::vector<float>& params) {
+  Attribute a;
+  a.kind = Attribute::Kind::kString;
+  a.s = kind;
+  conv.desc.attrs.set(kFusedActivationAttr, a);
+  Attribute p;
+  p.kind = Attribute::Kind::kFloats;
+  p.floats = params;
+  conv.desc.attrs.set(kFusedActivationParamsAttr, p);
+}
+
+// Mul(c, Sigmoid(c)) or Mul(Sigmoid(c), c) where c is a Conv output used by
+// exactly those two nodes and the Sigmoid output only by the Mul: the Conv takes
+// the Mul's output with a SiLU epilogue, the Sigmoid and Mul go.
+void fuse_silu(Graph& g, const std::vector<int>& uses, std::vector<int>& producer, std::vector<bool>& removed) {
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    Node& mul = g.nodes[k];
+    if (removed[k] || mul.desc.op_type != "Mul" || !mul.desc.domain.empty() || mul.inputs.size() != 2 ||
+        mul.outputs.size() != 1 || mul.inputs[0] < 0 || mul.inputs[1] < 0)
+      continue;
+    for (int side = 0; side < 2; ++side) {
+      const int sig_out = mul.inputs[side], conv_out = mul.inputs[1 - side];
+      const int sk = producer[sig_out], ck = producer[conv_out];
+      if (sk < 0 || ck < 0 || removed[sk] || removed[ck]) continue;
+      Node& sig = g.nodes[sk];
+      if (sig.desc.op_type != "Sigmoid" || !sig.desc.domain.empty() || sig.inputs.size() != 1 ||
+          sig.inputs[0] != conv_out || sig.outputs.size() != 1)
+        continue;
+      if (uses[conv_out] != 2 || uses[sig_out] != 1 || !conv_without_activation(g.nodes[ck])) continue;
+      Node& conv = g.nodes[ck];
+      set_activation(conv, "Silu", {});
+      conv.outputs[0] = mul.outputs[0];
+      conv.desc.outputs[0] = mul.desc.outputs[0];
+      producer[mul.outputs[0]] = ck;
+      removed[sk] = removed[k] = true;
+      break;
+    }
+  }
+}
+
+}  // namespace
+
 Status fuse_activation(Graph& g) {
   std::vector<int> uses = value_use_counts(g);
   std::vector<int> producer(g.num_values(), -1);
@@ -76,7 +127,9 @@ Status fuse_activation(Graph& g) {
     for (int o : g.nodes[k].outputs)
       if (o >= 0) producer[o] = static_cast<int>(k);
   std::vector<bool> removed(g.nodes.size(), false);
+  fuse_silu(g, uses, producer, removed);
   for (size_t k = 0; k < g.nodes.size(); ++k) {
+    if (removed[k]) continue;
     Node& act = g.nodes[k];
     std::string kind;
     std::vector<float> params;
@@ -85,16 +138,8 @@ Status fuse_activation(Graph& g) {
     const int pk = producer[mid];
     if (pk < 0 || removed[pk] || uses[mid] != 1) continue;  // graph outputs count as a use
     Node& conv = g.nodes[pk];
-    if (conv.desc.op_type != "Conv" || !conv.desc.domain.empty() || conv.outputs.size() != 1) continue;
-    if (conv.desc.attrs.has(kFusedActivationAttr)) continue;  // already carries one
-    Attribute a;
-    a.kind = Attribute::Kind::kString;
-    a.s = kind;
-    conv.desc.attrs.set(kFusedActivationAttr, a);
-    Attribute p;
-    p.kind = Attribute::Kind::kFloats;
-    p.floats = params;
-    conv.desc.attrs.set(kFusedActivationParamsAttr, p);
+    if (!conv_without_activation(conv)) continue;  // not a Conv, or already carries one
+    set_activation(conv, kind, params);
     conv.outputs[0] = act.outputs[0];
     conv.desc.outputs[0] = act.desc.outputs[0];
     producer[act.outputs[0]] = pk;

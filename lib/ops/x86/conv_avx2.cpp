@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "ops/conv.h"
+#include "ops/x86/exp_avx2.h"
 
 namespace cvt {
 namespace {
@@ -18,6 +19,8 @@ inline __m256 apply_epilogue(__m256 v, const Epilogue& e) {
   } else if (e.kind == Epilogue::Kind::kLeakyRelu) {
     const __m256 neg = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
     v = _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(e.slope)), neg);
+  } else if (e.kind == Epilogue::Kind::kSilu) {
+    v = x86::silu256(v);
   }
   return v;
 }
@@ -62,10 +65,15 @@ void conv_dw_f32_plane__avx2(const DepthwisePlane& d, const Epilogue& e) noexcep
     for (int64_t t = 0; t < taps; ++t) acc = _mm256_fmadd_ps(_mm256_loadu_ps(d.x + off[t] + i), _mm256_set1_ps(w[t]), acc);
     _mm256_storeu_ps(d.y + i, apply_epilogue(acc, e));
   }
-  for (; i < n; ++i) {
-    float acc = d.bias;
-    for (int64_t t = 0; t < taps; ++t) acc = std::fma(d.x[off[t] + i], w[t], acc);
-    d.y[i] = e.apply(acc);
+  if (i < n) {  // the tail 8 wide through a buffer, so every output takes the same epilogue code
+    alignas(32) float buf[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t j = i; j < n; ++j) {
+      float acc = d.bias;
+      for (int64_t t = 0; t < taps; ++t) acc = std::fma(d.x[off[t] + j], w[t], acc);
+      buf[j - i] = acc;
+    }
+    _mm256_store_ps(buf, apply_epilogue(_mm256_load_ps(buf), e));
+    for (int64_t j = i; j < n; ++j) d.y[j] = buf[j - i];
   }
 }
 

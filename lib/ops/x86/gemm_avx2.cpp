@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "ops/gemm.h"
+#include "ops/x86/exp_avx2.h"
 
 namespace cvt {
 namespace {
@@ -17,6 +18,8 @@ inline __m256 apply_epilogue(__m256 v, const Epilogue& e) {
   } else if (e.kind == Epilogue::Kind::kLeakyRelu) {
     const __m256 neg = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
     v = _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(e.slope)), neg);
+  } else if (e.kind == Epilogue::Kind::kSilu) {
+    v = x86::silu256(v);
   }
   return v;
 }

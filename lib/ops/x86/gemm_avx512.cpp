@@ -8,6 +8,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include "ops/gemm.h"
+#include "ops/x86/exp_avx2.h"
 
 namespace cvt {
 namespace {
@@ -21,6 +22,11 @@ inline __m512 apply_epilogue(__m512 v, const Epilogue& e) {
   } else if (e.kind == Epilogue::Kind::kLeakyRelu) {
     const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
     v = _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(e.slope));
+  } else if (e.kind == Epilogue::Kind::kSilu) {
+    // The AVX2 SiLU on each half: the same bits as the Sigmoid and Mul kernels.
+    const __m256 lo = x86::silu256(_mm512_castps512_ps256(v));
+    const __m256 hi = x86::silu256(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    v = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
   }
   return v;
 }
