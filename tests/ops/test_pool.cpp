@@ -244,3 +244,28 @@ TEST_CASE("pool timings", "[.perf]") {
                 {"pads", attr_ints({1, 1, 1, 1})}}), {x});
   report_timing("GlobalAveragePool 1024x7x7", make_node("GlobalAveragePool", 1), {random_tensor({1, 1024, 7, 7}, 3)});
 }
+
+TEST_CASE("MaxPool fast path: a NaN in the window wins, as in the reference", "[ops][pool]") {
+  Tensor x = random_tensor({1, 5, 19, 61}, 17, -2.f, 2.f);  // >= 24 output columns: the AVX2 path
+  for (int64_t i = 0; i < x.numel(); i += 37) x.data<float>()[i] = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t stride : {1, 2}) {
+    CAPTURE(stride);
+    NodeDesc node = make_node("MaxPool", 12, {{"kernel_shape", attr_ints({3, 3})}, {"strides", attr_ints({stride, stride})},
+                                              {"pads", attr_ints({1, 1, 1, 1})}, {"ceil_mode", attr_int(1)}});
+    auto ref = run(node, {x}, true);
+    auto fast = run(node, {x}, false, 2);
+    REQUIRE_OK(ref);
+    REQUIRE_OK(fast);
+    const Tensor& r = ref.value()[0];
+    const Tensor& f = fast.value()[0];
+    REQUIRE(r.shape() == f.shape());
+    int64_t nans = 0, mismatches = 0;
+    for (int64_t i = 0; i < r.numel(); ++i) {
+      const float a = r.data<float>()[i], b = f.data<float>()[i];
+      nans += std::isnan(a);
+      mismatches += std::isnan(a) ? !std::isnan(b) : a != b;
+    }
+    CHECK(nans > 0);
+    CHECK(mismatches == 0);
+  }
+}
