@@ -271,10 +271,6 @@ PhaseLayout phase_layout(const ConvParams& p) {
   return L;
 }
 
-namespace {
-
-// Writes one float input plane into its phase-split copy; the padding is left as
-// it is (zeroed once per task: every plane writes the same places).
 void fill_phase_plane_f32(const PhaseLayout& L, Isa isa, const float* src, float* dst) {
   for (int64_t yy = L.yy_lo; yy < L.yy_hi; ++yy) {
     const float* in = src + (yy - L.ph) * L.in_w;
@@ -297,6 +293,8 @@ void fill_phase_plane_f32(const PhaseLayout& L, Isa isa, const float* src, float
     }
   }
 }
+
+namespace {
 
 // The epilogue over finished outputs, for paths that cannot fuse it: SiLU's exp
 // runs 8 wide (and gives the bits the fused kernels give), the others are cheap.

@@ -104,6 +104,10 @@ struct PhaseLayout {
   int64_t row_start(int64_t yy) const { return (yy % sh) * sw * sub + (yy / sh) * phase_w; }
 };
 PhaseLayout phase_layout(const ConvParams& p);
+/// Writes one float input plane into its phase-split copy `dst`; the padding
+/// positions are left as they are (the caller fills them once: 0 for a conv,
+/// -inf for a max pool), since every plane writes the same places.
+void fill_phase_plane_f32(const PhaseLayout& L, Isa isa, const float* src, float* dst);
 
 /// One depthwise plane as a single run over its phase-split padded input:
 /// y[i] = act(bias + sum_t w[t] * x[offset[t] + i]), i < n. The caller keeps the

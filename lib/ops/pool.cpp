@@ -1,7 +1,9 @@
 // Pooling ops: attribute parsing per opset, output geometry, and the fast path.
-// Max (without Indices) and Average pool are separable: one 1-D pass per axis
-// (D, then H, then W) turns k^2 work into 2k and keeps inner loops contiguous.
-// Indices and LpPool use direct windows. Parallel over N*C planes.
+// Float 2-D MaxPool on AVX2 runs over phase-split planes padded with -inf
+// (x86/pool_avx2.cpp). Otherwise Max (without Indices) and Average pool are
+// separable: one 1-D pass per axis (D, then H, then W) turns k^2 work into 2k and
+// keeps inner loops contiguous. Indices and LpPool use direct windows. Parallel
+// over N*C planes.
 #include "ops/pool.h"
 
 #include <algorithm>
@@ -10,6 +12,7 @@
 
 #include "core/cpu_features.h"
 #include "core/parallel.h"
+#include "ops/conv.h"
 #include "ops/eltwise.h"
 #include "ops/registry.h"
 
@@ -203,36 +206,45 @@ void direct_plane(const PoolParams& p, const PoolGeometry& g, const PlaneTaps& t
       }
 }
 
-// The AVX2 2-D MaxPool applies: float values only, at most 64 taps per row, and
-// every window holds an input value (otherwise the generic path's identity rules).
-// Its per-row work has 8-wide bodies and scalar tails: below 24 output columns
-// (GoogLeNet's 14x14 and 7x7 pools) the generic separable passes measured faster.
+// The AVX2 2-D MaxPool applies: float values only, at most 64 taps, and every
+// window holds an input value (otherwise the generic path's identity rules).
 bool use_maxpool2d_avx2(const PoolParams& p, const PoolGeometry& g, const PlaneTaps& taps, bool indices) {
   if (p.kind != PoolKind::kMax || indices || active_isa() < Isa::kAvx2) return false;
   if (g.axes[0].in != 1 || !g.axes[0].identity()) return false;  // 1-D and 2-D only
-  if (g.axes[2].kernel > 64 || g.axes[2].out < 24) return false;
+  if (g.axes[1].kernel * g.axes[2].kernel > 64) return false;
   for (int a = 1; a < 3; ++a)
     for (int64_t c : taps.axes[a].count)
       if (c == 0) return false;
   return true;
 }
 
+// Each plane is copied into the conv kernels' phase-split layout, padded with
+// -inf, and pooled as one run of out_h * phase_w outputs (the columns past each
+// row's end are computed and dropped): no per-row calls or tails, so MobileNet-
+// and GoogLeNet-size 14x14 and 7x7 planes cost little more than their outputs.
 void maxpool2d_avx2(const PoolGeometry& g, const float* x, float* y) {
   const PoolAxis &ah = g.axes[1], &aw = g.axes[2];
-  const MaxPool2dPlane shape{nullptr,   nullptr,     ah.in,       aw.in,        ah.out,       aw.out, ah.kernel,
-                             aw.kernel, ah.stride,   aw.stride,   ah.dilation,  aw.dilation,  ah.pad_begin,
-                             aw.pad_begin, nullptr};
+  ConvParams cp;  // the pool's geometry in the form PhaseLayout reads
+  cp.in = {1, ah.in, aw.in}, cp.out = {1, ah.out, aw.out}, cp.kernel = {1, ah.kernel, aw.kernel};
+  cp.stride = {1, ah.stride, aw.stride}, cp.dilation = {1, ah.dilation, aw.dilation};
+  cp.pad_begin = {0, ah.pad_begin, aw.pad_begin};
+  const PhaseLayout L = phase_layout(cp);
+  std::vector<int64_t> offset;
+  for (int64_t i = 0; i < ah.kernel; ++i)
+    for (int64_t j = 0; j < aw.kernel; ++j) offset.push_back(L.tap(i * ah.dilation, j * aw.dilation));
+  const int64_t n_run = ah.out * L.phase_w, q = aw.out;
+  const int64_t plane_len = L.plane_len() + L.phase_w + 16;  // dropped columns read up to a row past the end
   const int64_t planes = g.batch * g.channels, in_plane = g.in_plane(), out_plane = g.out_plane();
-  const int64_t grain = std::max<int64_t>(1, std::min(planes / (4 * current_concurrency()),
-                                                      kPlaneGrainElems / std::max<int64_t>(1, in_plane)));
+  const int64_t grain = std::max<int64_t>(1, planes / (4 * current_concurrency()));
   parallel_for(0, planes, grain, [&](int64_t lo, int64_t hi) {
-    std::vector<float> scratch(static_cast<size_t>(maxpool2d_scratch_floats(shape)));
+    // -inf once per task: every plane writes its values to the same places.
+    std::vector<float> padded(static_cast<size_t>(plane_len), -std::numeric_limits<float>::infinity());
+    std::vector<float> run(static_cast<size_t>(n_run));
     for (int64_t c = lo; c < hi; ++c) {
-      MaxPool2dPlane plane = shape;
-      plane.x = x + c * in_plane;
-      plane.y = y + c * out_plane;
-      plane.scratch = scratch.data();
-      maxpool2d_plane_f32__avx2(plane);
+      fill_phase_plane_f32(L, Isa::kAvx2, x + c * in_plane, padded.data());
+      maxpool_run_f32__avx2(padded.data(), offset.data(), static_cast<int64_t>(offset.size()), n_run, run.data());
+      float* yp = y + c * out_plane;
+      for (int64_t oh = 0; oh < ah.out; ++oh) std::memcpy(yp + oh * q, run.data() + oh * L.phase_w, sizeof(float) * q);
     }
   });
 }

@@ -61,18 +61,9 @@ Result<PoolGeometry> pool_geometry(const PoolParams& p, const Shape& x);
 /// holds only padding (possible with dilation) gives -inf (lowest) and index -1.
 void pool_fast(const PoolParams& p, const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor* indices);
 
-/// One 2-D float MaxPool plane (values only) whose every window holds an input
-/// value: a vertical pass over whole rows, then a horizontal one over rows padded
-/// with -inf and split by stride phase, 8 outputs per vector. `scratch` holds
-/// maxpool2d_scratch_floats(...) floats.
-struct MaxPool2dPlane {
-  const float* x;
-  float* y;
-  int64_t in_h, in_w, out_h, out_w, kh, kw, sh, sw, dh, dw, ph, pw;
-  float* scratch;
-};
-int64_t maxpool2d_scratch_floats(const MaxPool2dPlane& p);
-void maxpool2d_plane_f32__avx2(const MaxPool2dPlane& p) noexcept;
+/// Max over taps of a phase-split plane padded with -inf (PhaseLayout in
+/// ops/conv.h): y[i] = max_t x[offset[t] + i], i < n; a NaN among the taps wins.
+void maxpool_run_f32__avx2(const float* x, const int64_t* offset, int64_t taps, int64_t n, float* y) noexcept;
 void pool_ref(const PoolParams& p, const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor* indices);
 /// Global pools: every spatial position of a plane in one window.
 void global_pool_fast(PoolKind kind, float p, const Tensor& x, Tensor& y);
