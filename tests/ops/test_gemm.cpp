@@ -124,7 +124,7 @@ TEST_CASE("MatMul odd shapes and batches: packed SGEMM vs reference", "[ops][gem
 TEST_CASE("gemm_f32 row bias, accumulate and fused epilogues", "[ops][gemm]") {
   const int64_t m = GENERATE(5, 31), n = GENERATE(9, 40), k = GENERATE(3, 600);
   const Epilogue ep = GENERATE(Epilogue::none(), Epilogue::relu(), Epilogue::clamp(-0.5f, 0.25f),
-                               Epilogue::leaky_relu(0.1f));
+                               Epilogue::leaky_relu(0.1f), Epilogue::silu());
   const bool accumulate = GENERATE(false, true);
   CAPTURE(m, n, k, int(ep.kind), accumulate);
   Tensor a = random_tensor({m, k}, 6), b = random_tensor({k, n}, 7), c0 = random_tensor({m, n}, 8);

@@ -71,6 +71,45 @@ inline void tile_rows(int64_t kc, const float* a, const float* b, float* c, int6
   }
 }
 
+// The first 8 columns only (a right edge of 8 or fewer: 7x7 maps end in 1 of 16):
+// half the multiplies of the full tile; c has at least 8 writable columns per row.
+template <int Rows>
+inline void tile_rows_narrow(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                             const UkernelParams& p) noexcept {
+  __m256 acc[Rows];
+#pragma GCC unroll 6
+  for (int i = 0; i < Rows; ++i) acc[i] = _mm256_setzero_ps();
+#pragma GCC unroll 2
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m256 b0 = _mm256_load_ps(b);
+#pragma GCC unroll 6
+    for (int i = 0; i < Rows; ++i) acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + i), b0, acc[i]);
+    a += kMr;
+    b += kNr;
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < Rows; ++i) {
+    float* ci = c + i * ldc;
+    __m256 v = acc[i];
+    if (p.load_c) v = _mm256_add_ps(v, _mm256_loadu_ps(ci));
+    if (p.row_bias) v = _mm256_add_ps(v, _mm256_set1_ps(p.row_bias[i]));
+    if (p.finish) v = apply_epilogue(v, p.epilogue);
+    _mm256_storeu_ps(ci, v);
+  }
+}
+
+inline void tile_dispatch_narrow(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
+                                 const UkernelParams& p) noexcept {
+  switch (mr) {
+    case 1: tile_rows_narrow<1>(kc, a, b, c, ldc, p); break;
+    case 2: tile_rows_narrow<2>(kc, a, b, c, ldc, p); break;
+    case 3: tile_rows_narrow<3>(kc, a, b, c, ldc, p); break;
+    case 4: tile_rows_narrow<4>(kc, a, b, c, ldc, p); break;
+    case 5: tile_rows_narrow<5>(kc, a, b, c, ldc, p); break;
+    default: tile_rows_narrow<6>(kc, a, b, c, ldc, p); break;
+  }
+}
+
 inline void tile_dispatch(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
                           const UkernelParams& p) noexcept {
   switch (mr) {
@@ -96,7 +135,8 @@ void gemm_f32_ukernel_6x16__avx2(int64_t kc, const float* a, const float* b, flo
   if (p.load_c)
     for (int i = 0; i < mr; ++i)
       for (int j = 0; j < nr; ++j) tmp[i * kNr + j] = c[i * ldc + j];
-  tile_dispatch(kc, a, b, tmp, kNr, mr, p);
+  if (nr <= 8) tile_dispatch_narrow(kc, a, b, tmp, kNr, mr, p);
+  else tile_dispatch(kc, a, b, tmp, kNr, mr, p);
   for (int i = 0; i < mr; ++i)
     for (int j = 0; j < nr; ++j) c[i * ldc + j] = tmp[i * kNr + j];
 }
