@@ -218,19 +218,33 @@ Status scatter_apply(Tensor& out, const Tensor& updates, const std::vector<int64
 // Fast path for axis 0 when every index row is one value broadcast over full data rows (torchvision's
 // MultiScaleRoIAlign merges its per-level results this way): whole-row copies, in the same order
 // (so the same last-write-wins result) as the element loop. False: not that pattern, nothing written.
-bool scatter_whole_rows(Tensor& out, const Tensor& updates, const std::vector<int64_t>& idx) {
-  if (out.rank() < 1 || updates.rank() != out.rank()) return false;
-  for (int k = 1; k < out.rank(); ++k)
-    if (updates.dim(k) != out.dim(k)) return false;
-  const int64_t row = dims_product(out.shape(), 1, out.rank()), rows = updates.dim(0);
+// ScatterElements on axis 0 whose index is constant along each updates row (the
+// R-CNN RoI poolers scatter whole (C, H, W) slabs, the index an Expand of one value
+// per row): y = x with those rows replaced, one memcpy per row. Reads the int64
+// indices in place (no copy of what is mostly a broadcast); false if any row is not
+// constant or the indices are not int64, and the general path takes it (it also
+// reports out-of-range values).
+bool scatter_whole_rows(const Tensor& x, const Tensor& idx_t, const Tensor& updates, Tensor& out) {
+  if (idx_t.dtype() != DType::kInt64 || x.rank() < 1 || updates.rank() != x.rank()) return false;
+  for (int k = 1; k < x.rank(); ++k)
+    if (updates.dim(k) != x.dim(k)) return false;
+  const int64_t row = dims_product(x.shape(), 1, x.rank()), rows = updates.dim(0), dim0 = x.dim(0);
   if (row == 0) return false;
-  for (int64_t r = 0; r < rows; ++r)
+  const int64_t* iv = idx_t.data<int64_t>();
+  std::vector<int64_t> target(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t* ir = iv + r * row;
+    const int64_t v = ir[0];
+    if (v < -dim0 || v >= dim0) return false;
     for (int64_t j = 1; j < row; ++j)
-      if (idx[r * row + j] != idx[r * row]) return false;
+      if (ir[j] != v) return false;
+    target[r] = v < 0 ? v + dim0 : v;
+  }
+  std::memcpy(out.raw(), x.raw(), x.nbytes());
   const size_t bytes = static_cast<size_t>(row) * dtype_size(out.dtype());
   auto* d = static_cast<uint8_t*>(out.raw());
   const auto* u = static_cast<const uint8_t*>(updates.raw());
-  for (int64_t r = 0; r < rows; ++r) std::memcpy(d + idx[r * row] * bytes, u + r * bytes, bytes);
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(d + target[r] * bytes, u + r * bytes, bytes);
   return true;
 }
 
@@ -246,11 +260,12 @@ KernelOr make_scatter_elements(const NodeDesc& node) {
     if (upd->shape() != idx_t->shape() || upd->dtype() != x->dtype())
       return shape_mismatch("ScatterElements updates " + shape_str(upd->shape()) + " must match indices " +
                             shape_str(idx_t->shape()) + " and have the data dtype");
+    CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, x->dtype(), x->shape()));
+    if (!ctx.use_reference() && red == Reduction::kNone && axis == 0 && scatter_whole_rows(*x, *idx_t, *upd, *y))
+      return Status::ok();
     CVT_ASSIGN_OR_RETURN(auto idx, index_values(*idx_t, "ScatterElements"));
     for (int64_t& v : idx) CVT_RETURN_IF_ERROR(wrap_index(v, x->dim(axis), "ScatterElements"));
-    CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, x->dtype(), x->shape()));
     std::memcpy(y->raw(), x->raw(), x->nbytes());
-    if (!ctx.use_reference() && red == Reduction::kNone && axis == 0 && scatter_whole_rows(*y, *upd, idx)) return Status::ok();
     return scatter_apply(*y, *upd, elementwise_offsets(*x, idx_t->shape(), idx, axis), 1, red, "ScatterElements");
   }, "scatter_elements");
 }

@@ -189,6 +189,10 @@ TEST_CASE("ScatterElements whole-row fast path equals the element loop", "[ops][
   CHECK_TENSOR_NEAR(fast.value()[0], ref.value()[0], 0.0, 0.0);
   // Row 4 holds updates row 3.
   CHECK(fast.value()[0].to_float_vector()[4 * 6] == updates.to_float_vector()[3 * 6]);
+  // A uniform row out of range: an error, not a write past the data.
+  std::vector<int64_t> bad = idx;
+  std::fill(bad.begin() + 6, bad.begin() + 12, 5);
+  CHECK_FALSE(run_single_op(n, {data, Tensor::from_vector<int64_t>({4, 3, 2}, bad), updates}, {false, 1}).is_ok());
   // Not row-uniform: the element loop, same answer.
   idx[1] = 1;
   indices = Tensor::from_vector<int64_t>({4, 3, 2}, idx);
