@@ -2,6 +2,7 @@
 // Every index is validated before data moves, so a bad index is a Status; scatters
 // run sequentially so duplicate indices apply in index order.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "core/parallel.h"
@@ -232,17 +233,26 @@ bool scatter_whole_rows(const Tensor& x, const Tensor& idx_t, const Tensor& upda
   if (row == 0) return false;
   const int64_t* iv = idx_t.data<int64_t>();
   std::vector<int64_t> target(static_cast<size_t>(rows));
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t* ir = iv + r * row;
-    const int64_t v = ir[0];
-    if (v < -dim0 || v >= dim0) return false;
-    for (int64_t j = 1; j < row; ++j)
-      if (ir[j] != v) return false;
-    target[r] = v < 0 ? v + dim0 : v;
-  }
-  std::memcpy(out.raw(), x.raw(), x.nbytes());
+  std::atomic<bool> uniform{true};
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / row);  // rows per task: ~64K values
+  parallel_for(0, rows, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi && uniform.load(std::memory_order_relaxed); ++r) {
+      const int64_t* ir = iv + r * row;
+      const int64_t v = ir[0];
+      bool ok = v >= -dim0 && v < dim0;
+      for (int64_t j = 1; ok && j < row; ++j) ok = ir[j] == v;
+      if (!ok) uniform.store(false, std::memory_order_relaxed);
+      target[r] = v < 0 ? v + dim0 : v;
+    }
+  });
+  if (!uniform.load()) return false;
+  // The copy of x, then the rows in order (a repeated target row: the last write wins).
   const size_t bytes = static_cast<size_t>(row) * dtype_size(out.dtype());
   auto* d = static_cast<uint8_t*>(out.raw());
+  const auto* xs = static_cast<const uint8_t*>(x.raw());
+  parallel_for(0, dim0, grain, [&](int64_t lo, int64_t hi) {
+    std::memcpy(d + lo * bytes, xs + lo * bytes, static_cast<size_t>(hi - lo) * bytes);
+  });
   const auto* u = static_cast<const uint8_t*>(updates.raw());
   for (int64_t r = 0; r < rows; ++r) std::memcpy(d + target[r] * bytes, u + r * bytes, bytes);
   return true;

@@ -14,18 +14,16 @@
 #include <numeric>
 #include <vector>
 
+#include "core/cpu_features.h"
+#include "ops/nms.h"
 #include "ops/registry.h"
 #include "ops/tensor_ops.h"
 
 namespace cvt {
 namespace {
 
-struct Corners {
-  float y1, x1, y2, x2, area;
-};
-
-Corners corners_of(const float* b, bool center_point) {
-  Corners c;
+NmsBox corners_of(const float* b, bool center_point) {
+  NmsBox c;
   if (center_point) {  // [x_center, y_center, width, height]
     const float hw = b[2] / 2.0f, hh = b[3] / 2.0f;
     c.x1 = b[0] - hw;
@@ -40,15 +38,6 @@ Corners corners_of(const float* b, bool center_point) {
   }
   c.area = (c.x2 - c.x1) * (c.y2 - c.y1);
   return c;
-}
-
-float iou(const Corners& a, const Corners& b) {
-  const float w = std::max(0.0f, std::min(a.x2, b.x2) - std::max(a.x1, b.x1));
-  const float h = std::max(0.0f, std::min(a.y2, b.y2) - std::max(a.y1, b.y1));
-  const float inter = w * h;
-  if (inter <= 0) return 0;
-  const float uni = a.area + b.area - inter;
-  return uni > 0 ? inter / uni : 0;
 }
 
 Result<float> optional_float_scalar(const KernelContext& ctx, int i, const char* what, float def) {
@@ -86,9 +75,10 @@ Status nms_run(bool center_point, KernelContext& ctx) {
                                       "NonMaxSuppression"));
   std::vector<int64_t> selected;  // flat (batch, class, box) triples
   if (max_per_class > 0) {
-    std::vector<Corners> corners(N);
+    auto overlaps = active_isa() >= Isa::kAvx2 ? nms_overlaps__avx2 : nms_overlaps__scalar;
+    std::vector<NmsBox> corners(N);
     std::vector<int64_t> order;
-    std::vector<int64_t> kept;
+    NmsKept kept;
     for (int64_t b = 0; b < B; ++b) {
       const float* bp = boxes->data<float>() + b * N * 4;
       for (int64_t i = 0; i < N; ++i) corners[i] = corners_of(bp + i * 4, center_point);
@@ -100,15 +90,9 @@ Status nms_run(bool center_point, KernelContext& ctx) {
         std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return sp[x] > sp[y]; });
         kept.clear();
         for (int64_t i : order) {
-          if (static_cast<int64_t>(kept.size()) >= max_per_class) break;
-          bool keep = true;
-          for (int64_t k : kept)
-            if (iou(corners[i], corners[k]) > iou_threshold) {
-              keep = false;
-              break;
-            }
-          if (!keep) continue;
-          kept.push_back(i);
+          if (kept.size() >= max_per_class) break;
+          if (overlaps(corners[i], kept, iou_threshold)) continue;
+          kept.push(corners[i]);
           selected.insert(selected.end(), {b, c, i});
         }
       }
@@ -128,6 +112,12 @@ Result<std::unique_ptr<Kernel>> make_nms(const NodeDesc& node) {
 }
 
 }  // namespace
+
+bool nms_overlaps__scalar(const NmsBox& a, const NmsKept& kept, float iou_threshold) noexcept {
+  for (int64_t k = 0; k < kept.size(); ++k)
+    if (nms_iou(a, NmsBox{kept.y1[k], kept.x1[k], kept.y2[k], kept.x2[k], kept.area[k]}) > iou_threshold) return true;
+  return false;
+}
 
 void register_nms_ops(std::vector<OpSchema>& t) { t.push_back({"", "NonMaxSuppression", 10, 21, make_nms}); }
 
