@@ -208,3 +208,24 @@ TEST_CASE("Malformed If and Loop nodes are rejected at load", "[ops][control_flo
     CHECK(m.status().to_string().find("Loop body takes 2 inputs") != std::string::npos);
   }
 }
+
+TEST_CASE("An unsupported op inside a sub-graph fails at load, naming the inner node", "[ops][control_flow]") {
+  OnnxBuilder b(13);
+  b.input("cond", {}, TP::BOOL);
+  b.input("x", {1});
+  b.output("y", {1});
+  OnnxBuilder then_b;
+  then_b.node("NotARealOp", {"x"}, {"t"}, "inner_bad_node");
+  then_b.output("t", {1});
+  OnnxBuilder else_b;
+  else_b.node("Identity", {"x"}, {"e"});
+  else_b.output("e", {1});
+  auto& n = b.node("If", {"cond"}, {"y"});
+  OnnxBuilder::attr_graph(n, "then_branch", then_b.graph());
+  OnnxBuilder::attr_graph(n, "else_branch", else_b.graph());
+  auto m = import_onnx_bytes(b.bytes(), ".", "bad-inner-op");
+  REQUIRE(!m.is_ok());
+  const std::string msg = m.status().to_string();
+  CHECK(msg.find("inner_bad_node") != std::string::npos);
+  CHECK(msg.find("NotARealOp") != std::string::npos);
+}
