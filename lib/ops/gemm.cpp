@@ -125,6 +125,18 @@ PackedB::PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, MatrixView b)
   }
 }
 
+PackedB::PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, const PackBFn& pack)
+    : k_(k), n_(n), padded_cols_(round_up(n, ks.nr)), nr_(ks.nr), isa_(ks.isa) {
+  const size_t floats = static_cast<size_t>(std::max<int64_t>(1, padded_cols_ * k));
+  data_ = std::static_pointer_cast<float>(aligned_buffer(floats * sizeof(float), true));
+  parallel_for(0, (k + ks.kc - 1) / ks.kc, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t b = lo; b < hi; ++b) {
+      const int64_t k0 = b * ks.kc, kc = std::min(ks.kc, k - k0);
+      pack(k0, kc, 0, n, nr_, data_.get() + k0 * padded_cols_);
+    }
+  });
+}
+
 // ---- driver ----------------------------------------------------------------------
 
 namespace {
@@ -226,10 +238,35 @@ void gemm_f32(const GemmKernelSet& ks, const GemmShape& s, int64_t batch,
   }
   const TileGrid g = plan_tiles(ks, s, batch);
   const int64_t per_gemm = g.m_tiles * g.n_tiles;
+  // Tasks that split M each pack the same B blocks (for a conv: the same im2col). When
+  // they do and B is small (ResNet's 7x7 layer4: K 4608 x 49 columns), pack it once,
+  // in parallel, and let every task read it.
+  std::vector<PackedB> shared_b;
+  constexpr int64_t kSharedBMaxFloats = int64_t(1) << 22;
+  if (g.m_tiles > 1 && batch * s.k * round_up(s.n, ks.nr) <= kSharedBMaxFloats) {
+    shared_b.resize(static_cast<size_t>(batch));
+    for (int64_t t = 0; t < batch; ++t) {
+      GemmOperands op;
+      bind(t, op);
+      if (op.packed_b) continue;
+      if (op.pack_b) {
+        shared_b[t] = PackedB(ks, s.k, s.n, *op.pack_b);
+      } else {
+        const MatrixView b = op.b;
+        shared_b[t] = PackedB(ks, s.k, s.n, [&b](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+          pack_b_block(b, k0, kc, n0, nc, nr, dst);
+        });
+      }
+    }
+  }
   parallel_for(0, batch * per_gemm, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
       GemmOperands op;
       bind(t / per_gemm, op);
+      if (!shared_b.empty() && !shared_b[t / per_gemm].empty()) {
+        op.packed_b = &shared_b[t / per_gemm];
+        op.pack_b = nullptr;
+      }
       CVT_ASSERT(!op.packed_a || (op.packed_a->isa() == ks.isa && s.alpha == 1.f));
       CVT_ASSERT(!op.packed_b || op.packed_b->isa() == ks.isa);
       const int64_t mi = (t % per_gemm) / g.n_tiles, ni = t % g.n_tiles;

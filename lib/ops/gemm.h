@@ -109,6 +109,9 @@ class PackedB {
  public:
   PackedB() = default;
   PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, MatrixView b);
+  /// From a packing function (conv's im2col); the K blocks are packed in parallel.
+  PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, const std::function<void(int64_t k0, int64_t kc, int64_t n0,
+                                                                                    int64_t nc, int nr, float* dst)>& pack);
   const float* panel(int64_t k0, int64_t kc, int64_t col0) const {
     return data_.get() + k0 * padded_cols_ + (col0 / nr_) * kc * nr_;
   }
