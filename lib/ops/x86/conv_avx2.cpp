@@ -1,7 +1,8 @@
 // Depthwise conv plane kernel for AVX2+FMA: 8 outputs per vector, four vectors
 // in flight to cover FMA latency. The caller (ops/conv.cpp) pre-pads and
 // phase-splits the input (PhaseLayout), so a whole plane is one run and every
-// tap a contiguous load; the tail is scalar.
+// tap a contiguous load; the tail's sums are scalar and its epilogue goes 8 wide
+// through a buffer (a fused SiLU then rounds alike everywhere).
 #include <immintrin.h>
 
 #include <cmath>
