@@ -315,9 +315,7 @@ void conv_depthwise(const ConvParams& p, Isa isa, const float* x, const float* w
   // in (N,C,H,W), w (C,1,R,S), out (N,C,P,Q); D is 1.
   const PhaseLayout L = phase_layout(p);
   const int64_t r = p.kernel[1], s = p.kernel[2], q = p.out[2], out_h = p.out[1], taps = r * s;
-  std::vector<int64_t> offset(static_cast<size_t>(taps));
-  for (int64_t ri = 0; ri < r; ++ri)
-    for (int64_t si = 0; si < s; ++si) offset[ri * s + si] = L.tap(ri * p.dilation[1], si * p.dilation[2]);
+  const std::vector<int64_t> offset = L.tap_offsets(r, s, p.dilation[1], p.dilation[2]);
   const int64_t n_run = out_h * L.phase_w;
   // The dropped columns of the last row read up to a row past the sub-planes.
   const int64_t plane_len = L.plane_len() + L.phase_w + 8;

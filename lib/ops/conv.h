@@ -100,6 +100,13 @@ struct PhaseLayout {
   int64_t tap(int64_t row, int64_t col) const {
     return ((row % sh) * sw + col % sw) * sub + (row / sh) * phase_w + col / sw;
   }
+  /// tap() of every tap of an r x s kernel with dilations (dh, dw), row-major.
+  std::vector<int64_t> tap_offsets(int64_t r, int64_t s, int64_t dh, int64_t dw) const {
+    std::vector<int64_t> off;
+    for (int64_t i = 0; i < r; ++i)
+      for (int64_t j = 0; j < s; ++j) off.push_back(tap(i * dh, j * dw));
+    return off;
+  }
   /// Start of padded row yy (column phase 0) in the plane.
   int64_t row_start(int64_t yy) const { return (yy % sh) * sw * sub + (yy / sh) * phase_w; }
 };

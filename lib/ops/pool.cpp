@@ -229,9 +229,7 @@ void maxpool2d_avx2(const PoolGeometry& g, const float* x, float* y) {
   cp.stride = {1, ah.stride, aw.stride}, cp.dilation = {1, ah.dilation, aw.dilation};
   cp.pad_begin = {0, ah.pad_begin, aw.pad_begin};
   const PhaseLayout L = phase_layout(cp);
-  std::vector<int64_t> offset;
-  for (int64_t i = 0; i < ah.kernel; ++i)
-    for (int64_t j = 0; j < aw.kernel; ++j) offset.push_back(L.tap(i * ah.dilation, j * aw.dilation));
+  const std::vector<int64_t> offset = L.tap_offsets(ah.kernel, aw.kernel, ah.dilation, aw.dilation);
   const int64_t n_run = ah.out * L.phase_w, q = aw.out;
   const int64_t plane_len = L.plane_len() + L.phase_w + 16;  // dropped columns read up to a row past the end
   const int64_t planes = g.batch * g.channels, in_plane = g.in_plane(), out_plane = g.out_plane();

@@ -260,9 +260,7 @@ void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const
   const PhaseLayout L = phase_layout(p);
   const int64_t r = p.kernel[1], s = p.kernel[2], q = p.out[2], out_h = p.out[1];
   const int taps = static_cast<int>(r * s);
-  std::vector<int64_t> tap0(taps);
-  for (int64_t ri = 0; ri < r; ++ri)
-    for (int64_t si = 0; si < s; ++si) tap0[ri * s + si] = L.tap(ri * p.dilation[1], si * p.dilation[2]);
+  const std::vector<int64_t> tap0 = L.tap_offsets(r, s, p.dilation[1], p.dilation[2]);
   const int64_t n_acc = out_h * L.phase_w;
   // Past the sub-planes: the row kernel's 16-wide tail, plus the last row's dropped
   // columns reaching one row further.

@@ -13,6 +13,7 @@
 #include "core/parallel.h"
 #include "ops/broadcast.h"
 #include "ops/quant.h"
+#include "ops/quant_pack.h"
 #include "ops/registry.h"
 
 namespace cvt {
@@ -21,12 +22,10 @@ void register_quant_linear_ops(std::vector<OpSchema>& t);  // quant.cpp
 
 namespace {
 
-bool is_q8(DType t) { return t == DType::kUInt8 || t == DType::kInt8; }
+using qpack::is_q8;
+using qpack::load_q8;
 int32_t qmin_of(DType t) { return t == DType::kInt8 ? -128 : 0; }
 int32_t qmax_of(DType t) { return t == DType::kInt8 ? 127 : 255; }
-int32_t load_q8(const void* p, DType t, int64_t i) {
-  return t == DType::kUInt8 ? int32_t(static_cast<const uint8_t*>(p)[i]) : int32_t(static_cast<const int8_t*>(p)[i]);
-}
 void store_q8(void* p, DType t, int64_t i, int32_t v) {
   if (t == DType::kUInt8) static_cast<uint8_t*>(p)[i] = saturate_to<uint8_t>(v);
   else static_cast<int8_t*>(p)[i] = saturate_to<int8_t>(v);

@@ -19,7 +19,6 @@ inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 // The kernels of one ISA (x86/quant_avx2.cpp, or the loops of quant_ref.cpp).
 struct QKernels {
-  Isa isa;
   decltype(&qgemm_s16_ukernel_4x16__avx2) ukernel;
   decltype(&qgemm_s16_requant_4x16__avx2) ukernel_requant;
   decltype(&qgemm_s16_ukernel_4x8__avx2) ukernel_4x8;
