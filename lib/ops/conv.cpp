@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <optional>
 
 #include "core/parallel.h"
 #include "ops/activation.h"
@@ -231,6 +232,55 @@ void im2col_pack(const ConvParams& p, const float* x, int64_t k0, int64_t kc, in
   }
 }
 
+// im2col rows of a 2-D conv read from phase-split padded planes (PhaseLayout):
+// row (c, tap) is the plane of channel c shifted by the tap's offset, output
+// (oh, ow) sits at oh * phase_w + ow in it, so every piece of a panel is a plain
+// copy; no padding tests, and strides were folded in when the planes were made.
+struct PhaseIm2col {
+  const ConvParams* p;
+  const PhaseLayout* layout;
+  const float* planes;          // channel c of the group at planes + c * plane_stride
+  int64_t plane_stride;
+  const int64_t* tap_offset;    // per (kh, kw), row-major
+};
+
+template <int NR>
+void phase_im2col_pack_nr(const PhaseIm2col& s, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst) {
+  const int64_t taps = s.p->kernel[1] * s.p->kernel[2], ow_n = s.p->out[2], phase_w = s.layout->phase_w;
+  for (int64_t r = 0; r < kc; ++r) {
+    const int64_t row = k0 + r;
+    const float* base = s.planes + (row / taps) * s.plane_stride + s.tap_offset[row % taps];
+    int64_t oh = n0 / ow_n, ow = n0 % ow_n;
+    float* out = dst + r * NR;
+    for (int64_t j = 0; j < nc; j += NR, out += kc * NR) {
+      const int64_t cnt = std::min<int64_t>(NR, nc - j);
+      if (cnt == NR && ow + NR <= ow_n) {
+        std::memcpy(out, base + oh * phase_w + ow, sizeof(float) * NR);
+        ow += NR;
+      } else {  // the panel crosses output rows (or is the last, short one)
+        for (int64_t t = 0; t < cnt;) {
+          const int64_t len = std::min(ow_n - ow, cnt - t);
+          const float* src = base + oh * phase_w + ow;
+          for (int64_t u = 0; u < len; ++u) out[t + u] = src[u];
+          t += len, ow += len;
+          if (ow == ow_n) ow = 0, ++oh;
+        }
+        for (int64_t t = cnt; t < NR; ++t) out[t] = 0.f;
+      }
+      if (ow == ow_n) ow = 0, ++oh;
+    }
+  }
+}
+
+void phase_im2col_pack(const PhaseIm2col& s, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+  switch (nr) {
+    case 8: return phase_im2col_pack_nr<8>(s, k0, kc, n0, nc, dst);
+    case 16: return phase_im2col_pack_nr<16>(s, k0, kc, n0, nc, dst);
+    case 32: return phase_im2col_pack_nr<32>(s, k0, kc, n0, nc, dst);
+    default: CVT_ASSERT(false && "unexpected GEMM panel width");
+  }
+}
+
 // CVT_CONV_WINOGRAD=0 turns Winograd off (A/B measurements, diagnosing accuracy).
 bool winograd_enabled() {
   static const bool on = [] {
@@ -362,7 +412,37 @@ void conv_gemm(const ConvParams& p, const GemmKernelSet& ks, const std::vector<P
   const int64_t batch = p.batch * p.group;
   const bool pointwise = is_pointwise(p);
   std::vector<PackBFn> im2col;
-  if (!pointwise)
+  // 2-D kernels read their im2col rows from phase-split padded copies of the
+  // input planes, made once here on this thread's scratch slot 5 (GEMM tasks use
+  // slots 0-1). A cap keeps the copy of a detector's largest maps out of memory.
+  constexpr int64_t kMaxPhaseFloats = int64_t(8) << 20;
+  const bool flat = p.kernel[0] == 1 && p.in[0] == 1 && p.out[0] == 1 && p.pad_begin[0] == 0;
+  std::optional<PhaseLayout> layout;
+  std::vector<int64_t> tap_offset;
+  std::vector<PhaseIm2col> phase_src;
+  if (!pointwise && flat) {
+    layout = phase_layout(p);
+    // The pieces of a panel read up to one row past a channel's sub-planes.
+    const int64_t stride = layout->plane_len() + layout->phase_w + 8, planes = p.batch * p.in_channels;
+    if (planes * stride > kMaxPhaseFloats) layout.reset();
+    if (layout) {
+      float* xp = gemm_scratch(5, static_cast<size_t>(planes * stride));
+      const Isa isa = ks.isa;
+      parallel_for(0, planes, std::max<int64_t>(1, 16384 / stride), [&](int64_t lo, int64_t hi) {
+        std::memset(xp + lo * stride, 0, sizeof(float) * (hi - lo) * stride);
+        for (int64_t i = lo; i < hi; ++i) fill_phase_plane_f32(*layout, isa, x + i * p.in_pixels(), xp + i * stride);
+      });
+      tap_offset = layout->tap_offsets(p.kernel[1], p.kernel[2], p.dilation[1], p.dilation[2]);
+      for (int64_t t = 0; t < batch; ++t)
+        phase_src.push_back(PhaseIm2col{&p, &*layout, xp + ((t / p.group) * p.in_channels + (t % p.group) * cg) * stride,
+                                        stride, tap_offset.data()});
+      for (int64_t t = 0; t < batch; ++t)
+        im2col.emplace_back([src = &phase_src[t]](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+          phase_im2col_pack(*src, k0, kc, n0, nc, nr, dst);
+        });
+    }
+  }
+  if (!pointwise && !layout)
     for (int64_t t = 0; t < batch; ++t) {
       const float* xg = x + ((t / p.group) * p.in_channels + (t % p.group) * cg) * p.in_pixels();
       im2col.emplace_back([&p, xg](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
