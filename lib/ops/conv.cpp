@@ -321,12 +321,27 @@ PhaseLayout phase_layout(const ConvParams& p) {
   return L;
 }
 
+namespace {
+// Row copies of 7x7 and 14x14 planes: fixed-size (inlined) 8-float moves, the
+// last one overlapping, cost less than a call to memcpy for a few dozen bytes.
+inline void copy_short(const float* src, int64_t n, float* dst) {
+  if (n > 64) {
+    std::memcpy(dst, src, sizeof(float) * n);
+  } else if (n >= 8) {
+    for (int64_t i = 0; i + 8 < n; i += 8) std::memcpy(dst + i, src + i, 8 * sizeof(float));
+    std::memcpy(dst + n - 8, src + n - 8, 8 * sizeof(float));
+  } else {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+  }
+}
+}  // namespace
+
 void fill_phase_plane_f32(const PhaseLayout& L, Isa isa, const float* src, float* dst) {
   for (int64_t yy = L.yy_lo; yy < L.yy_hi; ++yy) {
     const float* in = src + (yy - L.ph) * L.in_w;
     float* row = dst + L.row_start(yy);
     if (L.sw == 1) {
-      std::memcpy(row + L.phase_dst0[0], in, sizeof(float) * L.n_in);
+      copy_short(in, L.n_in, row + L.phase_dst0[0]);
       continue;
     }
     if (L.sw == 2) {  // even input columns go to the phase starting at ix 0, odd ones to the other
@@ -367,8 +382,8 @@ void conv_depthwise(const ConvParams& p, Isa isa, const float* x, const float* w
   const int64_t r = p.kernel[1], s = p.kernel[2], q = p.out[2], out_h = p.out[1], taps = r * s;
   const std::vector<int64_t> offset = L.tap_offsets(r, s, p.dilation[1], p.dilation[2]);
   const int64_t n_run = out_h * L.phase_w;
-  // The dropped columns of the last row read up to a row past the sub-planes.
-  const int64_t plane_len = L.plane_len() + L.phase_w + 8;
+  // The dropped columns of the last row read up to a row past the sub-planes, the tail a vector more.
+  const int64_t plane_len = L.plane_len() + L.phase_w + 2 * kDepthwiseSlack;
   // With a residual the activation waits until it is added (the plane is still in cache).
   const Epilogue e = residual ? Epilogue::none() : p.activation;
   const int64_t planes = p.batch * p.in_channels;
@@ -376,7 +391,7 @@ void conv_depthwise(const ConvParams& p, Isa isa, const float* x, const float* w
   parallel_for(0, planes, grain, [&](int64_t lo, int64_t hi) {
     float* xp = gemm_scratch(2, static_cast<size_t>(plane_len));
     std::memset(xp, 0, sizeof(float) * plane_len);
-    float* run = gemm_scratch(1, static_cast<size_t>(n_run));
+    float* run = gemm_scratch(1, static_cast<size_t>(n_run + kDepthwiseSlack));
     for (int64_t plane = lo; plane < hi; ++plane) {
       const int64_t c = plane % p.in_channels;
       fill_phase_plane_f32(L, isa, x + plane * L.in_h * L.in_w, xp);
@@ -386,7 +401,7 @@ void conv_depthwise(const ConvParams& p, Isa isa, const float* x, const float* w
       else
         conv_dw_f32_plane__scalar(d, e);
       float* yp = y + plane * p.out_pixels();
-      for (int64_t oy = 0; oy < out_h; ++oy) std::memcpy(yp + oy * q, run + oy * L.phase_w, sizeof(float) * q);
+      for (int64_t oy = 0; oy < out_h; ++oy) copy_short(run + oy * L.phase_w, q, yp + oy * q);
       if (residual) {
         const float* rp = residual + plane * p.out_pixels();
         for (int64_t i = 0; i < p.out_pixels(); ++i) yp[i] += rp[i];

@@ -119,6 +119,9 @@ void fill_phase_plane_f32(const PhaseLayout& L, Isa isa, const float* src, float
 /// One depthwise plane as a single run over its phase-split padded input:
 /// y[i] = act(bias + sum_t w[t] * x[offset[t] + i]), i < n. The caller keeps the
 /// outputs it needs (PhaseLayout).
+/// Values past the end of a DepthwisePlane run that its x (at every offset) and
+/// y must hold: the AVX2 kernel computes its tail 8 wide.
+constexpr int64_t kDepthwiseSlack = 8;
 struct DepthwisePlane {
   const float* x;
   const int64_t* offset;  // per tap

@@ -1,11 +1,9 @@
 // Depthwise conv plane kernel for AVX2+FMA: 8 outputs per vector, four vectors
 // in flight to cover FMA latency. The caller (ops/conv.cpp) pre-pads and
 // phase-splits the input (PhaseLayout), so a whole plane is one run and every
-// tap a contiguous load; the tail's sums are scalar and its epilogue goes 8 wide
-// through a buffer (a fused SiLU then rounds alike everywhere).
+// tap a contiguous load; the tail goes 8 wide into the run's slack, so a 7x7
+// plane (63 outputs) costs 8 vectors, not 7 vectors and 63 scalar sums.
 #include <immintrin.h>
-
-#include <cmath>
 
 #include "ops/conv.h"
 #include "ops/x86/exp_avx2.h"
@@ -66,15 +64,10 @@ void conv_dw_f32_plane__avx2(const DepthwisePlane& d, const Epilogue& e) noexcep
     for (int64_t t = 0; t < taps; ++t) acc = _mm256_fmadd_ps(_mm256_loadu_ps(d.x + off[t] + i), _mm256_set1_ps(w[t]), acc);
     _mm256_storeu_ps(d.y + i, apply_epilogue(acc, e));
   }
-  if (i < n) {  // the tail 8 wide through a buffer, so every output takes the same epilogue code
-    alignas(32) float buf[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (int64_t j = i; j < n; ++j) {
-      float acc = d.bias;
-      for (int64_t t = 0; t < taps; ++t) acc = std::fma(d.x[off[t] + j], w[t], acc);
-      buf[j - i] = acc;
-    }
-    _mm256_store_ps(buf, apply_epilogue(_mm256_load_ps(buf), e));
-    for (int64_t j = i; j < n; ++j) d.y[j] = buf[j - i];
+  if (i < n) {  // the tail 8 wide: x and y have kDepthwiseSlack values past n
+    __m256 acc = bias;
+    for (int64_t t = 0; t < taps; ++t) acc = _mm256_fmadd_ps(_mm256_loadu_ps(d.x + off[t] + i), _mm256_set1_ps(w[t]), acc);
+    _mm256_storeu_ps(d.y + i, apply_epilogue(acc, e));
   }
 }
 
