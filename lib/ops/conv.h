@@ -119,6 +119,23 @@ void fill_phase_plane_f32(const PhaseLayout& L, Isa isa, const float* src, float
 /// One depthwise plane as a single run over its phase-split padded input:
 /// y[i] = act(bias + sum_t w[t] * x[offset[t] + i]), i < n. The caller keeps the
 /// outputs it needs (PhaseLayout).
+/// im2col of one image and group (`x` at its first channel) into packed B panels
+/// of `nr` columns: depth rows [k0, k0 + kc), output pixels [n0, n0 + nc).
+void im2col_pack(const ConvParams& p, const float* x, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr,
+                 float* dst);
+/// The same rows read from phase-split padded planes (PhaseLayout), 2-D only:
+/// row (c, tap) is channel c's plane shifted by the tap's offset and output
+/// (oh, ow) sits at oh * phase_w + ow in it, so every piece of a panel is a plain
+/// copy; no padding tests, and strides were folded in when the planes were made.
+struct PhaseIm2col {
+  const ConvParams* p;
+  const PhaseLayout* layout;
+  const float* planes;        // channel c of the group at planes + c * plane_stride
+  int64_t plane_stride;
+  const int64_t* tap_offset;  // per (kh, kw), row-major
+};
+void phase_im2col_pack(const PhaseIm2col& s, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst);
+
 /// Values past the end of a DepthwisePlane run that its x (at every offset) and
 /// y must hold: the AVX2 kernel computes its tail 8 wide.
 constexpr int64_t kDepthwiseSlack = 8;

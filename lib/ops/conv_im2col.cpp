@@ -1,0 +1,128 @@
+// im2col packers of the Conv fast path (ops/conv.cpp): rows (c, kd, kh, kw) of
+// one image and group, columns output pixels, straight into SGEMM B panels of NR
+// columns. Two sources: the input planes themselves (any rank, bounds tested per
+// piece) or phase-split padded copies of them (2-D, PhaseLayout: plain copies).
+#include <algorithm>
+#include <cstring>
+
+#include "ops/conv.h"
+
+namespace cvt {
+
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// im2col of one image and group, straight into packed B panels of NR
+// columns: rows are (c, kd, kh, kw), columns output pixels (od, oh, ow).
+template <int NR>
+void im2col_pack_nr(const ConvParams& p, const float* x, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
+                    float* dst) {
+  const auto [kd_n, kh_n, kw_n] = p.kernel;
+  const auto [od_n, oh_n, ow_n] = p.out;
+  const int64_t ks = p.kernel_size(), in_w = p.in[2], sw = p.stride[2];
+  for (int64_t r = 0; r < kc; ++r) {
+    const int64_t row = k0 + r, c = row / ks, kidx = row % ks;
+    const int64_t kd = kidx / (kh_n * kw_n), kh = (kidx / kw_n) % kh_n, kw = kidx % kw_n;
+    const float* xc = x + c * p.in_pixels();
+    const int64_t d_off = kd * p.dilation[0] - p.pad_begin[0], h_off = kh * p.dilation[1] - p.pad_begin[1];
+    const int64_t w_off = kw * p.dilation[2] - p.pad_begin[2];
+    int64_t ow = n0 % ow_n, oh = (n0 / ow_n) % oh_n, od = n0 / (ow_n * oh_n);
+    float* out = dst + r * NR;
+    for (int64_t j = 0; j < nc; j += NR, out += kc * NR) {
+      const int64_t cnt = std::min<int64_t>(NR, nc - j);
+      const int64_t id = od * p.stride[0] + d_off, ih = oh * p.stride[1] + h_off, iw0 = ow * sw + w_off;
+      const bool rows_inside = id >= 0 && id < p.in[0] && ih >= 0 && ih < p.in[1];
+      if (cnt == NR && ow + NR <= ow_n && rows_inside && iw0 >= 0 && iw0 + (NR - 1) * sw < in_w) {
+        // Common case: the whole panel is one stretch of one input row.
+        const float* src = xc + (id * p.in[1] + ih) * in_w + iw0;
+        if (sw == 1)
+          std::memcpy(out, src, sizeof(float) * NR);
+        else
+          for (int t = 0; t < NR; ++t) out[t] = src[t * sw];
+        ow += NR;
+      } else {
+        // Split the panel at output-row ends; each piece reads one input row or padding.
+        for (int64_t t = 0; t < cnt;) {
+          const int64_t len = std::min(ow_n - ow, cnt - t);
+          const int64_t xd = od * p.stride[0] + d_off, xh = oh * p.stride[1] + h_off, xw0 = ow * sw + w_off;
+          int64_t lo = len, hi = len;  // pieces [lo, hi) read inside the row
+          if (xd >= 0 && xd < p.in[0] && xh >= 0 && xh < p.in[1]) {
+            lo = std::min(len, xw0 >= 0 ? 0 : ceil_div(-xw0, sw));
+            hi = std::max(lo, std::min(len, xw0 >= in_w ? 0 : ceil_div(in_w - xw0, sw)));
+          }
+          const float* src = xc + (xd * p.in[1] + xh) * in_w + xw0;
+          for (int64_t u = 0; u < lo; ++u) out[t + u] = 0.f;
+          for (int64_t u = lo; u < hi; ++u) out[t + u] = src[u * sw];
+          for (int64_t u = hi; u < len; ++u) out[t + u] = 0.f;
+          t += len;
+          ow += len;
+          if (ow == ow_n) {
+            ow = 0;
+            if (++oh == oh_n) oh = 0, ++od;
+          }
+        }
+        for (int64_t t = cnt; t < NR; ++t) out[t] = 0.f;
+      }
+      while (ow >= ow_n) {
+        ow -= ow_n;
+        if (++oh == oh_n) oh = 0, ++od;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void im2col_pack(const ConvParams& p, const float* x, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr,
+                 float* dst) {
+  switch (nr) {
+    case 8: return im2col_pack_nr<8>(p, x, k0, kc, n0, nc, dst);
+    case 16: return im2col_pack_nr<16>(p, x, k0, kc, n0, nc, dst);
+    case 32: return im2col_pack_nr<32>(p, x, k0, kc, n0, nc, dst);
+    default: CVT_ASSERT(false && "unexpected GEMM panel width");
+  }
+}
+
+namespace {
+
+template <int NR>
+void phase_im2col_pack_nr(const PhaseIm2col& s, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst) {
+  const int64_t taps = s.p->kernel[1] * s.p->kernel[2], ow_n = s.p->out[2], phase_w = s.layout->phase_w;
+  for (int64_t r = 0; r < kc; ++r) {
+    const int64_t row = k0 + r;
+    const float* base = s.planes + (row / taps) * s.plane_stride + s.tap_offset[row % taps];
+    int64_t oh = n0 / ow_n, ow = n0 % ow_n;
+    float* out = dst + r * NR;
+    for (int64_t j = 0; j < nc; j += NR, out += kc * NR) {
+      const int64_t cnt = std::min<int64_t>(NR, nc - j);
+      if (cnt == NR && ow + NR <= ow_n) {
+        std::memcpy(out, base + oh * phase_w + ow, sizeof(float) * NR);
+        ow += NR;
+      } else {  // the panel crosses output rows (or is the last, short one)
+        for (int64_t t = 0; t < cnt;) {
+          const int64_t len = std::min(ow_n - ow, cnt - t);
+          const float* src = base + oh * phase_w + ow;
+          for (int64_t u = 0; u < len; ++u) out[t + u] = src[u];
+          t += len, ow += len;
+          if (ow == ow_n) ow = 0, ++oh;
+        }
+        for (int64_t t = cnt; t < NR; ++t) out[t] = 0.f;
+      }
+      if (ow == ow_n) ow = 0, ++oh;
+    }
+  }
+}
+
+}  // namespace
+
+void phase_im2col_pack(const PhaseIm2col& s, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+  switch (nr) {
+    case 8: return phase_im2col_pack_nr<8>(s, k0, kc, n0, nc, dst);
+    case 16: return phase_im2col_pack_nr<16>(s, k0, kc, n0, nc, dst);
+    case 32: return phase_im2col_pack_nr<32>(s, k0, kc, n0, nc, dst);
+    default: CVT_ASSERT(false && "unexpected GEMM panel width");
+  }
+}
+
+}  // namespace cvt
