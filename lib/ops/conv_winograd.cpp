@@ -1,6 +1,6 @@
-// Winograd F(4x4, 3x3): transforms and the tiled driver. See conv_winograd.h.
-// The transforms work on kLanes tiles at once in [row][col][lane] arrays, so the
-// compiler vectorises the lane loops; the GEMMs carry almost all the FLOPs.
+// Winograd F(4x4, 3x3): the tiled driver and weight transform. See conv_winograd.h.
+// The tile transforms (ops/winograd_transforms.h) are built twice, baseline here
+// and AVX2 in x86/winograd_avx2.cpp, and chosen by the GEMM kernel set's ISA.
 #include "ops/conv_winograd.h"
 
 #include <algorithm>
@@ -8,56 +8,18 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "ops/winograd_transforms.h"
 
 namespace cvt {
 namespace {
 
-constexpr int kA = kWinogradAlpha, kT = kWinogradTile;
-constexpr int kLanes = 8;
-constexpr int kPositions = kA * kA;
+using namespace winograd;
 // Tiles per block: V and M of one block (36 x (C + K) x block floats) stay near L2/L3 sizes.
 constexpr int64_t kBlockBytes = int64_t(3) << 20;
 
-// B^T d for one 6-vector (rows of the 6x6 input tile), on kLanes lanes.
-inline void bt_rows(const float (*d)[kLanes], float (*r)[kLanes], int stride) {
-  for (int l = 0; l < kLanes; ++l) {
-    const float d0 = d[0 * stride][l], d1 = d[1 * stride][l], d2 = d[2 * stride][l];
-    const float d3 = d[3 * stride][l], d4 = d[4 * stride][l], d5 = d[5 * stride][l];
-    r[0 * stride][l] = 4.f * d0 - 5.f * d2 + d4;
-    r[1 * stride][l] = -4.f * (d1 + d2) + d3 + d4;
-    r[2 * stride][l] = 4.f * (d1 - d2) - d3 + d4;
-    r[3 * stride][l] = 2.f * (d3 - d1) - d2 + d4;
-    r[4 * stride][l] = 2.f * (d1 - d3) - d2 + d4;
-    r[5 * stride][l] = 4.f * d1 - 5.f * d3 + d5;
-  }
-}
-
-// A^T m for one 6-vector, giving 4 outputs, on kLanes lanes.
-inline void at_rows(const float (*m)[kLanes], float (*o)[kLanes], int in_stride, int out_stride) {
-  for (int l = 0; l < kLanes; ++l) {
-    const float m0 = m[0 * in_stride][l], m1 = m[1 * in_stride][l], m2 = m[2 * in_stride][l];
-    const float m3 = m[3 * in_stride][l], m4 = m[4 * in_stride][l], m5 = m[5 * in_stride][l];
-    const float s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
-    o[0 * out_stride][l] = m0 + s12 + s34;
-    o[1 * out_stride][l] = d12 + 2.f * d34;
-    o[2 * out_stride][l] = s12 + 4.f * s34;
-    o[3 * out_stride][l] = d12 + 8.f * d34 + m5;
-  }
-}
-
-// in[36][lanes] (row-major 6x6 per lane) -> v[36][lanes] = B^T d B.
-inline void input_transform(const float (*d)[kLanes], float (*v)[kLanes]) {
-  float t[kPositions][kLanes];
-  for (int j = 0; j < kA; ++j) bt_rows(d + j, t + j, kA);        // columns: B^T d
-  for (int i = 0; i < kA; ++i) bt_rows(t + i * kA, v + i * kA, 1);  // rows: (B^T d) B
-}
-
-// m[36][lanes] -> o[16][lanes] = A^T m A.
-inline void output_transform(const float (*m)[kLanes], float (*o)[kLanes]) {
-  float t[kT * kA][kLanes];
-  for (int j = 0; j < kA; ++j) at_rows(m + j, t + j, kA, kA);          // columns: A^T m (4 x 6)
-  for (int i = 0; i < kT; ++i) at_rows(t + i * kA, o + i * kT, 1, 1);  // rows: (A^T m) A (4 x 4)
-}
+using TransformFn = void (*)(const float (*)[kLanes], float (*)[kLanes]) noexcept;
+void input_transform__baseline(const float (*d)[kLanes], float (*v)[kLanes]) noexcept { input_transform(d, v); }
+void output_transform__baseline(const float (*m)[kLanes], float (*o)[kLanes]) noexcept { output_transform(m, o); }
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -178,8 +140,8 @@ void scatter_tile(const float (*o)[kLanes], int l, const TileSpot& s, int64_t ou
 }
 
 template <Epilogue::Kind kKind>
-void output_pass(const ConvParams& p, const TileSpot* spots, int64_t nt, int64_t block, const float* m,
-                 const float* bias, const float* residual, float* y) {
+void output_pass(const ConvParams& p, TransformFn transform, const TileSpot* spots, const uint8_t* row_run, int64_t nt,
+                 int64_t block, int64_t m_pos, const float* m, const float* bias, const float* residual, float* y) {
   const int64_t K = p.out_channels, plane = p.out[1] * p.out[2], out_w = p.out[2];
   parallel_for(0, K, 4, [&](int64_t k_lo, int64_t k_hi) {
     alignas(32) float mt[kPositions][kLanes], o[kT * kT][kLanes];
@@ -187,11 +149,21 @@ void output_pass(const ConvParams& p, const TileSpot* spots, int64_t nt, int64_t
       const float b = bias ? bias[k] : 0.f;
       for (int64_t b0 = 0; b0 < nt; b0 += kLanes) {
         const int64_t lanes = std::min<int64_t>(kLanes, nt - b0);
-        for (int xi = 0; xi < kPositions; ++xi) {
-          std::memcpy(mt[xi], m + (xi * K + k) * block + b0, sizeof(float) * lanes);
-          for (int64_t l = lanes; l < kLanes; ++l) mt[xi][l] = 0.f;
+        if (lanes == kLanes) {  // fixed-size copies: one vector move each, not a memcpy loop
+          for (int xi = 0; xi < kPositions; ++xi) std::memcpy(mt[xi], m + xi * m_pos + k * block + b0, sizeof(mt[xi]));
+        } else {
+          for (int xi = 0; xi < kPositions; ++xi) {
+            std::memcpy(mt[xi], m + xi * m_pos + k * block + b0, sizeof(float) * lanes);
+            for (int64_t l = lanes; l < kLanes; ++l) mt[xi][l] = 0.f;
+          }
         }
-        output_transform(mt, o);
+        transform(mt, o);
+        if (row_run[b0 / kLanes]) {  // 8 whole tiles side by side (AVX2 only sets these)
+          const TileSpot& s = spots[b0];
+          const int64_t at = (s.image * K + k) * plane + s.out_at;
+          winograd_scatter8__avx2(o, b, p.activation, residual ? residual + at : nullptr, out_w, y + at);
+          continue;
+        }
         for (int64_t l = 0; l < lanes; ++l) {
           const TileSpot& s = spots[b0 + l];
           const int64_t at = (s.image * K + k) * plane;
@@ -213,10 +185,18 @@ void conv_winograd_f43(const ConvParams& p, const GemmKernelSet& ks, const Winog
   int64_t block = kBlockBytes / (int64_t(sizeof(float)) * kPositions * (C + K));
   block = std::clamp<int64_t>(block / kLanes * kLanes, 4 * kLanes, 64 * kLanes);
   block = std::min(block, ceil_div(g.total, kLanes) * kLanes);
-  // V [36][C][block] and M [36][K][block], on this thread's scratch (slot 3: not used by GEMM tasks).
-  float* v = gemm_scratch(3, static_cast<size_t>(kPositions * (C + K) * block));
-  float* m = v + kPositions * C * block;
+  // On this thread's scratch (slot 3: not used by GEMM tasks),
+  // V [36][C][block] and M [36][K][block]; each position's matrix starts one cache
+  // line further round the 4 KiB set cycle than the last, else with C * block a
+  // multiple of 2 KiB (64 x 168 here) the 36 streams of a transform shared 2 sets of L1.
+  const int64_t v_pos = C * block + 16, m_pos = K * block + 16;
+  float* v = gemm_scratch(3, static_cast<size_t>(kPositions * (v_pos + m_pos)));
+  float* m = v + kPositions * v_pos;
   std::vector<TileSpot> spots(static_cast<size_t>(block));
+  const bool avx2 = ks.isa >= Isa::kAvx2;
+  const TransformFn in_transform = avx2 ? winograd_input_transform__avx2 : input_transform__baseline;
+  const TransformFn out_transform = avx2 ? winograd_output_transform__avx2 : output_transform__baseline;
+  std::vector<uint8_t> gather_run(static_cast<size_t>(block / kLanes + 1)), scatter_run(gather_run.size());
 
   for (int64_t t0 = 0; t0 < g.total; t0 += block) {
     const int64_t nt = std::min(block, g.total - t0);
@@ -230,11 +210,28 @@ void conv_winograd_f43(const ConvParams& p, const GemmKernelSet& ks, const Winog
       s.rows = int(std::min<int64_t>(kT, out_h - ty * kT)), s.cols = int(std::min<int64_t>(kT, out_w - tx * kT));
       s.interior = s.ih0 >= 0 && s.iw0 >= 0 && s.ih0 + kA <= in_h && s.iw0 + kA <= in_w;
     }
+    // Groups of 8 tiles side by side on one tile row: their windows (all inside
+    // the input) and outputs (all whole) move with vector shuffles on AVX2.
+    for (int64_t b0 = 0; b0 < nt; b0 += kLanes) {
+      bool in_run = avx2 && b0 + kLanes <= nt, out_run = in_run;
+      for (int l = 0; l < kLanes && (in_run || out_run); ++l) {
+        const TileSpot &s = spots[b0 + l], &s0 = spots[b0];
+        const bool beside = s.image == s0.image && s.ih0 == s0.ih0 && s.iw0 == s0.iw0 + kT * l;
+        in_run = in_run && beside && s.interior;
+        out_run = out_run && beside && s.rows == kT && s.cols == kT;
+      }
+      gather_run[b0 / kLanes] = in_run;
+      scatter_run[b0 / kLanes] = out_run;
+    }
     // 1. Input transform: per channel, kLanes tiles at a time.
     parallel_for(0, C, 4, [&](int64_t c_lo, int64_t c_hi) {
       alignas(32) float d[kPositions][kLanes], vt[kPositions][kLanes];
       for (int64_t c = c_lo; c < c_hi; ++c)
         for (int64_t b0 = 0; b0 < nt; b0 += kLanes) {
+          if (gather_run[b0 / kLanes]) {
+            const TileSpot& s = spots[b0];
+            winograd_gather8__avx2(x + (s.image * C + c) * in_h * in_w + s.in_at, in_w, d);
+          } else {
           for (int l = 0; l < kLanes; ++l) {
             if (b0 + l >= nt) {
               for (int i = 0; i < kPositions; ++i) d[i][l] = 0.f;
@@ -257,10 +254,14 @@ void conv_winograd_f43(const ConvParams& p, const GemmKernelSet& ks, const Winog
               }
             }
           }
-          input_transform(d, vt);
+          }
+          in_transform(d, vt);
           const int64_t lanes = std::min<int64_t>(kLanes, nt - b0);
-          for (int xi = 0; xi < kPositions; ++xi)
-            std::memcpy(v + (xi * C + c) * block + b0, vt[xi], sizeof(float) * lanes);
+          if (lanes == kLanes)
+            for (int xi = 0; xi < kPositions; ++xi) std::memcpy(v + xi * v_pos + c * block + b0, vt[xi], sizeof(vt[xi]));
+          else
+            for (int xi = 0; xi < kPositions; ++xi)
+              std::memcpy(v + xi * v_pos + c * block + b0, vt[xi], sizeof(float) * lanes);
         }
     });
     // 2. 36 GEMMs: M[xi] (K x nt) = U[xi] (K x C) * V[xi] (C x nt).
@@ -268,20 +269,20 @@ void conv_winograd_f43(const ConvParams& p, const GemmKernelSet& ks, const Winog
     s.m = K, s.n = nt, s.k = C;
     gemm_f32(ks, s, kPositions, [&](int64_t xi, GemmOperands& op) {
       op.packed_a = &u.u[xi];
-      op.b = MatrixView{v + xi * C * block, block, false};
-      op.c = m + xi * K * block;
+      op.b = MatrixView{v + xi * v_pos, block, false};
+      op.c = m + xi * m_pos;
       op.ldc = block;
     });
     // 3. Output transform, bias, residual and activation, scattered into the output planes.
     switch (p.activation.kind) {
       case Epilogue::Kind::kClamp:
-        output_pass<Epilogue::Kind::kClamp>(p, spots.data(), nt, block, m, bias, residual, y);
+        output_pass<Epilogue::Kind::kClamp>(p, out_transform, spots.data(), scatter_run.data(), nt, block, m_pos, m, bias, residual, y);
         break;
       case Epilogue::Kind::kLeakyRelu:
-        output_pass<Epilogue::Kind::kLeakyRelu>(p, spots.data(), nt, block, m, bias, residual, y);
+        output_pass<Epilogue::Kind::kLeakyRelu>(p, out_transform, spots.data(), scatter_run.data(), nt, block, m_pos, m, bias, residual, y);
         break;
       case Epilogue::Kind::kNone:
-        output_pass<Epilogue::Kind::kNone>(p, spots.data(), nt, block, m, bias, residual, y);
+        output_pass<Epilogue::Kind::kNone>(p, out_transform, spots.data(), scatter_run.data(), nt, block, m_pos, m, bias, residual, y);
         break;
       default:  // SiLU: the caller applies it over the finished output
         CVT_ASSERT(false && "Winograd output epilogue must be none, clamp or leaky relu");

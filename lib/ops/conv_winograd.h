@@ -36,6 +36,17 @@ WinogradWeights winograd_pack_weights(const GemmKernelSet& ks, const float* w, i
 void conv_winograd_f43(const ConvParams& p, const GemmKernelSet& ks, const WinogradWeights& u, const float* x,
                        const float* bias, float* y, const float* residual = nullptr);
 
+/// The tile transforms on 8 tiles, [position][tile], built for AVX2 (x86/winograd_avx2.cpp).
+void winograd_input_transform__avx2(const float (*d)[8], float (*v)[8]) noexcept;    // 36 -> 36
+void winograd_output_transform__avx2(const float (*m)[8], float (*o)[8]) noexcept;  // 36 -> 16
+/// The 6x6 windows of 8 tiles side by side on one tile row (x at the first one's
+/// top-left, rows ld apart, 34 values read per row) as d[position][tile].
+void winograd_gather8__avx2(const float* x, int64_t ld, float (*d)[8]) noexcept;
+/// Their 4x4 outputs o[position][tile] + bias (+ residual, laid out like y) through
+/// e (none, clamp or leaky relu) into rows of 32 values, ld apart.
+void winograd_scatter8__avx2(const float (*o)[8], float bias, const Epilogue& e, const float* residual, int64_t ld,
+                             float* y) noexcept;
+
 /// The single-tile transforms, exposed for tests: 3x3 -> 6x6 (weights), 6x6 -> 6x6 (input), 6x6 -> 4x4 (output).
 void winograd_f43_weight_tile(const float* g, float* u);
 void winograd_f43_input_tile(const float* d, float* v);

@@ -249,7 +249,8 @@ TEST_CASE("ConvTranspose odd shapes: fast path vs reference", "[ops][conv]") {
 TEST_CASE("Conv fused epilogue through make_conv_kernel", "[ops][conv]") {
   const Epilogue ep = GENERATE(Epilogue::relu(), Epilogue::clamp(-0.3f, 0.6f), Epilogue::leaky_relu(0.2f));
   const ConvCase c = GENERATE(ConvCase{{1, 6, 11, 11}, {9, 6, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},
-                              ConvCase{{1, 12, 11, 11}, {12, 1, 3, 3}, 12, {}, {}, {1, 1, 1, 1}});
+                              ConvCase{{1, 12, 11, 11}, {12, 1, 3, 3}, 12, {}, {}, {1, 1, 1, 1}},
+                              ConvCase{{1, 64, 10, 70}, {16, 64, 3, 3}, 1, {}, {}, {1, 1, 1, 1}});  // Winograd, 8-tile runs
   std::vector<Tensor> in{random_tensor(c.x, 21), random_tensor(c.w, 22), random_tensor({c.w[0]}, 23)};
   NodeDesc node = conv_node("Conv", c);
   set_constants(node, in, {1, 2});
@@ -264,7 +265,9 @@ TEST_CASE("Conv fused epilogue through make_conv_kernel", "[ops][conv]") {
       HeapKernelContext ctx({&in[0], &in[1], &in[2]}, 1, ref);
       REQUIRE(kernel.value()->run(ctx).is_ok());
       INFO("isa " << isa_name(isa) << " ref " << ref);
-      CHECK_TENSOR_NEAR(ctx.outputs()[0], expect, 1e-4, 1e-4);
+      // Constant 3x3 weights with 64 input channels take Winograd: its own error bound.
+      const double tol = !ref && c.w[1] >= 64 ? 1e-3 : 1e-4;
+      CHECK_TENSOR_NEAR(ctx.outputs()[0], expect, tol, tol);
     }
   }
 }

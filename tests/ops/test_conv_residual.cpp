@@ -69,6 +69,7 @@ TEST_CASE("Conv fused residual: every path vs the unfused reference", "[ops][con
       // Winograd is preferred from 64 input channels and 9 output tiles (winograd_preferred)
       ResidualCase{"winograd", {1, 64, 13, 11}, {40, 64, 3, 3}, 1, {}, {1, 1, 1, 1}},
       ResidualCase{"winograd batch 2 no bias", {2, 64, 9, 9}, {64, 64, 3, 3}, 1, {}, {1, 1, 1, 1}, false},
+      ResidualCase{"winograd, rows of 18 tiles (vector scatter)", {1, 64, 10, 70}, {32, 64, 3, 3}, 1, {}, {1, 1, 1, 1}},
       ResidualCase{"3x3 stride 1, few input channels (im2col)", {1, 9, 13, 11}, {10, 9, 3, 3}, 1, {}, {1, 1, 1, 1}},
       ResidualCase{"depthwise", {1, 12, 11, 9}, {12, 1, 3, 3}, 12, {}, {1, 1, 1, 1}},
       ResidualCase{"depthwise stride 2", {2, 7, 9, 13}, {7, 1, 3, 3}, 7, {2, 2}, {0, 1, 1, 0}},
