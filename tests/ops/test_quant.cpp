@@ -16,6 +16,7 @@
 #include "ops/op_runner.h"
 #include "ops/op_test_util.h"
 #include "ops/quant.h"
+#include "ops/quant_u8s8.h"
 #include "ops/registry.h"
 #include "test_paths.h"
 
@@ -236,6 +237,79 @@ TEST_CASE("int8 micro-kernels: fused requantisation, the 4x8 tail and the 1x16 r
           CHECK(got_avx2 == want);
         }
       }
+  }
+}
+
+TEST_CASE("QLinearConv u8 x s8 1x1 on vpmaddubsw (split weights) matches the reference bit for bit", "[quant]") {
+  std::mt19937 rng(21);
+  struct Case {
+    int64_t n, c, k, h, w;
+    int mode;  // 0 random, 1 x = 255 and same-sign weights near +-127 (a remainder in most pairs), 2 w = -128
+  };
+  const Case cases[] = {{1, 16, 8, 16, 16, 0},  {2, 13, 12, 14, 14, 0}, {1, 96, 24, 7, 7, 0}, {1, 5, 4, 3, 5, 0},
+                        {1, 64, 32, 28, 28, 0}, {1, 16, 8, 16, 16, 1},  {1, 7, 4, 5, 11, 1},  {1, 8, 4, 4, 4, 2}};
+  for (const Case& cs : cases)
+    for (bool y_signed : {false, true}) {
+      INFO("c=" << cs.c << " k=" << cs.k << " " << cs.h << "x" << cs.w << " batch " << cs.n << " mode " << cs.mode
+                << (y_signed ? " int8 y" : " uint8 y"));
+      Tensor x = random_q<uint8_t>({cs.n, cs.c, cs.h, cs.w}, rng, 0, 255);
+      Tensor w = random_q<int8_t>({cs.k, cs.c, 1, 1}, rng, -128, 127);
+      if (cs.mode == 1) {
+        std::fill(x.data<uint8_t>(), x.data<uint8_t>() + x.numel(), uint8_t(255));
+        std::uniform_int_distribution<int> big(100, 127);
+        for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = static_cast<int8_t>((i / cs.c) % 2 ? -big(rng) : big(rng));
+      } else if (cs.mode == 2) {
+        std::fill(w.data<int8_t>(), w.data<int8_t>() + w.numel(), int8_t(-128));
+      }
+      Tensor wscale(DType::kFloat32, {cs.k});
+      for (int64_t i = 0; i < cs.k; ++i) wscale.data<float>()[i] = 0.0004f * float(1 + i % 5);
+      Tensor bias = random_q<int32_t>({cs.k}, rng, -20000, 20000);
+      run_all_bit_exact(make_node("QLinearConv", 13),
+                        {x, Tensor::scalar<float>(0.02f), Tensor::scalar<uint8_t>(cs.mode ? 0 : 119), w, wscale,
+                         Tensor(DType::kInt8, {cs.k}), Tensor::scalar<float>(0.05f),
+                         y_signed ? Tensor::scalar<int8_t>(-3) : Tensor::scalar<uint8_t>(120), bias});
+    }
+}
+
+TEST_CASE("u8 x s8 kernel and interleave: AVX2 equals the scalar loops, remainders included", "[quant]") {
+  if (!cpu_features().avx2) SKIP("no AVX2");
+  std::mt19937 rng(22);
+  std::uniform_int_distribution<int> u8(0, 255), s8(-128, 127);
+  for (int64_t depth : {4, 13, 96}) {
+    const int64_t px = 16;
+    std::vector<int8_t> w(static_cast<size_t>(4 * depth));
+    for (auto& e : w) e = static_cast<int8_t>(s8(rng));
+    const QU8S8Weights pw = pack_u8s8_weights(w.data(), 4, depth);
+    REQUIRE(!pw.empty());
+    std::vector<uint8_t> x(static_cast<size_t>(depth * px)), b(static_cast<size_t>(pw.quads * px * 4));
+    for (auto& e : x) e = static_cast<uint8_t>(u8(rng));
+    for (int64_t q = 0; q < pw.quads; ++q) {
+      const uint8_t* rows[4];
+      for (int i = 0; i < 4; ++i) rows[i] = 4 * q + i < depth ? x.data() + (4 * q + i) * px : nullptr;
+      std::vector<uint8_t> s(static_cast<size_t>(px * 4));
+      qinterleave4_u8__scalar(rows, px, s.data());
+      qinterleave4_u8__avx2(rows, px, b.data() + q * px * 4);
+      CHECK(std::memcmp(s.data(), b.data() + q * px * 4, s.size()) == 0);
+    }
+    const int32_t bias[4] = {-300000, 0, 777, 5};
+    const float scale[4] = {0.0007f, 0.00013f, 1e-5f, 0.002f};
+    const QU8S8Tile t{pw.quads, pw.main.data(), b.data(), px * 4, pw.rem.data(), pw.rem_start.data(), x.data(), px};
+    for (bool is_signed : {false, true}) {
+      const QRequantRows rq{bias, scale, is_signed ? -4 : 128, is_signed};
+      std::vector<uint8_t> want(4 * 16), got(4 * 16);
+      qgemm_u8s8_requant_4x16__scalar(t, rq, want.data(), 16);
+      qgemm_u8s8_requant_4x16__avx2(t, rq, got.data(), 16);
+      CHECK(want == got);
+      // And the scalar twin against plain int32 sums of the unsplit weights.
+      for (int i = 0; i < 4; ++i) {
+        int32_t acc[16] = {};
+        for (int64_t k = 0; k < depth; ++k)
+          for (int j = 0; j < 16; ++j) acc[j] += int32_t(x[k * px + j]) * int32_t(w[i * depth + k]);
+        uint8_t row[16];
+        requantize_row__scalar(acc, 16, bias[i], scale[i], rq.zp, is_signed, row);
+        CHECK(std::memcmp(row, want.data() + i * 16, 16) == 0);
+      }
+    }
   }
 }
 

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "ops/quant.h"
+#include "ops/x86/quant_requant_avx2.h"
 
 namespace cvt {
 
@@ -40,14 +41,6 @@ inline void qgemm_s16_tile_4x16(int64_t kpairs, const int16_t* a, const int16_t*
     c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(b1, w));
   }
   c[0] = c00, c[1] = c01, c[2] = c10, c[3] = c11, c[4] = c20, c[5] = c21, c[6] = c30, c[7] = c31;
-}
-
-// requantize() of eight int32 sums (bias already added): the float result minus
-// the zero point, clamped, rounded half to even, plus the zero point.
-inline __m256i requantize8(__m256i v, __m256 scale, __m256 lo, __m256 hi, __m256i zp) {
-  __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), scale);
-  f = _mm256_min_ps(_mm256_max_ps(f, lo), hi);  // same order as the scalar requantize()
-  return _mm256_add_epi32(_mm256_cvtps_epi32(f), zp);  // cvtps2dq rounds half to even
 }
 
 }  // namespace
@@ -105,19 +98,7 @@ void qgemm_s16_requant_4x16__avx2(int64_t kpairs, const int16_t* a, const int16_
                                   const QRequantRows& rq, uint8_t* y, int64_t ldy) noexcept {
   __m256i t[8];
   qgemm_s16_tile_4x16(kpairs, a, b, ldb, t);
-  const float lo = float((rq.is_signed ? -128 : 0) - rq.zp), hi = float((rq.is_signed ? 127 : 255) - rq.zp);
-  const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
-  const __m256i vzp = _mm256_set1_epi32(rq.zp);
-  for (int i = 0; i < kQgemmMr; ++i) {
-    const __m256i bias = _mm256_set1_epi32(rq.bias ? rq.bias[i] : 0);
-    const __m256 scale = _mm256_set1_ps(rq.scale[i]);
-    const __m256i r0 = requantize8(_mm256_add_epi32(t[2 * i], bias), scale, vlo, vhi, vzp);
-    const __m256i r1 = requantize8(_mm256_add_epi32(t[2 * i + 1], bias), scale, vlo, vhi, vzp);
-    const __m256i s16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(r0, r1), 0xD8);  // 16 int16 in order
-    const __m128i s16lo = _mm256_castsi256_si128(s16), s16hi = _mm256_extracti128_si256(s16, 1);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i * ldy),
-                     rq.is_signed ? _mm_packs_epi16(s16lo, s16hi) : _mm_packus_epi16(s16lo, s16hi));
-  }
+  x86::requant_store_4x16(t, rq, y, ldy);
 }
 
 void requantize_row__avx2(const int32_t* acc, int64_t n, int32_t bias, float scale, int32_t zp, bool is_signed,
@@ -128,7 +109,7 @@ void requantize_row__avx2(const int32_t* acc, int64_t n, int32_t bias, float sca
   const __m256 vscale = _mm256_set1_ps(scale), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
   uint8_t* out = static_cast<uint8_t*>(y);
   auto eight = [&](const int32_t* src) {
-    const __m256i v = requantize8(_mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src)), vbias),
+    const __m256i v = x86::requantize8(_mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src)), vbias),
                                   vscale, vlo, vhi, vzp);
     const __m128i s16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     return is_signed ? _mm_packs_epi16(s16, s16) : _mm_packus_epi16(s16, s16);

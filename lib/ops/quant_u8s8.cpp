@@ -1,0 +1,122 @@
+// u8 x s8 pointwise QLinearConv on vpmaddubsw, exact (see quant_u8s8.h): the
+// weight split at load, the scalar twins of the AVX2 kernels, and the driver.
+#include "ops/quant_u8s8.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/parallel.h"
+#include "ops/gemm.h"
+#include "ops/quant_pack.h"
+
+namespace cvt {
+
+using qpack::round_up;
+
+QU8S8Weights pack_u8s8_weights(const int8_t* w, int64_t rows, int64_t depth) {
+  QU8S8Weights p;
+  if (rows <= 0 || depth <= 0 || rows % 4 != 0) return p;
+  p.rows = rows, p.depth = depth, p.quads = (depth + 3) / 4;
+  p.main.assign(static_cast<size_t>(rows * p.quads * 4), 0);
+  p.row_sum.assign(static_cast<size_t>(rows), 0);
+  p.rem_start.push_back(0);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int8_t* wr = w + r * depth;
+    int8_t* panel = p.main.data() + (r / 4) * p.quads * 16 + (r % 4) * 4;  // + quad * 16 + k % 4
+    for (int64_t k = 0; k < depth; k += 2) {
+      const int32_t w0 = wr[k], w1 = k + 1 < depth ? wr[k + 1] : 0;
+      p.row_sum[r] += w0 + w1;
+      int32_t m1 = w1;
+      // Same signs adding up past 128 could leave int16 (255 * 129 > 32767): the
+      // second weight keeps only what is left of 128, the rest is a remainder.
+      if ((w0 > 0) == (w1 > 0) && w0 != 0 && w1 != 0 && std::abs(w0) + std::abs(w1) > 128) {
+        m1 = (w1 > 0 ? 1 : -1) * (128 - std::abs(w0));
+        p.rem.push_back({static_cast<int32_t>(k + 1), w1 - m1});
+      }
+      panel[(k / 4) * 16 + k % 4] = static_cast<int8_t>(w0);
+      panel[(k / 4) * 16 + k % 4 + 1] = static_cast<int8_t>(m1);
+    }
+    p.rem_start.push_back(static_cast<int32_t>(p.rem.size()));
+  }
+  return p;
+}
+
+void qgemm_u8s8_requant_4x16__scalar(const QU8S8Tile& t, const QRequantRows& rq, uint8_t* y, int64_t ldy) noexcept {
+  for (int i = 0; i < 4; ++i) {
+    int32_t acc[16] = {};
+    for (int64_t q = 0; q < t.quads; ++q)
+      for (int j = 0; j < 16; ++j)
+        for (int u = 0; u < 4; ++u) acc[j] += int32_t(t.b[q * t.ldb + 4 * j + u]) * int32_t(t.a[(q * 4 + i) * 4 + u]);
+    for (int32_t e = t.rem_start[i]; e < t.rem_start[i + 1]; ++e)
+      for (int j = 0; j < 16; ++j) acc[j] += int32_t(t.x[t.rem[e].k * t.ldx + j]) * t.rem[e].r;
+    requantize_row__scalar(acc, 16, rq.bias ? rq.bias[i] : 0, rq.scale[i], rq.zp, rq.is_signed, y + i * ldy);
+  }
+}
+
+void qinterleave4_u8__scalar(const uint8_t* const rows[4], int64_t n, uint8_t* dst) noexcept {
+  for (int64_t j = 0; j < n; ++j)
+    for (int i = 0; i < 4; ++i) dst[4 * j + i] = rows[i] ? rows[i][j] : 0;
+}
+
+void qconv_pointwise_u8s8(const QConvArgs& a, const QU8S8Weights& w, const uint8_t* x, uint8_t* y) {
+  const bool avx2 = active_isa() >= Isa::kAvx2;
+  const auto kernel = avx2 ? qgemm_u8s8_requant_4x16__avx2 : qgemm_u8s8_requant_4x16__scalar;
+  const auto interleave = avx2 ? qinterleave4_u8__avx2 : qinterleave4_u8__scalar;
+  const ConvParams& p = a.p;
+  const int64_t C = p.in_channels, K = p.out_channels, P = p.out_pixels(), quads = w.quads;
+  const int64_t npx = round_up(P, 16), tiles = npx / 16;
+  // B: per image and quad, npx pixels x 4 bytes, zero past P; slot 3 of the calling thread.
+  uint8_t* b = reinterpret_cast<uint8_t*>(gemm_scratch(3, static_cast<size_t>(p.batch * quads * npx + 1)));
+  parallel_for(0, p.batch * quads, std::max<int64_t>(1, 4096 / npx), [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t n = t / quads, q = t % quads;
+      const uint8_t* rows[4];
+      for (int i = 0; i < 4; ++i) rows[i] = 4 * q + i < C ? x + (n * C + 4 * q + i) * P : nullptr;
+      interleave(rows, P, b + t * npx * 4);
+      std::memset(b + t * npx * 4 + P * 4, 0, static_cast<size_t>((npx - P) * 4));
+    }
+  });
+  // The remainders read 16 pixels of x per tile: past P they need a padded copy (slot 4).
+  const uint8_t* xr = x;
+  int64_t ldx = P;
+  if (npx != P && !w.rem.empty()) {
+    uint8_t* xp = reinterpret_cast<uint8_t*>(gemm_scratch(4, static_cast<size_t>(p.batch * C * npx / 4 + 1)));
+    for (int64_t r = 0; r < p.batch * C; ++r) {
+      std::memcpy(xp + r * npx, x + r * P, static_cast<size_t>(P));
+      std::memset(xp + r * npx + P, 0, static_cast<size_t>(npx - P));
+    }
+    xr = xp, ldx = npx;
+  }
+  // x's zero point through the row sums: sum (a - zx) w = sum a w - zx sum w.
+  std::vector<int32_t> bias(static_cast<size_t>(K));
+  for (int64_t k = 0; k < K; ++k) bias[k] = (a.bias ? a.bias[k] : 0) - a.x_zp * w.row_sum[k];
+  const bool y_signed = a.y_type == DType::kInt8;
+  // Tasks: (image, 16 tiles, 32 rows); each B tile serves all the row panels of its task.
+  constexpr int64_t kTilesPerTask = 16, kRowsPerTask = 32;
+  const int64_t tile_blocks = (tiles + kTilesPerTask - 1) / kTilesPerTask, row_blocks = (K + kRowsPerTask - 1) / kRowsPerTask;
+  parallel_for(0, p.batch * tile_blocks * row_blocks, 1, [&](int64_t lo, int64_t hi) {
+    alignas(32) uint8_t tail[4 * 16];
+    for (int64_t task = lo; task < hi; ++task) {
+      const int64_t n = task / (tile_blocks * row_blocks), tb = (task / row_blocks) % tile_blocks, rb = task % row_blocks;
+      const int64_t r_end = std::min(K, (rb + 1) * kRowsPerTask);
+      for (int64_t tile = tb * kTilesPerTask; tile < std::min(tiles, (tb + 1) * kTilesPerTask); ++tile) {
+        const int64_t j = tile * 16;
+        for (int64_t r0 = rb * kRowsPerTask; r0 < r_end; r0 += 4) {
+          const QU8S8Tile t{quads, w.main.data() + r0 * quads * 4, b + n * quads * npx * 4 + j * 4, npx * 4,
+                            w.rem.data(), w.rem_start.data() + r0, xr + n * C * ldx + j, ldx};
+          const QRequantRows rq{bias.data() + r0, a.out_scale.data() + r0, a.y_zp, y_signed};
+          uint8_t* yo = y + (n * K + r0) * P + j;
+          if (j + 16 <= P) {
+            kernel(t, rq, yo, P);
+          } else {  // the last, short tile: through a 4 x 16 buffer
+            kernel(t, rq, tail, 16);
+            for (int i = 0; i < 4; ++i) std::memcpy(yo + i * P, tail + i * 16, static_cast<size_t>(P - j));
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace cvt
