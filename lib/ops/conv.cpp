@@ -1,6 +1,7 @@
 // Conv: attribute validation, shape rules and the fast path: 1x1 stride-1 as a
-// direct GEMM on NCHW, im2col packed straight into SGEMM panels otherwise, and
-// a direct depthwise kernel. ConvTranspose lives in conv_transpose.cpp.
+// direct GEMM on NCHW, im2col packed straight into SGEMM panels otherwise (the
+// packers: conv_im2col.cpp), Winograd for 3x3 (conv_winograd.cpp) and a direct
+// depthwise kernel. ConvTranspose lives in conv_transpose.cpp.
 #include "ops/conv.h"
 
 #include <algorithm>

@@ -1,7 +1,11 @@
 // The Winograd F(4x4, 3x3) tile transforms built for AVX2 (one 8-lane loop is one
 // ymm operation), and the gather / scatter of 8 horizontally adjacent tiles.
 // No FMA contraction, so the results equal the baseline build's.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#else
 #pragma GCC optimize("fp-contract=off")
+#endif
 #include <immintrin.h>
 
 #include "ops/winograd_transforms.h"
