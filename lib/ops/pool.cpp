@@ -248,13 +248,13 @@ void maxpool2d_avx2(const PoolGeometry& g, const float* x, float* y) {
 }
 
 template <class T>
-void pool_fast_typed(const PoolParams& p, const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor* indices) {
+const char* pool_fast_typed(const PoolParams& p, const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor* indices) {
   PlaneTaps taps;
   for (int a = 0; a < 3; ++a) taps.axes[a] = make_taps(g.axes[a], p.count_include_pad);
   if constexpr (std::is_same_v<T, float>) {
     if (use_maxpool2d_avx2(p, g, taps, indices != nullptr)) {
       maxpool2d_avx2(g, x.data<float>(), y.data<float>());
-      return;
+      return "phase__avx2";
     }
   }
   const int64_t planes = g.batch * g.channels, in_plane = g.in_plane(), out_plane = g.out_plane();
@@ -270,6 +270,7 @@ void pool_fast_typed(const PoolParams& p, const PoolGeometry& g, const Tensor& x
       else direct_plane(p, g, taps, xp + c * in_plane, yp + c * out_plane, ip ? ip + c * out_plane : nullptr, c * in_plane);
     }
   });
+  return separable ? "separable" : "direct";
 }
 
 std::vector<int64_t> filled(size_t n, int64_t v) { return std::vector<int64_t>(n, v); }
@@ -307,7 +308,8 @@ const char* pool_name(PoolKind kind) {
   return kind == PoolKind::kMax ? "MaxPool" : (kind == PoolKind::kAverage ? "AveragePool" : "LpPool");
 }
 
-Status run_pool(const PoolParams& p, bool want_indices, KernelContext& ctx) {
+// `impl` becomes the path taken (for --profile): "<Op>_<path>".
+Status run_pool(const PoolParams& p, bool want_indices, KernelContext& ctx, std::string& impl) {
   const Tensor* x = ctx.input(0);
   if (!x) return invalid_model(std::string(pool_name(p.kind)) + " needs an input");
   if (!pool_dtype_ok(p.kind, x->dtype())) return dtype_unsupported(pool_name(p.kind), x->dtype());
@@ -320,16 +322,31 @@ Status run_pool(const PoolParams& p, bool want_indices, KernelContext& ctx) {
   if (want_indices && ctx.num_outputs() > 1) {
     CVT_ASSIGN_OR_RETURN(indices, ctx.output(1, DType::kInt64, g.out_shape));
   }
-  if (ctx.use_reference()) pool_ref(p, g, *x, *y, indices);
-  else pool_fast(p, g, *x, *y, indices);
+  if (ctx.use_reference()) {
+    pool_ref(p, g, *x, *y, indices);
+    impl = std::string(pool_name(p.kind)) + "_ref";
+  } else {
+    impl = std::string(pool_name(p.kind)) + "_" + pool_fast(p, g, *x, *y, indices);
+  }
   return Status::ok();
 }
+
+class PoolKernel final : public Kernel {
+ public:
+  PoolKernel(PoolParams p, bool want_indices) : p_(std::move(p)), want_indices_(want_indices) {}
+  Status run(KernelContext& ctx) override { return run_pool(p_, want_indices_, ctx, impl_); }
+  std::string impl_name() const override { return impl_; }
+
+ private:
+  PoolParams p_;
+  bool want_indices_;
+  std::string impl_ = "pool";
+};
 
 Result<std::unique_ptr<Kernel>> make_pool(const NodeDesc& node, PoolKind kind) {
   CVT_ASSIGN_OR_RETURN(PoolParams p, parse_pool(node, kind));
   const bool want_indices = kind == PoolKind::kMax && node.outputs.size() > 1 && !node.outputs[1].empty();
-  std::string impl = std::string(pool_name(kind)) + ((kind == PoolKind::kLp || want_indices) ? "_direct" : "_separable");
-  return make_kernel([p, want_indices](KernelContext& ctx) { return run_pool(p, want_indices, ctx); }, impl);
+  return std::unique_ptr<Kernel>(std::make_unique<PoolKernel>(std::move(p), want_indices));
 }
 
 Result<std::unique_ptr<Kernel>> make_global_pool(const NodeDesc& node, PoolKind kind) {
@@ -430,9 +447,11 @@ Result<PoolGeometry> pool_geometry(const PoolParams& p, const Shape& x) {
   return g;
 }
 
-void pool_fast(const PoolParams& p, const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor* indices) {
+const char* pool_fast(const PoolParams& p, const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor* indices) {
+  const char* path = "";
   visit_dtype(x.dtype(), TypeList<float, double, int8_t, uint8_t>{},
-              [&](auto tag) { pool_fast_typed<typename decltype(tag)::type>(p, g, x, y, indices); });
+              [&](auto tag) { path = pool_fast_typed<typename decltype(tag)::type>(p, g, x, y, indices); });
+  return path;
 }
 
 void global_pool_fast(PoolKind kind, float pw, const Tensor& x, Tensor& y) {

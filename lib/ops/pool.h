@@ -59,7 +59,8 @@ Result<PoolGeometry> pool_geometry(const PoolParams& p, const Shape& x);
 /// y (N, C, out...) from x (N, C, in...). `indices` (int64, same shape as y) is only for
 /// MaxPool: flat positions in x, row-major or column-major per plane. A window that
 /// holds only padding (possible with dilation) gives -inf (lowest) and index -1.
-void pool_fast(const PoolParams& p, const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor* indices);
+/// Returns the path taken: "phase__avx2" (2-D float MaxPool), "separable" or "direct".
+const char* pool_fast(const PoolParams& p, const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor* indices);
 
 /// Max over taps of a phase-split plane padded with -inf (PhaseLayout in
 /// ops/conv.h): y[i] = max_t x[offset[t] + i], i < n; a NaN among the taps wins.

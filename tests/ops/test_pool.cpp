@@ -7,6 +7,7 @@
 
 #include "ops/op_runner.h"
 #include "ops/op_test_util.h"
+#include "ops/registry.h"
 
 using namespace cvt;
 using namespace cvt::op_test;
@@ -43,6 +44,28 @@ TEST_CASE("MaxPool 4x4 with a 2x2 stride-2 window", "[ops][pool]") {
   check_values(y[0], {6, 8, 14, 16});
   auto a = run_all(make_node("AveragePool", 11, {{"kernel_shape", attr_ints({2, 2})}, {"strides", attr_ints({2, 2})}}), {x});
   check_values(a[0], {3.5, 5.5, 11.5, 13.5});
+}
+
+TEST_CASE("the pool kernel names the path it took (for --profile)", "[ops][pool]") {
+  auto impl_after_run = [](const std::string& op, const Tensor& x) {
+    NodeDesc node = make_node(op, 12, {{"kernel_shape", attr_ints({3, 3})}, {"strides", attr_ints({2, 2})}});
+    node.inputs = {"x"};
+    node.outputs = {"y"};
+    node.constant_inputs.resize(1);
+    auto kernel = create_kernel(node);
+    REQUIRE(kernel.is_ok());
+    HeapKernelContext ctx({&x}, 1, false);
+    REQUIRE(kernel.value()->run(ctx).is_ok());
+    return kernel.value()->impl_name();
+  };
+  const Tensor x = arange({1, 2, 9, 9});
+  IsaCapGuard guard;
+  for (Isa isa : runnable_isas()) {
+    set_isa_cap(isa);
+    INFO("isa " << isa_name(isa));
+    CHECK(impl_after_run("MaxPool", x) == (isa >= Isa::kAvx2 ? "MaxPool_phase__avx2" : "MaxPool_separable"));
+    CHECK(impl_after_run("AveragePool", x) == "AveragePool_separable");
+  }
 }
 
 TEST_CASE("AveragePool ceil_mode with and without count_include_pad (torch values)", "[ops][pool]") {
