@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "core/parallel.h"
@@ -123,6 +124,24 @@ struct TileSpot {
   bool interior;     // the whole 6x6 window lies inside the input
 };
 
+// One tile's 6x6 window of the plane xc into lane l of d, zeros outside the input.
+void gather_tile(const float* xc, int64_t in_h, int64_t in_w, const TileSpot& s, int l, float (*d)[kLanes]) {
+  if (s.interior) {
+    const float* src = xc + s.in_at;
+    for (int i = 0; i < kA; ++i, src += in_w)
+      for (int j = 0; j < kA; ++j) d[i * kA + j][l] = src[j];
+    return;
+  }
+  for (int i = 0; i < kA; ++i) {
+    const int64_t ih = s.ih0 + i;
+    const bool row_in = ih >= 0 && ih < in_h;
+    for (int j = 0; j < kA; ++j) {
+      const int64_t iw = s.iw0 + j;
+      d[i * kA + j][l] = row_in && iw >= 0 && iw < in_w ? xc[ih * in_w + iw] : 0.f;
+    }
+  }
+}
+
 // Output transform result + bias (+ residual), then the activation, into the plane.
 template <Epilogue::Kind kKind>
 void scatter_tile(const float (*o)[kLanes], int l, const TileSpot& s, int64_t out_w, float b, const Epilogue& e,
@@ -150,7 +169,8 @@ void output_pass(const ConvParams& p, TransformFn transform, const TileSpot* spo
       for (int64_t b0 = 0; b0 < nt; b0 += kLanes) {
         const int64_t lanes = std::min<int64_t>(kLanes, nt - b0);
         if (lanes == kLanes) {  // fixed-size copies: one vector move each, not a memcpy loop
-          for (int xi = 0; xi < kPositions; ++xi) std::memcpy(mt[xi], m + xi * m_pos + k * block + b0, sizeof(mt[xi]));
+          for (int xi = 0; xi < kPositions; ++xi)
+            std::memcpy(mt[xi], m + xi * m_pos + k * block + b0, sizeof(mt[xi]));
         } else {
           for (int xi = 0; xi < kPositions; ++xi) {
             std::memcpy(mt[xi], m + xi * m_pos + k * block + b0, sizeof(float) * lanes);
@@ -232,33 +252,20 @@ void conv_winograd_f43(const ConvParams& p, const GemmKernelSet& ks, const Winog
             const TileSpot& s = spots[b0];
             winograd_gather8__avx2(x + (s.image * C + c) * in_h * in_w + s.in_at, in_w, d);
           } else {
-          for (int l = 0; l < kLanes; ++l) {
-            if (b0 + l >= nt) {
-              for (int i = 0; i < kPositions; ++i) d[i][l] = 0.f;
-              continue;
-            }
-            const TileSpot& s = spots[b0 + l];
-            const float* xc = x + (s.image * C + c) * in_h * in_w;
-            if (s.interior) {
-              const float* src = xc + s.in_at;
-              for (int i = 0; i < kA; ++i, src += in_w)
-                for (int j = 0; j < kA; ++j) d[i * kA + j][l] = src[j];
-              continue;
-            }
-            for (int i = 0; i < kA; ++i) {
-              const int64_t ih = s.ih0 + i;
-              const bool row_in = ih >= 0 && ih < in_h;
-              for (int j = 0; j < kA; ++j) {
-                const int64_t iw = s.iw0 + j;
-                d[i * kA + j][l] = row_in && iw >= 0 && iw < in_w ? xc[ih * in_w + iw] : 0.f;
+            for (int l = 0; l < kLanes; ++l) {
+              if (b0 + l < nt) {
+                const TileSpot& s = spots[b0 + l];
+                gather_tile(x + (s.image * C + c) * in_h * in_w, in_h, in_w, s, l, d);
+              } else {
+                for (int i = 0; i < kPositions; ++i) d[i][l] = 0.f;
               }
             }
           }
-          }
           in_transform(d, vt);
           const int64_t lanes = std::min<int64_t>(kLanes, nt - b0);
-          if (lanes == kLanes)
-            for (int xi = 0; xi < kPositions; ++xi) std::memcpy(v + xi * v_pos + c * block + b0, vt[xi], sizeof(vt[xi]));
+          if (lanes == kLanes)  // fixed-size copies: one vector move each
+            for (int xi = 0; xi < kPositions; ++xi)
+              std::memcpy(v + xi * v_pos + c * block + b0, vt[xi], sizeof(vt[xi]));
           else
             for (int xi = 0; xi < kPositions; ++xi)
               std::memcpy(v + xi * v_pos + c * block + b0, vt[xi], sizeof(float) * lanes);
@@ -274,15 +281,20 @@ void conv_winograd_f43(const ConvParams& p, const GemmKernelSet& ks, const Winog
       op.ldc = block;
     });
     // 3. Output transform, bias, residual and activation, scattered into the output planes.
+    const auto pass = [&](auto kind) {
+      output_pass<decltype(kind)::value>(p, out_transform, spots.data(), scatter_run.data(), nt, block, m_pos, m, bias,
+                                         residual, y);
+    };
+    using Kind = Epilogue::Kind;
     switch (p.activation.kind) {
-      case Epilogue::Kind::kClamp:
-        output_pass<Epilogue::Kind::kClamp>(p, out_transform, spots.data(), scatter_run.data(), nt, block, m_pos, m, bias, residual, y);
+      case Kind::kClamp:
+        pass(std::integral_constant<Kind, Kind::kClamp>{});
         break;
-      case Epilogue::Kind::kLeakyRelu:
-        output_pass<Epilogue::Kind::kLeakyRelu>(p, out_transform, spots.data(), scatter_run.data(), nt, block, m_pos, m, bias, residual, y);
+      case Kind::kLeakyRelu:
+        pass(std::integral_constant<Kind, Kind::kLeakyRelu>{});
         break;
-      case Epilogue::Kind::kNone:
-        output_pass<Epilogue::Kind::kNone>(p, out_transform, spots.data(), scatter_run.data(), nt, block, m_pos, m, bias, residual, y);
+      case Kind::kNone:
+        pass(std::integral_constant<Kind, Kind::kNone>{});
         break;
       default:  // SiLU: the caller applies it over the finished output
         CVT_ASSERT(false && "Winograd output epilogue must be none, clamp or leaky relu");
