@@ -202,21 +202,6 @@ PhaseLayout phase_layout(const ConvParams& p) {
   return L;
 }
 
-namespace {
-// Row copies of 7x7 and 14x14 planes: fixed-size (inlined) 8-float moves, the
-// last one overlapping, cost less than a call to memcpy for a few dozen bytes.
-inline void copy_short(const float* src, int64_t n, float* dst) {
-  if (n > 64) {
-    std::memcpy(dst, src, sizeof(float) * n);
-  } else if (n >= 8) {
-    for (int64_t i = 0; i + 8 < n; i += 8) std::memcpy(dst + i, src + i, 8 * sizeof(float));
-    std::memcpy(dst + n - 8, src + n - 8, 8 * sizeof(float));
-  } else {
-    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
-  }
-}
-}  // namespace
-
 void fill_phase_plane_f32(const PhaseLayout& L, Isa isa, const float* src, float* dst) {
   for (int64_t yy = L.yy_lo; yy < L.yy_hi; ++yy) {
     const float* in = src + (yy - L.ph) * L.in_w;
@@ -319,8 +304,7 @@ void conv_gemm(const ConvParams& p, const GemmKernelSet& ks, const std::vector<P
   std::vector<PhaseIm2col> phase_src;
   if (!pointwise && flat) {
     layout = phase_layout(p);
-    // The pieces of a panel read up to one row past a channel's sub-planes.
-    const int64_t stride = layout->plane_len() + layout->phase_w + 8, planes = p.batch * p.in_channels;
+    const int64_t stride = layout->plane_len(), planes = p.batch * p.in_channels;
     if (planes * stride > kMaxPhaseFloats) layout.reset();
     if (layout) {
       float* xp = gemm_scratch(5, static_cast<size_t>(planes * stride));
@@ -330,13 +314,14 @@ void conv_gemm(const ConvParams& p, const GemmKernelSet& ks, const std::vector<P
         for (int64_t i = lo; i < hi; ++i) fill_phase_plane_f32(*layout, isa, x + i * p.in_pixels(), xp + i * stride);
       });
       tap_offset = layout->tap_offsets(p.kernel[1], p.kernel[2], p.dilation[1], p.dilation[2]);
-      for (int64_t t = 0; t < batch; ++t)
+      phase_src.reserve(static_cast<size_t>(batch));  // the packers keep pointers into it
+      for (int64_t t = 0; t < batch; ++t) {
         phase_src.push_back(PhaseIm2col{&p, &*layout, xp + ((t / p.group) * p.in_channels + (t % p.group) * cg) * stride,
                                         stride, tap_offset.data()});
-      for (int64_t t = 0; t < batch; ++t)
-        im2col.emplace_back([src = &phase_src[t]](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+        im2col.emplace_back([src = &phase_src.back()](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
           phase_im2col_pack(*src, k0, kc, n0, nc, nr, dst);
         });
+      }
     }
   }
   if (!pointwise && !layout)

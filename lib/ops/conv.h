@@ -3,6 +3,7 @@
 // right-aligned into (D, H, W) so one code path serves Conv1d/2d/3d.
 #pragma once
 #include <array>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -116,9 +117,6 @@ PhaseLayout phase_layout(const ConvParams& p);
 /// -inf for a max pool), since every plane writes the same places.
 void fill_phase_plane_f32(const PhaseLayout& L, Isa isa, const float* src, float* dst);
 
-/// One depthwise plane as a single run over its phase-split padded input:
-/// y[i] = act(bias + sum_t w[t] * x[offset[t] + i]), i < n. The caller keeps the
-/// outputs it needs (PhaseLayout).
 /// im2col of one image and group (`x` at its first channel) into packed B panels
 /// of `nr` columns: depth rows [k0, k0 + kc), output pixels [n0, n0 + nc).
 void im2col_pack(const ConvParams& p, const float* x, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr,
@@ -136,8 +134,28 @@ struct PhaseIm2col {
 };
 void phase_im2col_pack(const PhaseIm2col& s, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst);
 
-/// Values past the end of a DepthwisePlane run that its x (at every offset) and
-/// y must hold: the AVX2 kernel computes its tail 8 wide.
+/// Copies n values with fixed-size (inlined) moves, the last one overlapping, for
+/// the rows of 7x7 and 14x14 planes, where a memcpy call costs more than the copy.
+template <class T>
+inline void copy_short(const T* src, int64_t n, T* dst) {
+  if (n > 64) {
+    std::memcpy(dst, src, sizeof(T) * n);
+  } else if (n >= 8) {
+    for (int64_t i = 0; i + 8 < n; i += 8) std::memcpy(dst + i, src + i, 8 * sizeof(T));
+    std::memcpy(dst + n - 8, src + n - 8, 8 * sizeof(T));
+  } else if (n >= 4) {
+    std::memcpy(dst, src, 4 * sizeof(T));
+    std::memcpy(dst + n - 4, src + n - 4, 4 * sizeof(T));
+  } else {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+  }
+}
+
+/// One depthwise plane as a single run over its phase-split padded input:
+/// y[i] = act(bias + sum_t w[t] * x[offset[t] + i]), i < n. The caller keeps the
+/// outputs it needs (PhaseLayout).
+/// x (at every offset) and y hold kDepthwiseSlack values past n: the AVX2 kernel
+/// computes its tail 8 wide.
 constexpr int64_t kDepthwiseSlack = 8;
 struct DepthwisePlane {
   const float* x;

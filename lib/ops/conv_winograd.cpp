@@ -205,11 +205,8 @@ void conv_winograd_f43(const ConvParams& p, const GemmKernelSet& ks, const Winog
   int64_t block = kBlockBytes / (int64_t(sizeof(float)) * kPositions * (C + K));
   block = std::clamp<int64_t>(block / kLanes * kLanes, 4 * kLanes, 64 * kLanes);
   block = std::min(block, ceil_div(g.total, kLanes) * kLanes);
-  // On this thread's scratch (slot 3: not used by GEMM tasks),
-  // V [36][C][block] and M [36][K][block]; each position's matrix starts one cache
-  // line further round the 4 KiB set cycle than the last, else with C * block a
-  // multiple of 2 KiB (64 x 168 here) the 36 streams of a transform shared 2 sets of L1.
-  const int64_t v_pos = C * block + 16, m_pos = K * block + 16;
+  // V [36][C][block] and M [36][K][block], on this thread's scratch (slot 3: not used by GEMM tasks).
+  const int64_t v_pos = C * block, m_pos = K * block;  // floats per position
   float* v = gemm_scratch(3, static_cast<size_t>(kPositions * (v_pos + m_pos)));
   float* m = v + kPositions * v_pos;
   std::vector<TileSpot> spots(static_cast<size_t>(block));

@@ -116,14 +116,9 @@ PackedA::PackedA(const GemmKernelSet& ks, int64_t m, int64_t k, MatrixView a, fl
 }
 
 PackedB::PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, MatrixView b)
-    : k_(k), n_(n), padded_cols_(round_up(n, ks.nr)), nr_(ks.nr), isa_(ks.isa) {
-  const size_t floats = static_cast<size_t>(std::max<int64_t>(1, padded_cols_ * k));
-  data_ = std::static_pointer_cast<float>(aligned_buffer(floats * sizeof(float), true));
-  for (int64_t k0 = 0; k0 < k; k0 += ks.kc) {
-    const int64_t kc = std::min(ks.kc, k - k0);
-    pack_b_block(b, k0, kc, 0, n, nr_, data_.get() + k0 * padded_cols_);
-  }
-}
+    : PackedB(ks, k, n, [b](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+        pack_b_block(b, k0, kc, n0, nc, nr, dst);
+      }) {}
 
 PackedB::PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, const PackBFn& pack)
     : k_(k), n_(n), padded_cols_(round_up(n, ks.nr)), nr_(ks.nr), isa_(ks.isa) {
@@ -249,14 +244,7 @@ void gemm_f32(const GemmKernelSet& ks, const GemmShape& s, int64_t batch,
       GemmOperands op;
       bind(t, op);
       if (op.packed_b) continue;
-      if (op.pack_b) {
-        shared_b[t] = PackedB(ks, s.k, s.n, *op.pack_b);
-      } else {
-        const MatrixView b = op.b;
-        shared_b[t] = PackedB(ks, s.k, s.n, [&b](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
-          pack_b_block(b, k0, kc, n0, nc, nr, dst);
-        });
-      }
+      shared_b[t] = op.pack_b ? PackedB(ks, s.k, s.n, *op.pack_b) : PackedB(ks, s.k, s.n, op.b);
     }
   }
   parallel_for(0, batch * per_gemm, 1, [&](int64_t lo, int64_t hi) {

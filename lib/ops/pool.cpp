@@ -308,8 +308,8 @@ const char* pool_name(PoolKind kind) {
   return kind == PoolKind::kMax ? "MaxPool" : (kind == PoolKind::kAverage ? "AveragePool" : "LpPool");
 }
 
-// `impl` becomes the path taken (for --profile): "<Op>_<path>".
-Status run_pool(const PoolParams& p, bool want_indices, KernelContext& ctx, std::string& impl) {
+// `path` becomes the path taken (for --profile).
+Status run_pool(const PoolParams& p, bool want_indices, KernelContext& ctx, const char*& path) {
   const Tensor* x = ctx.input(0);
   if (!x) return invalid_model(std::string(pool_name(p.kind)) + " needs an input");
   if (!pool_dtype_ok(p.kind, x->dtype())) return dtype_unsupported(pool_name(p.kind), x->dtype());
@@ -324,9 +324,9 @@ Status run_pool(const PoolParams& p, bool want_indices, KernelContext& ctx, std:
   }
   if (ctx.use_reference()) {
     pool_ref(p, g, *x, *y, indices);
-    impl = std::string(pool_name(p.kind)) + "_ref";
+    path = "ref";
   } else {
-    impl = std::string(pool_name(p.kind)) + "_" + pool_fast(p, g, *x, *y, indices);
+    path = pool_fast(p, g, *x, *y, indices);
   }
   return Status::ok();
 }
@@ -334,13 +334,13 @@ Status run_pool(const PoolParams& p, bool want_indices, KernelContext& ctx, std:
 class PoolKernel final : public Kernel {
  public:
   PoolKernel(PoolParams p, bool want_indices) : p_(std::move(p)), want_indices_(want_indices) {}
-  Status run(KernelContext& ctx) override { return run_pool(p_, want_indices_, ctx, impl_); }
-  std::string impl_name() const override { return impl_; }
+  Status run(KernelContext& ctx) override { return run_pool(p_, want_indices_, ctx, path_); }
+  std::string impl_name() const override { return std::string(pool_name(p_.kind)) + "_" + path_; }
 
  private:
   PoolParams p_;
   bool want_indices_;
-  std::string impl_ = "pool";
+  const char* path_ = "not_run";
 };
 
 Result<std::unique_ptr<Kernel>> make_pool(const NodeDesc& node, PoolKind kind) {

@@ -251,22 +251,6 @@ bool use_direct_depthwise_q(const ConvParams& p) {
          p.kernel_size() <= 64;
 }
 
-// Rows of 7x7 and 14x14 output planes: fixed-size moves (the last overlapping)
-// instead of a memcpy call for a handful of bytes.
-inline void copy_bytes_short(const uint8_t* src, int64_t n, uint8_t* dst) {
-  if (n > 32) {
-    std::memcpy(dst, src, static_cast<size_t>(n));
-  } else if (n >= 8) {
-    for (int64_t i = 0; i + 8 < n; i += 8) std::memcpy(dst + i, src + i, 8);
-    std::memcpy(dst + n - 8, src + n - 8, 8);
-  } else if (n >= 4) {
-    std::memcpy(dst, src, 4);
-    std::memcpy(dst + n - 4, src + n - 4, 4);
-  } else {
-    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
-  }
-}
-
 // Depthwise 2-D: each plane is copied once into its phase-split padded form
 // (PhaseLayout), so the whole plane is one row-kernel call over out_h rows of
 // phase_w values (the phase_w - out_w columns past each row's end are computed and
@@ -281,8 +265,8 @@ void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const
   // The run is rounded up to whole 16-wide chunks (the row kernel's and the
   // requantisation's vectors, no tails): the extra sums read the slack below and are dropped.
   const int64_t n_acc = round_up(out_h * L.phase_w, 16);
-  // Past the sub-planes: the row kernel's 16-wide tail, plus the last row's dropped
-  // columns reaching one row further.
+  // Past the sub-planes: the run's rounding up to 16 (kQdwSlack), plus the last
+  // row's dropped columns reaching one row further.
   const int64_t plane_len = L.plane_len() + kQdwSlack + L.phase_w;
   // Zero-point-free weights of every channel, once per call.
   std::vector<int16_t> wv(static_cast<size_t>(p.in_channels * taps));
@@ -307,10 +291,10 @@ void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const
       k.dw_row(xp, tap0.data(), wv.data() + c * taps, taps, n_acc, acc);
       if (a.requant) {
         k.requant(acc, n_acc, a.bias ? a.bias[c] : 0, a.out_scale[c], a.y_zp, y_signed, plane_q8);
-        // memcpy per row: a byte loop here would reload every captured value per
-        // byte (a uint8_t store may alias anything).
+        // Fixed-size moves per row: a byte loop here would reload every captured
+        // value per byte (a uint8_t store may alias anything).
         uint8_t* yp = static_cast<uint8_t*>(y) + plane * out_h * q;
-        for (int64_t oy = 0; oy < out_h; ++oy) copy_bytes_short(plane_q8 + oy * L.phase_w, q, yp + oy * q);
+        for (int64_t oy = 0; oy < out_h; ++oy) copy_short(plane_q8 + oy * L.phase_w, q, yp + oy * q);
       } else {
         int32_t* yp = static_cast<int32_t*>(y) + plane * out_h * q;
         for (int64_t oy = 0; oy < out_h; ++oy) std::memcpy(yp + oy * q, acc + oy * L.phase_w, sizeof(int32_t) * q);
