@@ -199,13 +199,14 @@ PhaseLayout phase_layout(const ConvParams& p) {
     L.phase_ix0[phase] = ((phase - pw) % L.sw + L.sw) % L.sw;  // first ix with (ix + pw) % sw == phase
     L.phase_dst0[phase] = phase * L.sub + (L.phase_ix0[phase] + pw) / L.sw;
   }
+  for (int64_t yy = L.yy_lo; yy < L.yy_hi; ++yy) L.input_row_start.push_back(L.row_start(yy));
   return L;
 }
 
 void fill_phase_plane_f32(const PhaseLayout& L, Isa isa, const float* src, float* dst) {
   for (int64_t yy = L.yy_lo; yy < L.yy_hi; ++yy) {
     const float* in = src + (yy - L.ph) * L.in_w;
-    float* row = dst + L.row_start(yy);
+    float* row = dst + L.input_row_start[yy - L.yy_lo];
     if (L.sw == 1) {
       copy_short(in, L.n_in, row + L.phase_dst0[0]);
       continue;

@@ -96,6 +96,9 @@ struct PhaseLayout {
   // Per column phase: the first input column landing there and its place in a
   // sub-plane row; the same for every row, so the divisions stay out of the copy loops.
   std::vector<int64_t> phase_ix0, phase_dst0;
+  // row_start() of the padded rows holding input rows, [yy_lo, yy_hi): made once,
+  // since its 64-bit divisions cost more than copying a 7-wide row.
+  std::vector<int64_t> input_row_start;
   int64_t plane_len() const { return sh * sw * sub; }
   /// Where the tap at padded offset (row, col) from output (0, 0) reads.
   int64_t tap(int64_t row, int64_t col) const {

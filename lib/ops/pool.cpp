@@ -454,6 +454,23 @@ const char* pool_fast(const PoolParams& p, const PoolGeometry& g, const Tensor& 
   return path;
 }
 
+namespace {
+
+// Eight independent partial sums (two vectors of doubles once vectorised): a
+// single chain of double adds waits on add latency for every value, which made a
+// 1280 x 7 x 7 average pool 4x slower than reading it.
+template <class T>
+double sum_in_double(const T* v, int64_t n) {
+  double part[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) part[k] += static_cast<double>(v[i + k]);
+  for (; i < n; ++i) part[0] += static_cast<double>(v[i]);
+  return ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
+}
+
+}  // namespace
+
 void global_pool_fast(PoolKind kind, float pw, const Tensor& x, Tensor& y) {
   const int64_t planes = x.rank() >= 2 ? x.dim(0) * x.dim(1) : 0;
   const int64_t plane = planes ? x.numel() / planes : 0;
@@ -471,8 +488,7 @@ void global_pool_fast(PoolKind kind, float pw, const Tensor& x, Tensor& y) {
         } else if constexpr (std::is_floating_point_v<T>) {
           double s = 0;
           if (kind == PoolKind::kAverage) {
-            for (int64_t i = 0; i < plane; ++i) s += v[i];
-            yp[c] = static_cast<T>(s / static_cast<double>(plane));
+            yp[c] = static_cast<T>(sum_in_double(v, plane) / static_cast<double>(plane));
           } else {
             for (int64_t i = 0; i < plane; ++i) s += lp_power(static_cast<double>(v[i]), pw);
             yp[c] = static_cast<T>(lp_root(s, pw));

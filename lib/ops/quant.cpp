@@ -84,7 +84,7 @@ void fill_phase_plane(const PhaseLayout& L, const QKernels& k, const uint8_t* sr
                       int16_t* dst) {
   for (int64_t yy = L.yy_lo; yy < L.yy_hi; ++yy) {
     const uint8_t* in = src + (yy - L.ph) * L.in_w;
-    int16_t* row = dst + L.row_start(yy);
+    int16_t* row = dst + L.input_row_start[yy - L.yy_lo];
     if (L.sw == 1) {
       k.widen_row(in, x_signed, x_zp, L.n_in, row + L.phase_dst0[0]);
     } else if (L.sw == 2) {  // even input columns go to the phase starting at ix 0, odd ones to the other

@@ -1,5 +1,5 @@
-// Depthwise conv plane kernel for AVX2+FMA: 8 outputs per vector, four vectors
-// in flight to cover FMA latency. The caller (ops/conv.cpp) pre-pads and
+// Depthwise conv plane kernel for AVX2+FMA: 8 outputs per vector, up to four
+// vectors in flight to cover FMA latency, the remainder included. The caller (ops/conv.cpp) pre-pads and
 // phase-splits the input (PhaseLayout), so a whole plane is one run and every
 // tap a contiguous load; the tail goes 8 wide into the run's slack, so a 7x7
 // plane (63 outputs) costs 8 vectors, not 7 vectors and 63 scalar sums.
@@ -27,47 +27,60 @@ inline __m256 apply_epilogue(__m256 v, const Epilogue& e) {
 }  // namespace
 
 void deinterleave2_f32__avx2(const float* src, int64_t pairs, float* even, float* odd) noexcept {
-  int64_t i = 0;
-  for (; i + 8 <= pairs; i += 8) {
-    const __m256 a = _mm256_loadu_ps(src + 2 * i), b = _mm256_loadu_ps(src + 2 * i + 8);
-    // shuffle_ps picks per 128-bit lane (a0 a2 b0 b2 | a4 a6 b4 b6); the 64-bit permute restores the order.
-    const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-    _mm256_storeu_ps(even + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8)));
-    _mm256_storeu_ps(odd + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8)));
+  // The last vector overlaps the one before it (same values rewritten), so a
+  // row of 28 or 7 pairs has no scalar tail.
+  if (pairs >= 8) {
+    const auto eight = [&](int64_t i) {
+      const __m256 a = _mm256_loadu_ps(src + 2 * i), b = _mm256_loadu_ps(src + 2 * i + 8);
+      // shuffle_ps picks per 128-bit lane (a0 a2 b0 b2 | a4 a6 b4 b6); the 64-bit permute restores the order.
+      const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+      _mm256_storeu_ps(even + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8)));
+      _mm256_storeu_ps(odd + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8)));
+    };
+    int64_t i = 0;
+    for (; i + 8 <= pairs; i += 8) eight(i);
+    if (i < pairs) eight(pairs - 8);
+  } else if (pairs >= 4) {
+    const auto four = [&](int64_t i) {
+      const __m128 a = _mm_loadu_ps(src + 2 * i), b = _mm_loadu_ps(src + 2 * i + 4);
+      _mm_storeu_ps(even + i, _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
+      _mm_storeu_ps(odd + i, _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+    };
+    four(0);
+    four(pairs - 4);
+  } else {
+    for (int64_t i = 0; i < pairs; ++i) even[i] = src[2 * i], odd[i] = src[2 * i + 1];
   }
-  for (; i < pairs; ++i) even[i] = src[2 * i], odd[i] = src[2 * i + 1];
 }
 
+namespace {
+
+// NV vectors of outputs from i on, NV independent FMA chains.
+template <int NV>
+inline void dw_vectors(const DepthwisePlane& d, int64_t i, const Epilogue& e) {
+  __m256 acc[NV];
+  for (int v = 0; v < NV; ++v) acc[v] = _mm256_set1_ps(d.bias);
+  for (int64_t t = 0; t < d.taps; ++t) {
+    const __m256 wv = _mm256_set1_ps(d.w[t]);
+    const float* x = d.x + d.offset[t] + i;
+    for (int v = 0; v < NV; ++v) acc[v] = _mm256_fmadd_ps(_mm256_loadu_ps(x + 8 * v), wv, acc[v]);
+  }
+  for (int v = 0; v < NV; ++v) _mm256_storeu_ps(d.y + i + 8 * v, apply_epilogue(acc[v], e));
+}
+
+}  // namespace
+
 void conv_dw_f32_plane__avx2(const DepthwisePlane& d, const Epilogue& e) noexcept {
-  const __m256 bias = _mm256_set1_ps(d.bias);
-  const int64_t taps = d.taps, n = d.n;
-  const int64_t* off = d.offset;
-  const float* w = d.w;
   int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    __m256 acc0 = bias, acc1 = bias, acc2 = bias, acc3 = bias;
-    for (int64_t t = 0; t < taps; ++t) {
-      const __m256 wv = _mm256_set1_ps(w[t]);
-      const float* x = d.x + off[t] + i;
-      acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x), wv, acc0);
-      acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 8), wv, acc1);
-      acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 16), wv, acc2);
-      acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 24), wv, acc3);
-    }
-    _mm256_storeu_ps(d.y + i, apply_epilogue(acc0, e));
-    _mm256_storeu_ps(d.y + i + 8, apply_epilogue(acc1, e));
-    _mm256_storeu_ps(d.y + i + 16, apply_epilogue(acc2, e));
-    _mm256_storeu_ps(d.y + i + 24, apply_epilogue(acc3, e));
-  }
-  for (; i + 8 <= n; i += 8) {
-    __m256 acc = bias;
-    for (int64_t t = 0; t < taps; ++t) acc = _mm256_fmadd_ps(_mm256_loadu_ps(d.x + off[t] + i), _mm256_set1_ps(w[t]), acc);
-    _mm256_storeu_ps(d.y + i, apply_epilogue(acc, e));
-  }
-  if (i < n) {  // the tail 8 wide: x and y have kDepthwiseSlack values past n
-    __m256 acc = bias;
-    for (int64_t t = 0; t < taps; ++t) acc = _mm256_fmadd_ps(_mm256_loadu_ps(d.x + off[t] + i), _mm256_set1_ps(w[t]), acc);
-    _mm256_storeu_ps(d.y + i, apply_epilogue(acc, e));
+  for (; i + 32 <= d.n; i += 32) dw_vectors<4>(d, i, e);
+  // The rest (up to 31 outputs) as independent chains too: one chain of 9 taps
+  // per vector would wait on FMA latency. The last vector runs into the slack.
+  switch ((d.n - i + 7) / 8) {
+    case 4: dw_vectors<4>(d, i, e); break;
+    case 3: dw_vectors<3>(d, i, e); break;
+    case 2: dw_vectors<2>(d, i, e); break;
+    case 1: dw_vectors<1>(d, i, e); break;
+    default: break;
   }
 }
 
