@@ -283,19 +283,20 @@ void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const
     // the padding (and the slack) stays 0 from plane to plane.
     int16_t* xp = scratch16(0, static_cast<size_t>(plane_len));
     std::memset(xp, 0, sizeof(int16_t) * plane_len);
-    int32_t* acc = reinterpret_cast<int32_t*>(gemm_scratch(1, static_cast<size_t>(n_acc)));
+    int32_t* acc = a.requant ? nullptr : reinterpret_cast<int32_t*>(gemm_scratch(1, static_cast<size_t>(n_acc)));
     uint8_t* plane_q8 = a.requant ? reinterpret_cast<uint8_t*>(gemm_scratch(2, static_cast<size_t>(n_acc + 3) / 4)) : nullptr;
     for (int64_t plane = lo; plane < hi; ++plane) {
       const int64_t c = plane % p.in_channels;
       fill_phase_plane(L, k, xb + plane * L.in_h * L.in_w, x_signed, a.x_zp, xp);
-      k.dw_row(xp, tap0.data(), wv.data() + c * taps, taps, n_acc, acc);
       if (a.requant) {
-        k.requant(acc, n_acc, a.bias ? a.bias[c] : 0, a.out_scale[c], a.y_zp, y_signed, plane_q8);
+        const QDwRequant rq{a.bias ? a.bias[c] : 0, a.out_scale[c], a.y_zp, y_signed};
+        k.dw_requant_row(xp, tap0.data(), wv.data() + c * taps, taps, n_acc, rq, plane_q8);
         // Fixed-size moves per row: a byte loop here would reload every captured
         // value per byte (a uint8_t store may alias anything).
         uint8_t* yp = static_cast<uint8_t*>(y) + plane * out_h * q;
         for (int64_t oy = 0; oy < out_h; ++oy) copy_short(plane_q8 + oy * L.phase_w, q, yp + oy * q);
       } else {
+        k.dw_row(xp, tap0.data(), wv.data() + c * taps, taps, n_acc, acc);
         int32_t* yp = static_cast<int32_t*>(y) + plane * out_h * q;
         for (int64_t oy = 0; oy < out_h; ++oy) std::memcpy(yp + oy * q, acc + oy * L.phase_w, sizeof(int32_t) * q);
       }

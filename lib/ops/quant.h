@@ -147,6 +147,19 @@ void qdw_row__avx2(const int16_t* x, const int64_t* tap_offset, const int16_t* w
                    int32_t* acc) noexcept;
 void qdw_row__scalar(const int16_t* x, const int64_t* tap_offset, const int16_t* w, int taps, int64_t q,
                      int32_t* acc) noexcept;
+/// The requantisation of one depthwise channel's sums.
+struct QDwRequant {
+  int32_t bias;
+  float scale;
+  int32_t zp;
+  bool is_signed;
+};
+/// qdw_row then requantize_row in one pass, the sums never stored: y[i] for
+/// i < n, n a multiple of 16.
+void qdw_requant_row__avx2(const int16_t* x, const int64_t* tap_offset, const int16_t* w, int taps, int64_t n,
+                           const QDwRequant& rq, uint8_t* y) noexcept;
+void qdw_requant_row__scalar(const int16_t* x, const int64_t* tap_offset, const int16_t* w, int taps, int64_t n,
+                             const QDwRequant& rq, uint8_t* y) noexcept;
 
 /// dst[i] = src[i] - zp as int16, i < n; src is int8 (is_signed) or uint8.
 void qwiden_row__avx2(const void* src, bool is_signed, int32_t zp, int64_t n, int16_t* dst) noexcept;

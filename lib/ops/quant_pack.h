@@ -25,6 +25,7 @@ struct QKernels {
   decltype(&qgemm_s16_ukernel_1x16__avx2) ukernel_1x16;
   decltype(&requantize_row__avx2) requant;
   decltype(&qdw_row__avx2) dw_row;
+  decltype(&qdw_requant_row__avx2) dw_requant_row;
   decltype(&qwiden_row__avx2) widen_row;
   decltype(&qwiden_deinterleave2__avx2) widen_deint2;
   decltype(&qwiden_interleave2__avx2) widen_interleave2;

@@ -101,6 +101,17 @@ void qdw_row__scalar(const int16_t* x, const int64_t* tap_offset, const int16_t*
   }
 }
 
+void qdw_requant_row__scalar(const int16_t* x, const int64_t* tap_offset, const int16_t* w, int taps, int64_t n,
+                             const QDwRequant& rq, uint8_t* y) noexcept {
+  int32_t acc[16];
+  for (int64_t ox = 0; ox < n; ox += 16) {
+    for (int64_t i = 0; i < 16; ++i) acc[i] = 0;
+    for (int t = 0; t < taps; ++t)
+      for (int64_t i = 0; i < 16; ++i) acc[i] += int32_t(w[t]) * x[tap_offset[t] + ox + i];
+    requantize_row__scalar(acc, 16, rq.bias, rq.scale, rq.zp, rq.is_signed, y + ox);
+  }
+}
+
 void qgemm_s16_ukernel_4x8__scalar(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb, int32_t* c,
                                    int64_t ldc) noexcept {
   int32_t acc[kQgemmMr][8] = {};

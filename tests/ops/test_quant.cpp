@@ -240,6 +240,37 @@ TEST_CASE("int8 micro-kernels: fused requantisation, the 4x8 tail and the 1x16 r
   }
 }
 
+TEST_CASE("int8 depthwise row with fused requantisation equals the row kernel then requantize_row", "[quant]") {
+  std::mt19937 rng(17);
+  std::uniform_int_distribution<int> v(-255, 255);
+  // A 12-wide padded plane: taps at (row, col) offsets of 3x3, 1x1 and 5x5 (dilation 2) kernels.
+  for (int taps_side : {1, 3, 5})
+    for (int64_t n : {16, 48, 64, 224}) {
+      const int64_t ld = 12, taps = taps_side * taps_side;
+      std::vector<int64_t> offs;
+      for (int i = 0; i < taps_side; ++i)
+        for (int j = 0; j < taps_side; ++j) offs.push_back(i * 2 * ld + j * 2);
+      std::vector<int16_t> x(static_cast<size_t>(n + offs.back() + 1)), w(static_cast<size_t>(taps));
+      for (auto& e : x) e = static_cast<int16_t>(v(rng));
+      for (auto& e : w) e = static_cast<int16_t>(v(rng));
+      for (bool is_signed : {false, true}) {
+        INFO("taps " << taps << " n " << n << (is_signed ? " int8" : " uint8"));
+        const QDwRequant rq{is_signed ? -9000 : 4321, 0.0009f, is_signed ? 3 : 120, is_signed};
+        std::vector<int32_t> acc(static_cast<size_t>(n));
+        qdw_row__scalar(x.data(), offs.data(), w.data(), static_cast<int>(taps), n, acc.data());
+        std::vector<uint8_t> want(static_cast<size_t>(n + 1), 77), got = want;
+        requantize_row__scalar(acc.data(), n, rq.bias, rq.scale, rq.zp, rq.is_signed, want.data());
+        qdw_requant_row__scalar(x.data(), offs.data(), w.data(), static_cast<int>(taps), n, rq, got.data());
+        CHECK(got == want);
+        if (cpu_features().avx2) {
+          std::vector<uint8_t> got_avx2(static_cast<size_t>(n + 1), 77);
+          qdw_requant_row__avx2(x.data(), offs.data(), w.data(), static_cast<int>(taps), n, rq, got_avx2.data());
+          CHECK(got_avx2 == want);  // the sentinel past n included
+        }
+      }
+    }
+}
+
 TEST_CASE("QLinearConv u8 x s8 1x1 on vpmaddubsw (split weights) matches the reference bit for bit", "[quant]") {
   std::mt19937 rng(21);
   struct Case {

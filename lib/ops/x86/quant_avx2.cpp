@@ -125,40 +125,95 @@ void requantize_row__avx2(const int32_t* acc, int64_t n, int32_t bias, float sca
   }
 }
 
-void qdw_row__avx2(const int16_t* x, const int64_t* tap_offset, const int16_t* w, int taps, int64_t q,
-                   int32_t* acc) noexcept {
+namespace {
+
+// A depthwise channel's taps as the kernels read them, set up once per channel
+// rather than per 16 outputs: the weights paired (t, t + 1) and broadcast for
+// vpmaddwd (an odd last tap pairs with 0), and the offsets. kTaps > 0 fixes the
+// count at compile time (3x3: fully unrolled, the 5 pairs in registers).
+template <int kTaps>
+struct DwTaps {
+  static constexpr int kMax = kTaps > 0 ? kTaps : 64;  // use_direct_depthwise_q caps taps at 64
+  __m256i pair[(kMax + 1) / 2];
+  int64_t offset[kMax];
+  int taps;
+  DwTaps(const int64_t* tap_offset, const int16_t* w, int n) : taps(kTaps > 0 ? kTaps : n) {
+    for (int t = 0; t < taps; ++t) offset[t] = tap_offset[t];
+    for (int t = 0; t < taps; t += 2) {
+      const int32_t hi = t + 1 < taps ? int32_t(uint16_t(w[t + 1])) << 16 : 0;
+      pair[t / 2] = _mm256_set1_epi32(int32_t(uint16_t(w[t])) | hi);
+    }
+  }
+};
+
+// Sixteen depthwise sums from ox on, in order (out[0]: ox..ox+7, out[1]: the next 8).
+// Two taps per vpmaddwd, their inputs interleaved; unpacklo/hi work per 128-bit
+// lane, so lo holds outputs 0-3 and 8-11, hi 4-7 and 12-15.
+template <int kTaps>
+inline void qdw_sums16(const int16_t* x, const DwTaps<kTaps>& d, int64_t ox, __m256i out[2]) {
+  const int taps = kTaps > 0 ? kTaps : d.taps;
+  __m256i lo = _mm256_setzero_si256(), hi = lo;
+  for (int t = 0; t < taps; t += 2) {
+    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + d.offset[t] + ox));
+    const __m256i x1 = t + 1 < taps ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + d.offset[t + 1] + ox))
+                                    : _mm256_setzero_si256();
+    lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1), d.pair[t / 2]));
+    hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1), d.pair[t / 2]));
+  }
+  out[0] = _mm256_permute2x128_si256(lo, hi, 0x20);
+  out[1] = _mm256_permute2x128_si256(lo, hi, 0x31);
+}
+
+template <int kTaps>
+void qdw_row(const int16_t* x, const DwTaps<kTaps>& d, int64_t q, int32_t* acc) {
   int64_t ox = 0;
   for (; ox + 16 <= q; ox += 16) {
-    // Two taps per vpmaddwd: interleave their inputs, broadcast their weights as a pair.
-    // unpacklo/hi work per 128-bit lane, so lo holds outputs 0-3 and 8-11, hi 4-7 and 12-15.
-    __m256i lo = _mm256_setzero_si256(), hi = lo;
-    int t = 0;
-    for (; t + 2 <= taps; t += 2) {
-      const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + tap_offset[t] + ox));
-      const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + tap_offset[t + 1] + ox));
-      const __m256i wp = _mm256_set1_epi32(int32_t(uint16_t(w[t])) | (int32_t(uint16_t(w[t + 1])) << 16));
-      lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1), wp));
-      hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1), wp));
-    }
-    if (t < taps) {
-      const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + tap_offset[t] + ox));
-      const __m256i z = _mm256_setzero_si256();
-      const __m256i wp = _mm256_set1_epi32(int32_t(uint16_t(w[t])));
-      lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, z), wp));
-      hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, z), wp));
-    }
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + ox), _mm256_permute2x128_si256(lo, hi, 0x20));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + ox + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
+    __m256i sums[2];
+    qdw_sums16(x, d, ox, sums);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + ox), sums[0]);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + ox + 8), sums[1]);
   }
   if (ox < q) {
     // The plane has kQdwSlack readable values past every row (see quant.h), so the
     // last chunk is computed 16 wide and only its first q - ox sums are kept.
-    int64_t offs[64];
-    for (int t = 0; t < taps; ++t) offs[t] = tap_offset[t] + ox;
+    __m256i sums[2];
+    qdw_sums16(x, d, ox, sums);
     alignas(32) int32_t tmp[16];
-    qdw_row__avx2(x, offs, w, taps, 16, tmp);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), sums[0]);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(tmp + 8), sums[1]);
     for (int64_t i = 0; i < q - ox; ++i) acc[ox + i] = tmp[i];
   }
+}
+
+template <int kTaps>
+void qdw_requant_row(const int16_t* x, const DwTaps<kTaps>& d, int64_t n, const QDwRequant& rq, uint8_t* y) {
+  const float lo = float((rq.is_signed ? -128 : 0) - rq.zp), hi = float((rq.is_signed ? 127 : 255) - rq.zp);
+  const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi), scale = _mm256_set1_ps(rq.scale);
+  const __m256i vzp = _mm256_set1_epi32(rq.zp), bias = _mm256_set1_epi32(rq.bias);
+  for (int64_t ox = 0; ox < n; ox += 16) {
+    __m256i sums[2];
+    qdw_sums16(x, d, ox, sums);
+    const __m256i r0 = x86::requantize8(_mm256_add_epi32(sums[0], bias), scale, vlo, vhi, vzp);
+    const __m256i r1 = x86::requantize8(_mm256_add_epi32(sums[1], bias), scale, vlo, vhi, vzp);
+    const __m256i s16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(r0, r1), 0xD8);  // 16 int16 in order
+    const __m128i s16lo = _mm256_castsi256_si128(s16), s16hi = _mm256_extracti128_si256(s16, 1);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + ox),
+                     rq.is_signed ? _mm_packs_epi16(s16lo, s16hi) : _mm_packus_epi16(s16lo, s16hi));
+  }
+}
+
+}  // namespace
+
+void qdw_row__avx2(const int16_t* x, const int64_t* tap_offset, const int16_t* w, int taps, int64_t q,
+                   int32_t* acc) noexcept {
+  if (taps == 9) qdw_row(x, DwTaps<9>(tap_offset, w, 9), q, acc);
+  else qdw_row(x, DwTaps<0>(tap_offset, w, taps), q, acc);
+}
+
+void qdw_requant_row__avx2(const int16_t* x, const int64_t* tap_offset, const int16_t* w, int taps, int64_t n,
+                           const QDwRequant& rq, uint8_t* y) noexcept {
+  if (taps == 9) qdw_requant_row(x, DwTaps<9>(tap_offset, w, 9), n, rq, y);
+  else qdw_requant_row(x, DwTaps<0>(tap_offset, w, taps), n, rq, y);
 }
 
 namespace {
@@ -169,56 +224,83 @@ inline __m256i widen16(const void* p, bool is_signed) {
 }
 }  // namespace
 
+// The widening copies below finish a row with an overlapping last vector (the
+// same values written twice) instead of a scalar tail: MobileNet's rows are 7,
+// 14, 28 or 56 values, and its stride-2 rows 7 or 14 pairs.
 void qwiden_row__avx2(const void* src, bool is_signed, int32_t zp, int64_t n, int16_t* dst) noexcept {
   const uint8_t* s = static_cast<const uint8_t*>(src);
   const __m256i vzp = _mm256_set1_epi16(static_cast<int16_t>(zp));
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
+  const __m128i vzp128 = _mm256_castsi256_si128(vzp);
+  const auto sixteen = [&](int64_t i) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), _mm256_sub_epi16(widen16(s + i, is_signed), vzp));
-  if (i + 8 <= n) {  // MobileNet rows of 56 and 28 end in 8 or 12
+  };
+  const auto eight = [&](int64_t i) {
     const __m128i raw = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s + i));
     const __m128i w = is_signed ? _mm_cvtepi8_epi16(raw) : _mm_cvtepu8_epi16(raw);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm_sub_epi16(w, _mm256_castsi256_si128(vzp)));
-    i += 8;
-  }
-  if (i + 4 <= n) {  // and rows of 14 and 7 in 4
-    int32_t four;
-    std::memcpy(&four, s + i, 4);
-    const __m128i raw = _mm_cvtsi32_si128(four);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm_sub_epi16(w, vzp128));
+  };
+  const auto four = [&](int64_t i) {
+    int32_t bytes;
+    std::memcpy(&bytes, s + i, 4);
+    const __m128i raw = _mm_cvtsi32_si128(bytes);
     const __m128i w = is_signed ? _mm_cvtepi8_epi16(raw) : _mm_cvtepu8_epi16(raw);
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + i), _mm_sub_epi16(w, _mm256_castsi256_si128(vzp)));
-    i += 4;
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + i), _mm_sub_epi16(w, vzp128));
+  };
+  if (n >= 16) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) sixteen(i);
+    if (i < n) sixteen(n - 16);
+  } else if (n >= 8) {
+    eight(0), eight(n - 8);
+  } else if (n >= 4) {
+    four(0), four(n - 4);
+  } else {
+    qwiden_row__scalar(s, is_signed, zp, n, dst);
   }
-  if (i < n) qwiden_row__scalar(s + i, is_signed, zp, n - i, dst + i);
 }
 
 void qwiden_deinterleave2__avx2(const void* src, bool is_signed, int32_t zp, int64_t pairs, int16_t* even,
                                 int16_t* odd) noexcept {
   const uint8_t* s = static_cast<const uint8_t*>(src);
   const __m256i vzp = _mm256_set1_epi16(static_cast<int16_t>(zp));
-  int64_t i = 0;
-  for (; i + 16 <= pairs; i += 16) {
-    // Each int32 lane of a widened vector holds one (even, odd) pair: shifts split
-    // them with their sign, packs join the halves (packs works per 128-bit lane,
-    // hence the final 64-bit permute).
+  const __m128i vzp128 = _mm256_castsi256_si128(vzp);
+  // Each int32 lane of a widened vector holds one (even, odd) pair: shifts split
+  // them with their sign, packs join the halves (packs works per 128-bit lane,
+  // hence the 64-bit permute).
+  const auto sixteen = [&](int64_t i) {
     const __m256i w0 = widen16(s + 2 * i, is_signed), w1 = widen16(s + 2 * i + 16, is_signed);
     const __m256i e = _mm256_packs_epi32(_mm256_srai_epi32(_mm256_slli_epi32(w0, 16), 16),
                                          _mm256_srai_epi32(_mm256_slli_epi32(w1, 16), 16));
     const __m256i o = _mm256_packs_epi32(_mm256_srai_epi32(w0, 16), _mm256_srai_epi32(w1, 16));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(even + i), _mm256_sub_epi16(_mm256_permute4x64_epi64(e, 0xD8), vzp));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(odd + i), _mm256_sub_epi16(_mm256_permute4x64_epi64(o, 0xD8), vzp));
-  }
-  if (i + 8 <= pairs) {  // 8 pairs: the same split on one 128-bit lane
+  };
+  const auto eight = [&](int64_t i) {  // the same split on one 128-bit lane
     const __m256i w = widen16(s + 2 * i, is_signed);
     const __m256i e = _mm256_srai_epi32(_mm256_slli_epi32(w, 16), 16), o = _mm256_srai_epi32(w, 16);
-    const __m128i vzp128 = _mm256_castsi256_si128(vzp);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(even + i),
                      _mm_sub_epi16(_mm_packs_epi32(_mm256_castsi256_si128(e), _mm256_extracti128_si256(e, 1)), vzp128));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(odd + i),
                      _mm_sub_epi16(_mm_packs_epi32(_mm256_castsi256_si128(o), _mm256_extracti128_si256(o, 1)), vzp128));
-    i += 8;
+  };
+  const auto four = [&](int64_t i) {  // 8 bytes: four pairs
+    const __m128i raw = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s + 2 * i));
+    const __m128i w = is_signed ? _mm_cvtepi8_epi16(raw) : _mm_cvtepu8_epi16(raw);
+    const __m128i e = _mm_srai_epi32(_mm_slli_epi32(w, 16), 16), o = _mm_srai_epi32(w, 16);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(even + i), _mm_sub_epi16(_mm_packs_epi32(e, e), vzp128));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(odd + i), _mm_sub_epi16(_mm_packs_epi32(o, o), vzp128));
+  };
+  if (pairs >= 16) {
+    int64_t i = 0;
+    for (; i + 16 <= pairs; i += 16) sixteen(i);
+    if (i < pairs) sixteen(pairs - 16);
+  } else if (pairs >= 8) {
+    eight(0), eight(pairs - 8);
+  } else if (pairs >= 4) {
+    four(0), four(pairs - 4);
+  } else {
+    qwiden_deinterleave2__scalar(s, is_signed, zp, pairs, even, odd);
   }
-  if (i < pairs) qwiden_deinterleave2__scalar(s + 2 * i, is_signed, zp, pairs - i, even + i, odd + i);
 }
 
 void qwiden_interleave2__avx2(const void* r0, const void* r1, bool is_signed, int32_t zp, int64_t n,
