@@ -206,12 +206,20 @@ void direct_plane(const PoolParams& p, const PoolGeometry& g, const PlaneTaps& t
       }
 }
 
-// The AVX2 2-D MaxPool applies: float values only, at most 64 taps, and every
-// window holds an input value (otherwise the generic path's identity rules).
+// Stride 1 both ways: the phase plane is the plain padded plane, so a row pass
+// then a column pass (two runs) replace kh * kw taps by kh + kw: YOLOX's SPP
+// pools 13x13 windows.
+bool separable_maxpool_run(const PoolGeometry& g) {
+  return g.axes[1].stride == 1 && g.axes[2].stride == 1 && g.axes[1].kernel > 1 && g.axes[2].kernel > 1;
+}
+
+// The AVX2 2-D MaxPool applies: float values only, at most 64 taps unless
+// separable, and every window holds an input value (otherwise the generic
+// path's identity rules).
 bool use_maxpool2d_avx2(const PoolParams& p, const PoolGeometry& g, const PlaneTaps& taps, bool indices) {
   if (p.kind != PoolKind::kMax || indices || active_isa() < Isa::kAvx2) return false;
   if (g.axes[0].in != 1 || !g.axes[0].identity()) return false;  // 1-D and 2-D only
-  if (g.axes[1].kernel * g.axes[2].kernel > 64) return false;
+  if (g.axes[1].kernel * g.axes[2].kernel > 64 && !separable_maxpool_run(g)) return false;
   for (int a = 1; a < 3; ++a)
     for (int64_t c : taps.axes[a].count)
       if (c == 0) return false;
@@ -229,18 +237,29 @@ void maxpool2d_avx2(const PoolGeometry& g, const float* x, float* y) {
   cp.stride = {1, ah.stride, aw.stride}, cp.dilation = {1, ah.dilation, aw.dilation};
   cp.pad_begin = {0, ah.pad_begin, aw.pad_begin};
   const PhaseLayout L = phase_layout(cp);
-  const std::vector<int64_t> offset = L.tap_offsets(ah.kernel, aw.kernel, ah.dilation, aw.dilation);
   const int64_t n_run = ah.out * L.phase_w, q = aw.out;
+  // Separable: the row pass runs over every padded row read (L.sub values; it
+  // reads at most phase_w past them), the column pass over its result.
+  const bool separable = separable_maxpool_run(g);
+  const std::vector<int64_t> offset = separable ? L.tap_offsets(1, aw.kernel, 1, aw.dilation)
+                                                : L.tap_offsets(ah.kernel, aw.kernel, ah.dilation, aw.dilation);
+  const std::vector<int64_t> column_offset = separable ? L.tap_offsets(ah.kernel, 1, ah.dilation, 1) : offset;
   const int64_t plane_len = L.plane_len() + L.phase_w + 16;  // dropped columns read up to a row past the end
   const int64_t planes = g.batch * g.channels, in_plane = g.in_plane(), out_plane = g.out_plane();
   const int64_t grain = std::max<int64_t>(1, planes / (4 * current_concurrency()));
   parallel_for(0, planes, grain, [&](int64_t lo, int64_t hi) {
     // -inf once per task: every plane writes its values to the same places.
     std::vector<float> padded(static_cast<size_t>(plane_len), -std::numeric_limits<float>::infinity());
-    std::vector<float> run(static_cast<size_t>(n_run));
+    std::vector<float> run(static_cast<size_t>(n_run)), rows(static_cast<size_t>(separable ? L.sub : 0));
     for (int64_t c = lo; c < hi; ++c) {
       fill_phase_plane_f32(L, Isa::kAvx2, x + c * in_plane, padded.data());
-      maxpool_run_f32__avx2(padded.data(), offset.data(), static_cast<int64_t>(offset.size()), n_run, run.data());
+      if (separable) {
+        maxpool_run_f32__avx2(padded.data(), offset.data(), static_cast<int64_t>(offset.size()), L.sub, rows.data());
+        maxpool_run_f32__avx2(rows.data(), column_offset.data(), static_cast<int64_t>(column_offset.size()), n_run,
+                              run.data());
+      } else {
+        maxpool_run_f32__avx2(padded.data(), offset.data(), static_cast<int64_t>(offset.size()), n_run, run.data());
+      }
       float* yp = y + c * out_plane;
       for (int64_t oh = 0; oh < ah.out; ++oh) std::memcpy(yp + oh * q, run.data() + oh * L.phase_w, sizeof(float) * q);
     }
@@ -254,7 +273,7 @@ const char* pool_fast_typed(const PoolParams& p, const PoolGeometry& g, const Te
   if constexpr (std::is_same_v<T, float>) {
     if (use_maxpool2d_avx2(p, g, taps, indices != nullptr)) {
       maxpool2d_avx2(g, x.data<float>(), y.data<float>());
-      return "phase__avx2";
+      return separable_maxpool_run(g) ? "phase_separable__avx2" : "phase__avx2";
     }
   }
   const int64_t planes = g.batch * g.channels, in_plane = g.in_plane(), out_plane = g.out_plane();
