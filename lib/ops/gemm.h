@@ -51,6 +51,11 @@ struct UkernelParams {
 using GemmUkernelFn = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
                                int nr, const UkernelParams& p) noexcept;
 
+// The same tile with B read in place: 16 full columns of a row-major matrix,
+// b[k*ldb + j]; no packing (nr is always NR).
+using GemmStridedBUkernelFn = void (*)(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                                       int mr, const UkernelParams& p) noexcept;
+
 /// One micro-kernel and the cache blocking that suits it.
 struct GemmKernelSet {
   Isa isa;
@@ -60,11 +65,14 @@ struct GemmKernelSet {
   int64_t nc;          // widest N strip handled by one task
   GemmUkernelFn ukernel;
   const char* name;    // "gemm_f32_6x16__avx2"
+  GemmStridedBUkernelFn ukernel_strided_b = nullptr;  // where the ISA has one
 };
 
 // ISA kernels (lib/ops/x86/gemm_*.cpp); raw pointers, no validation.
 void gemm_f32_ukernel_6x16__avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
                                  int nr, const UkernelParams& p) noexcept;
+void gemm_f32_ukernel_6x16_strided_b__avx2(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
+                                           int64_t ldc, int mr, const UkernelParams& p) noexcept;
 void gemm_f32_ukernel_14x32__avx512(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
                                     int nr, const UkernelParams& p) noexcept;
 void gemm_f32_ukernel_4x8__scalar(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,

@@ -163,6 +163,54 @@ TEST_CASE("gemm_f32 row bias, accumulate and fused epilogues", "[ops][gemm]") {
   }
 }
 
+TEST_CASE("gemm_f32 reading B in place equals packing it, bit for bit", "[ops][gemm]") {
+  // Few rows of A (the in-place reads apply up to 48), full and ragged 16-column
+  // panels, K across the 256 block, B a column window of a wider matrix (ld > n),
+  // and 1 KiB-strided rows, which are packed instead.
+  struct Case { int64_t m, n, k, ld; };
+  for (Case t : {Case{5, 40, 3, 40}, Case{6, 16, 300, 19}, Case{13, 50, 257, 64}, Case{48, 200, 70, 203},
+                 Case{24, 33, 513, 1024}, Case{1, 17, 1, 17}}) {
+    CAPTURE(t.m, t.n, t.k, t.ld);
+    Tensor a = random_tensor({t.m, t.k}, 16), b = random_tensor({t.k, t.ld}, 17), bias = random_tensor({t.m}, 18);
+    Tensor c0 = random_tensor({t.m, t.n}, 19);
+    IsaCapGuard guard;
+    for (Isa isa : runnable_isas()) {
+      set_isa_cap(isa);
+      INFO("isa " << isa_name(isa));
+      const GemmKernelSet& ks = gemm_kernels(isa);
+      const PackBFn pack = [&](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+        for (int64_t j = 0; j < nc; j += nr)
+          for (int64_t kk = 0; kk < kc; ++kk)
+            for (int64_t jj = 0; jj < nr; ++jj)
+              dst[(j / nr) * kc * nr + kk * nr + jj] =
+                  j + jj < nc ? b.data<float>()[(k0 + kk) * t.ld + n0 + j + jj] : 0.f;
+      };
+      for (bool accumulate : {false, true})
+        for (int threads : {1, 2}) {
+          CAPTURE(accumulate, threads);
+          Tensor in_place = c0.clone(), packed = c0.clone();
+          GemmShape s;
+          s.m = t.m, s.n = t.n, s.k = t.k, s.accumulate = accumulate, s.epilogue = Epilogue::silu();
+          for (bool read_in_place : {true, false}) {
+            Tensor& c = read_in_place ? in_place : packed;
+            tbb::task_arena arena(threads);
+            arena.execute([&] {
+              gemm_f32(ks, s, 1, [&](int64_t, GemmOperands& op) {
+                op.a = {a.data<float>(), t.k, false};
+                if (read_in_place) op.b = {b.data<float>(), t.ld, false};
+                else op.pack_b = &pack;
+                op.c = c.data<float>();
+                op.ldc = t.n;
+                op.row_bias = bias.data<float>();
+              });
+            });
+          }
+          CHECK(bit_identical(in_place, packed));
+        }
+    }
+  }
+}
+
 TEST_CASE("Gemm and MatMul reject invalid inputs with a Status", "[ops][gemm]") {
   auto fails = [](const NodeDesc& node, const std::vector<Tensor>& in, const char* needle) {
     for (bool ref : {true, false}) {

@@ -25,9 +25,11 @@ inline __m256 apply_epilogue(__m256 v, const Epilogue& e) {
 }
 
 // Full-width tile of `Rows` rows; c has at least 16 writable columns per row.
-template <int Rows>
-inline void tile_rows(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
-                      const UkernelParams& p) noexcept {
+// B is a packed panel (16 floats a k step, aligned), or with kStridedB 16
+// columns of a row-major matrix, ldb apart.
+template <int Rows, bool kStridedB = false>
+inline void tile_rows(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, const UkernelParams& p,
+                      int64_t ldb = kNr) noexcept {
   __m256 lo[Rows], hi[Rows];
 #pragma GCC unroll 6
   for (int i = 0; i < Rows; ++i) {
@@ -38,8 +40,8 @@ inline void tile_rows(int64_t kc, const float* a, const float* b, float* c, int6
   }
 #pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k) {
-    const __m256 b0 = _mm256_load_ps(b);
-    const __m256 b1 = _mm256_load_ps(b + 8);
+    const __m256 b0 = kStridedB ? _mm256_loadu_ps(b) : _mm256_load_ps(b);
+    const __m256 b1 = kStridedB ? _mm256_loadu_ps(b + 8) : _mm256_load_ps(b + 8);
 #pragma GCC unroll 6
     for (int i = 0; i < Rows; ++i) {
       const __m256 ai = _mm256_broadcast_ss(a + i);
@@ -47,7 +49,7 @@ inline void tile_rows(int64_t kc, const float* a, const float* b, float* c, int6
       hi[i] = _mm256_fmadd_ps(ai, b1, hi[i]);
     }
     a += kMr;
-    b += kNr;
+    b += kStridedB ? ldb : kNr;
   }
 #pragma GCC unroll 6
   for (int i = 0; i < Rows; ++i) {
@@ -123,6 +125,18 @@ inline void tile_dispatch(int64_t kc, const float* a, const float* b, float* c, 
 }
 
 }  // namespace
+
+void gemm_f32_ukernel_6x16_strided_b__avx2(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
+                                           int64_t ldc, int mr, const UkernelParams& p) noexcept {
+  switch (mr) {
+    case 1: tile_rows<1, true>(kc, a, b, c, ldc, p, ldb); break;
+    case 2: tile_rows<2, true>(kc, a, b, c, ldc, p, ldb); break;
+    case 3: tile_rows<3, true>(kc, a, b, c, ldc, p, ldb); break;
+    case 4: tile_rows<4, true>(kc, a, b, c, ldc, p, ldb); break;
+    case 5: tile_rows<5, true>(kc, a, b, c, ldc, p, ldb); break;
+    default: tile_rows<6, true>(kc, a, b, c, ldc, p, ldb); break;
+  }
+}
 
 void gemm_f32_ukernel_6x16__avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
                                  int nr, const UkernelParams& p) noexcept {
