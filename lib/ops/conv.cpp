@@ -286,8 +286,8 @@ std::vector<PackedA> pack_conv_weights(const GemmKernelSet& ks, const Shape& w_s
   return packed;
 }
 
-// With a residual, y starts as a copy of it and the GEMM accumulates onto it,
-// so the epilogue applies to conv + bias + residual.
+// With a residual the GEMM accumulates onto it (read in place of y's old value on
+// the first K block), so the epilogue applies to conv + bias + residual.
 void conv_gemm(const ConvParams& p, const GemmKernelSet& ks, const std::vector<PackedA>& w, const float* x,
                const float* bias, float* y, const float* residual) {
   const int64_t cg = p.in_channels / p.group, kg = p.out_channels / p.group;
@@ -334,13 +334,7 @@ void conv_gemm(const ConvParams& p, const GemmKernelSet& ks, const std::vector<P
     }
   GemmShape s;
   s.m = kg, s.n = p.out_pixels(), s.k = cg * p.kernel_size(), s.epilogue = p.activation;
-  if (residual) {
-    const int64_t planes = p.batch * p.out_channels, plane = p.out_pixels();
-    parallel_for(0, planes, std::max<int64_t>(1, (int64_t(1) << 16) / plane), [&](int64_t lo, int64_t hi) {
-      std::memcpy(y + lo * plane, residual + lo * plane, sizeof(float) * (hi - lo) * plane);
-    });
-    s.accumulate = true;
-  }
+  s.accumulate = residual != nullptr;  // read from the residual on the first K block, no copy into y
   gemm_f32(ks, s, batch, [&](int64_t t, GemmOperands& op) {
     const int64_t n = t / p.group, g = t % p.group;
     op.packed_a = &w[g];
@@ -350,6 +344,7 @@ void conv_gemm(const ConvParams& p, const GemmKernelSet& ks, const std::vector<P
       op.pack_b = &im2col[t];
     op.c = y + (n * p.out_channels + g * kg) * p.out_pixels();
     op.ldc = p.out_pixels();
+    op.c_in = residual ? residual + (n * p.out_channels + g * kg) * p.out_pixels() : nullptr;
     op.row_bias = bias ? bias + g * kg : nullptr;
   });
 }

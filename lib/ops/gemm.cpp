@@ -24,7 +24,7 @@ void gemm_f32_ukernel_4x8__scalar(int64_t kc, const float* a, const float* b, fl
   for (int i = 0; i < mr; ++i)
     for (int j = 0; j < nr; ++j) {
       float v = acc[i][j];
-      if (p.load_c) v += c[i * ldc + j];
+      if (p.load_c) v += p.c_in ? p.c_in[i * ldc + j] : c[i * ldc + j];
       if (p.row_bias) v += p.row_bias[i];
       if (p.finish) v = p.epilogue.apply(v);
       c[i * ldc + j] = v;
@@ -167,7 +167,7 @@ TileGrid plan_tiles(const GemmKernelSet& ks, const GemmShape& s, int64_t batch) 
 void gemm_empty_k(const GemmShape& s, const GemmOperands& op) {
   for (int64_t i = 0; i < s.m; ++i)
     for (int64_t j = 0; j < s.n; ++j) {
-      float v = s.accumulate ? op.c[i * op.ldc + j] : 0.f;
+      float v = s.accumulate ? (op.c_in ? op.c_in : op.c)[i * op.ldc + j] : 0.f;
       if (op.row_bias) v += op.row_bias[i];
       op.c[i * op.ldc + j] = s.epilogue.apply(v);
     }
@@ -229,6 +229,7 @@ void gemm_tile(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& 
         for (int64_t i = 0; i < mc; i += mr) {
           const int64_t row = i0 + i;
           p.row_bias = (op.row_bias && k0 == 0) ? op.row_bias + row : nullptr;
+          p.c_in = (op.c_in && k0 == 0) ? op.c_in + row * op.ldc + n0 + j : nullptr;
           const int rows = static_cast<int>(std::min<int64_t>(mr, mc - i));
           if (j < direct_cols)
             ks.ukernel_strided_b(kc, a_block + (i / mr) * kc * mr, op.b.data + k0 * op.b.ld + n0 + j, op.b.ld,

@@ -41,6 +41,7 @@ struct Epilogue {
 /// What a micro-kernel does with its MR x NR tile besides accumulating.
 struct UkernelParams {
   bool load_c = false;              // C += acc instead of C = acc
+  const float* c_in = nullptr;      // with load_c: C's old value read here (same ldc), not from C
   const float* row_bias = nullptr;  // added once (on the first K block), one value per tile row
   bool finish = false;              // last K block: apply the epilogue
   Epilogue epilogue;
@@ -150,6 +151,9 @@ struct GemmOperands {
   float* c = nullptr;
   int64_t ldc = 0;
   const float* row_bias = nullptr;  // M values, or null
+  // With GemmShape::accumulate: the values to accumulate onto (ldc apart), read
+  // instead of C's contents; C is then only written (a conv's residual input).
+  const float* c_in = nullptr;
 };
 
 struct GemmShape {

@@ -2,6 +2,7 @@
 // packed SGEMM (every ISA this CPU runs, 1 and 2 threads) with the reference,
 // invalid inputs, and a hidden [.perf] benchmark that prints GFLOP/s.
 #include <algorithm>
+#include <limits>
 
 #include <tbb/task_arena.h>
 
@@ -144,22 +145,27 @@ TEST_CASE("gemm_f32 row bias, accumulate and fused epilogues", "[ops][gemm]") {
     INFO("isa " << isa_name(isa));
     const GemmKernelSet& ks = gemm_kernels(isa);
     PackedA packed_a(ks, m, k, {a.data<float>(), k, false});
-    for (bool use_packed : {false, true}) {
-      Tensor c = c0.clone();
-      GemmShape s;
-      s.m = m, s.n = n, s.k = k, s.accumulate = accumulate, s.epilogue = ep;
-      gemm_f32(ks, s, 1, [&](int64_t, GemmOperands& op) {
-        if (use_packed)
-          op.packed_a = &packed_a;
-        else
-          op.a = {a.data<float>(), k, false};
-        op.b = {b.data<float>(), n, false};
-        op.c = c.data<float>();
-        op.ldc = n;
-        op.row_bias = bias.data<float>();
-      });
-      CHECK_TENSOR_NEAR(c, expect, 1e-4, 1e-4);
-    }
+    for (bool use_packed : {false, true})
+      for (bool separate_c_in : {false, true}) {  // accumulate onto another buffer: C's contents never read
+        if (separate_c_in && !accumulate) continue;
+        CAPTURE(use_packed, separate_c_in);
+        Tensor c = c0.clone();
+        if (separate_c_in) std::fill_n(c.data<float>(), c.numel(), std::numeric_limits<float>::quiet_NaN());
+        GemmShape s;
+        s.m = m, s.n = n, s.k = k, s.accumulate = accumulate, s.epilogue = ep;
+        gemm_f32(ks, s, 1, [&](int64_t, GemmOperands& op) {
+          if (use_packed)
+            op.packed_a = &packed_a;
+          else
+            op.a = {a.data<float>(), k, false};
+          op.b = {b.data<float>(), n, false};
+          op.c = c.data<float>();
+          op.ldc = n;
+          op.row_bias = bias.data<float>();
+          if (separate_c_in) op.c_in = c0.data<float>();
+        });
+        CHECK_TENSOR_NEAR(c, expect, 1e-4, 1e-4);
+      }
   }
 }
 

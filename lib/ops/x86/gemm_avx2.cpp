@@ -56,8 +56,9 @@ inline void tile_rows(int64_t kc, const float* a, const float* b, float* c, int6
     float* ci = c + i * ldc;
     __m256 v0 = lo[i], v1 = hi[i];
     if (p.load_c) {
-      v0 = _mm256_add_ps(v0, _mm256_loadu_ps(ci));
-      v1 = _mm256_add_ps(v1, _mm256_loadu_ps(ci + 8));
+      const float* old = p.c_in ? p.c_in + i * ldc : ci;
+      v0 = _mm256_add_ps(v0, _mm256_loadu_ps(old));
+      v1 = _mm256_add_ps(v1, _mm256_loadu_ps(old + 8));
     }
     if (p.row_bias) {
       const __m256 bias = _mm256_set1_ps(p.row_bias[i]);
@@ -93,7 +94,7 @@ inline void tile_rows_narrow(int64_t kc, const float* a, const float* b, float* 
   for (int i = 0; i < Rows; ++i) {
     float* ci = c + i * ldc;
     __m256 v = acc[i];
-    if (p.load_c) v = _mm256_add_ps(v, _mm256_loadu_ps(ci));
+    if (p.load_c) v = _mm256_add_ps(v, _mm256_loadu_ps(p.c_in ? p.c_in + i * ldc : ci));
     if (p.row_bias) v = _mm256_add_ps(v, _mm256_set1_ps(p.row_bias[i]));
     if (p.finish) v = apply_epilogue(v, p.epilogue);
     _mm256_storeu_ps(ci, v);
@@ -146,11 +147,14 @@ void gemm_f32_ukernel_6x16__avx2(int64_t kc, const float* a, const float* b, flo
   }
   // Right edge: run the full-width tile on a local copy, write back nr columns.
   alignas(32) float tmp[kMr * kNr] = {};
+  const float* old = p.c_in ? p.c_in : c;
   if (p.load_c)
     for (int i = 0; i < mr; ++i)
-      for (int j = 0; j < nr; ++j) tmp[i * kNr + j] = c[i * ldc + j];
-  if (nr <= 8) tile_dispatch_narrow(kc, a, b, tmp, kNr, mr, p);
-  else tile_dispatch(kc, a, b, tmp, kNr, mr, p);
+      for (int j = 0; j < nr; ++j) tmp[i * kNr + j] = old[i * ldc + j];
+  UkernelParams local = p;
+  local.c_in = nullptr;
+  if (nr <= 8) tile_dispatch_narrow(kc, a, b, tmp, kNr, mr, local);
+  else tile_dispatch(kc, a, b, tmp, kNr, mr, local);
   for (int i = 0; i < mr; ++i)
     for (int j = 0; j < nr; ++j) c[i * ldc + j] = tmp[i * kNr + j];
 }

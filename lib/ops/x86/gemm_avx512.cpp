@@ -56,8 +56,9 @@ inline void tile_rows(int64_t kc, const float* a, const float* b, float* c, int6
     float* ci = c + i * ldc;
     __m512 v0 = lo[i], v1 = hi[i];
     if (p.load_c) {
-      v0 = _mm512_add_ps(v0, _mm512_loadu_ps(ci));
-      v1 = _mm512_add_ps(v1, _mm512_loadu_ps(ci + 16));
+      const float* old = p.c_in ? p.c_in + i * ldc : ci;
+      v0 = _mm512_add_ps(v0, _mm512_loadu_ps(old));
+      v1 = _mm512_add_ps(v1, _mm512_loadu_ps(old + 16));
     }
     if (p.row_bias) {
       const __m512 bias = _mm512_set1_ps(p.row_bias[i]);
@@ -103,10 +104,13 @@ void gemm_f32_ukernel_14x32__avx512(int64_t kc, const float* a, const float* b, 
   }
   // Right edge: run the full-width tile on a local copy, write back nr columns.
   alignas(64) float tmp[kMr * kNr] = {};
+  const float* old = p.c_in ? p.c_in : c;
   if (p.load_c)
     for (int i = 0; i < mr; ++i)
-      for (int j = 0; j < nr; ++j) tmp[i * kNr + j] = c[i * ldc + j];
-  tile_dispatch(kc, a, b, tmp, kNr, mr, p);
+      for (int j = 0; j < nr; ++j) tmp[i * kNr + j] = old[i * ldc + j];
+  UkernelParams local = p;
+  local.c_in = nullptr;
+  tile_dispatch(kc, a, b, tmp, kNr, mr, local);
   for (int i = 0; i < mr; ++i)
     for (int j = 0; j < nr; ++j) c[i * ldc + j] = tmp[i * kNr + j];
 }
