@@ -126,6 +126,8 @@ TEST_CASE("winograd is preferred only where it measured faster than im2col", "[o
   CHECK(winograd_preferred(params(256, 256, 14)));   // ResNet layer3
   CHECK(winograd_preferred(params(160, 320, 14)));   // GoogLeNet 4e, 3x3 branch
   CHECK_FALSE(winograd_preferred(params(16, 64, 55)));   // SqueezeNet expand3x3: few input channels
-  CHECK_FALSE(winograd_preferred(params(64, 192, 56)));  // GoogLeNet conv3: outputs 3x the inputs
+  CHECK(winograd_preferred(params(64, 192, 56)));         // GoogLeNet conv3: 3x the outputs, still faster
+  CHECK(winograd_preferred(params(64, 256, 13)));         // SqueezeNet's last expands
+  CHECK_FALSE(winograd_preferred(params(48, 192, 13)));  // SqueezeNet fire 9/10: a tie, im2col kept
   CHECK_FALSE(winograd_preferred(params(64, 64, 8)));    // 4 tiles: transforms do not pay off
 }
