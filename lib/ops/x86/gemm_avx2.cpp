@@ -34,9 +34,14 @@ inline void tile_rows(int64_t kc, const float* a, const float* b, float* c, int6
 #pragma GCC unroll 6
   for (int i = 0; i < Rows; ++i) {
     lo[i] = hi[i] = _mm256_setzero_ps();
-    // C rows are far apart (ldc): start fetching them while the k loop runs.
+    // C rows are far apart (ldc): start fetching them while the k loop runs (and
+    // the rows the old values come from, when they come from elsewhere).
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 15), _MM_HINT_T0);
+    if (p.c_in) {
+      _mm_prefetch(reinterpret_cast<const char*>(p.c_in + i * ldc), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(p.c_in + i * ldc + 15), _MM_HINT_T0);
+    }
   }
 #pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k) {
