@@ -26,8 +26,10 @@ inline __m256 apply_epilogue(__m256 v, const Epilogue& e) {
 
 // Full-width tile of `Rows` rows; c has at least 16 writable columns per row.
 // B is a packed panel (16 floats a k step, aligned), or with kStridedB 16
-// columns of a row-major matrix, ldb apart.
-template <int Rows, bool kStridedB = false>
+// columns of a row-major matrix, ldb apart. kCIn: C's old values come from
+// p.c_in (a compile-time choice: a 24-deep expansion's tile is short enough for
+// per-row tests in its prologue and epilogue to show).
+template <int Rows, bool kStridedB = false, bool kCIn = false>
 inline void tile_rows(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, const UkernelParams& p,
                       int64_t ldb = kNr) noexcept {
   __m256 lo[Rows], hi[Rows];
@@ -38,7 +40,7 @@ inline void tile_rows(int64_t kc, const float* a, const float* b, float* c, int6
     // the rows the old values come from, when they come from elsewhere).
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 15), _MM_HINT_T0);
-    if (p.c_in) {
+    if (kCIn) {
       _mm_prefetch(reinterpret_cast<const char*>(p.c_in + i * ldc), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(p.c_in + i * ldc + 15), _MM_HINT_T0);
     }
@@ -61,7 +63,7 @@ inline void tile_rows(int64_t kc, const float* a, const float* b, float* c, int6
     float* ci = c + i * ldc;
     __m256 v0 = lo[i], v1 = hi[i];
     if (p.load_c) {
-      const float* old = p.c_in ? p.c_in + i * ldc : ci;
+      const float* old = kCIn ? p.c_in + i * ldc : ci;
       v0 = _mm256_add_ps(v0, _mm256_loadu_ps(old));
       v1 = _mm256_add_ps(v1, _mm256_loadu_ps(old + 8));
     }
@@ -99,7 +101,7 @@ inline void tile_rows_narrow(int64_t kc, const float* a, const float* b, float* 
   for (int i = 0; i < Rows; ++i) {
     float* ci = c + i * ldc;
     __m256 v = acc[i];
-    if (p.load_c) v = _mm256_add_ps(v, _mm256_loadu_ps(p.c_in ? p.c_in + i * ldc : ci));
+    if (p.load_c) v = _mm256_add_ps(v, _mm256_loadu_ps(ci));  // only on the edge's local copy: no c_in
     if (p.row_bias) v = _mm256_add_ps(v, _mm256_set1_ps(p.row_bias[i]));
     if (p.finish) v = apply_epilogue(v, p.epilogue);
     _mm256_storeu_ps(ci, v);
@@ -118,36 +120,37 @@ inline void tile_dispatch_narrow(int64_t kc, const float* a, const float* b, flo
   }
 }
 
-inline void tile_dispatch(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
-                          const UkernelParams& p) noexcept {
+template <bool kStridedB, bool kCIn>
+inline void tile_dispatch_rows(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc, int mr,
+                               const UkernelParams& p) noexcept {
   switch (mr) {
-    case 1: tile_rows<1>(kc, a, b, c, ldc, p); break;
-    case 2: tile_rows<2>(kc, a, b, c, ldc, p); break;
-    case 3: tile_rows<3>(kc, a, b, c, ldc, p); break;
-    case 4: tile_rows<4>(kc, a, b, c, ldc, p); break;
-    case 5: tile_rows<5>(kc, a, b, c, ldc, p); break;
-    default: tile_rows<6>(kc, a, b, c, ldc, p); break;
+    case 1: tile_rows<1, kStridedB, kCIn>(kc, a, b, c, ldc, p, ldb); break;
+    case 2: tile_rows<2, kStridedB, kCIn>(kc, a, b, c, ldc, p, ldb); break;
+    case 3: tile_rows<3, kStridedB, kCIn>(kc, a, b, c, ldc, p, ldb); break;
+    case 4: tile_rows<4, kStridedB, kCIn>(kc, a, b, c, ldc, p, ldb); break;
+    case 5: tile_rows<5, kStridedB, kCIn>(kc, a, b, c, ldc, p, ldb); break;
+    default: tile_rows<6, kStridedB, kCIn>(kc, a, b, c, ldc, p, ldb); break;
   }
+}
+
+template <bool kStridedB>
+inline void tile_dispatch(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc, int mr,
+                          const UkernelParams& p) noexcept {
+  if (p.load_c && p.c_in) tile_dispatch_rows<kStridedB, true>(kc, a, b, ldb, c, ldc, mr, p);
+  else tile_dispatch_rows<kStridedB, false>(kc, a, b, ldb, c, ldc, mr, p);
 }
 
 }  // namespace
 
 void gemm_f32_ukernel_6x16_strided_b__avx2(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
                                            int64_t ldc, int mr, const UkernelParams& p) noexcept {
-  switch (mr) {
-    case 1: tile_rows<1, true>(kc, a, b, c, ldc, p, ldb); break;
-    case 2: tile_rows<2, true>(kc, a, b, c, ldc, p, ldb); break;
-    case 3: tile_rows<3, true>(kc, a, b, c, ldc, p, ldb); break;
-    case 4: tile_rows<4, true>(kc, a, b, c, ldc, p, ldb); break;
-    case 5: tile_rows<5, true>(kc, a, b, c, ldc, p, ldb); break;
-    default: tile_rows<6, true>(kc, a, b, c, ldc, p, ldb); break;
-  }
+  tile_dispatch<true>(kc, a, b, ldb, c, ldc, mr, p);
 }
 
 void gemm_f32_ukernel_6x16__avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
                                  int nr, const UkernelParams& p) noexcept {
   if (nr == kNr) {
-    tile_dispatch(kc, a, b, c, ldc, mr, p);
+    tile_dispatch<false>(kc, a, b, kNr, c, ldc, mr, p);
     return;
   }
   // Right edge: run the full-width tile on a local copy, write back nr columns.
@@ -159,7 +162,7 @@ void gemm_f32_ukernel_6x16__avx2(int64_t kc, const float* a, const float* b, flo
   UkernelParams local = p;
   local.c_in = nullptr;
   if (nr <= 8) tile_dispatch_narrow(kc, a, b, tmp, kNr, mr, local);
-  else tile_dispatch(kc, a, b, tmp, kNr, mr, local);
+  else tile_dispatch<false>(kc, a, b, kNr, tmp, kNr, mr, local);
   for (int i = 0; i < mr; ++i)
     for (int j = 0; j < nr; ++j) c[i * ldc + j] = tmp[i * kNr + j];
 }
