@@ -104,6 +104,24 @@ class NodeContext final : public KernelContext, public SubgraphRunner {
   std::vector<Tensor> scratch_;
 };
 
+// A Concat with nothing outside its axis: its inputs are whole chunks of its
+// output, which the planner may place there (memory_plan.h).
+void record_concat(const Node& node, int index, const std::vector<Tensor>& values, std::vector<ConcatRecord>& out) {
+  if (node.desc.op_type != "Concat" || !node.desc.domain.empty() || node.outputs.empty() || node.outputs[0] < 0) return;
+  const Tensor& y = values[node.outputs[0]];
+  int64_t axis = node.desc.attrs.get_int("axis", 1);
+  if (axis < 0) axis += y.rank();
+  if (axis < 0 || axis >= y.rank()) return;
+  for (int64_t d = 0; d < axis; ++d)
+    if (y.dim(static_cast<int>(d)) != 1) return;
+  ConcatRecord r{index, {}};
+  for (int in : node.inputs) {
+    if (in < 0) return;
+    r.chunk_bytes.push_back(static_cast<int64_t>(values[in].nbytes()));
+  }
+  out.push_back(std::move(r));
+}
+
 }  // namespace
 
 Result<std::vector<Tensor>> execute_graph(const Graph& g, const std::vector<Tensor>& inputs, const OuterLookup& outer,
@@ -114,6 +132,7 @@ Result<std::vector<Tensor>> execute_graph(const Graph& g, const std::vector<Tens
   std::vector<Tensor> values(nv);
   std::vector<int> root(nv, -1);
   std::vector<int64_t> produced_bytes(nv, 0);
+  std::vector<ConcatRecord> concats;  // for the planner, when it will plan after this run
   for (int v = 0; v < nv; ++v)
     if (g.constant(v)) values[v] = *g.constant(v);
   for (size_t i = 0; i < inputs.size(); ++i) values[g.input_ids[i]] = inputs[i];
@@ -150,6 +169,7 @@ Result<std::vector<Tensor>> execute_graph(const Graph& g, const std::vector<Tens
     for (int out : node.outputs)
       if (out >= 0 && values[out].empty_handle())
         return internal_error(node.desc.label() + ": kernel did not produce output '" + g.value_name(out) + "'");
+    if (opts.plan && !opts.plan->valid) record_concat(node, static_cast<int>(k), values, concats);
     // Release heap values nobody reads any more (arena slots are simply reused).
     for (int in : node.inputs)
       if (in >= 0 && last_use[in] == static_cast<int>(k) && !is_output[in] && !g.constant(in)) {
@@ -165,7 +185,7 @@ Result<std::vector<Tensor>> execute_graph(const Graph& g, const std::vector<Tens
     for (int v = 0; v < nv; ++v)
       if (!values[v].empty_handle()) (*opts.shapes_out)[v] = values[v].shape();
   }
-  if (opts.plan && !opts.plan->valid) build_memory_plan(g, produced_bytes, root, last_use, *opts.plan);
+  if (opts.plan && !opts.plan->valid) build_memory_plan(g, produced_bytes, concats, root, last_use, *opts.plan);
 
   std::vector<Tensor> outputs;
   for (int id : g.output_ids) {

@@ -22,10 +22,13 @@ int64_t grain_for_bytes(int64_t bytes_per_row) {
 
 // ---- Concat -------------------------------------------------------------------------
 
-KernelOr make_concat(const NodeDesc& node) {
-  if (node.opset >= 4 && !node.attrs.has("axis")) return invalid_model("Concat needs the 'axis' attribute");
-  const int64_t axis_attr = node.attrs.get_int("axis", 1);
-  return make_kernel([axis_attr](KernelContext& ctx) -> Status {
+// When the memory plan put the inputs where they belong in the output (graph/
+// memory_plan.h: producers of a Concat with nothing outside its axis write into
+// its output), their chunks are already in place and only the others are copied.
+class ConcatKernel final : public Kernel {
+ public:
+  explicit ConcatKernel(int64_t axis) : axis_(axis) {}
+  Status run(KernelContext& ctx) override {
     std::vector<const Tensor*> ins;
     for (int i = 0; i < ctx.num_inputs(); ++i) {
       CVT_ASSIGN_OR_RETURN(const Tensor* t, required_input(ctx, i, "Concat input"));
@@ -33,7 +36,7 @@ KernelOr make_concat(const NodeDesc& node) {
     }
     if (ins.empty()) return invalid_model("Concat has no inputs");
     const Tensor& first = *ins[0];
-    CVT_ASSIGN_OR_RETURN(int axis, normalize_axis(axis_attr, first.rank(), "Concat axis"));
+    CVT_ASSIGN_OR_RETURN(int axis, normalize_axis(axis_, first.rank(), "Concat axis"));
     Shape out_shape = first.shape();
     out_shape[axis] = 0;
     for (size_t i = 0; i < ins.size(); ++i) {
@@ -55,19 +58,43 @@ KernelOr make_concat(const NodeDesc& node) {
     const int64_t inner = dims_product(out_shape, axis + 1, first.rank());
     const int64_t out_row = out_shape[axis] * inner * static_cast<int64_t>(es);
     auto* dst = static_cast<uint8_t*>(y->raw());
+    std::vector<int64_t> chunk(ins.size()), at(ins.size());
+    for (size_t i = 0, pos = 0; i < ins.size(); ++i) {
+      chunk[i] = ins[i]->dim(axis) * inner * static_cast<int64_t>(es);
+      at[i] = static_cast<int64_t>(pos);
+      pos += static_cast<size_t>(chunk[i]);
+    }
+    if (outer == 1) {  // one row: the chunks in parallel, those already in place skipped
+      int64_t copied = 0;
+      for (size_t i = 0; i < ins.size(); ++i) copied += ins[i]->raw() != dst + at[i] ? chunk[i] : 0;
+      parallel_for(0, static_cast<int64_t>(ins.size()), 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i)
+          if (chunk[i] > 0 && ins[i]->raw() != dst + at[i])
+            std::memcpy(dst + at[i], ins[i]->raw(), static_cast<size_t>(chunk[i]));
+      });
+      path_ = copied == 0 ? "concat_in_place" : copied < out_row ? "concat_partly_in_place" : "concat_copy";
+      return Status::ok();
+    }
     parallel_for(0, outer, grain_for_bytes(out_row), [&](int64_t lo, int64_t hi) {
-      for (int64_t o = lo; o < hi; ++o) {
-        uint8_t* d = dst + o * out_row;
-        for (const Tensor* t : ins) {
-          const int64_t chunk = t->dim(axis) * inner * static_cast<int64_t>(es);
-          if (chunk == 0) continue;
-          std::memcpy(d, static_cast<const uint8_t*>(t->raw()) + o * chunk, static_cast<size_t>(chunk));
-          d += chunk;
-        }
-      }
+      for (int64_t o = lo; o < hi; ++o)
+        for (size_t i = 0; i < ins.size(); ++i)
+          if (chunk[i] > 0)
+            std::memcpy(dst + o * out_row + at[i], static_cast<const uint8_t*>(ins[i]->raw()) + o * chunk[i],
+                        static_cast<size_t>(chunk[i]));
     });
+    path_ = "concat_copy";
     return Status::ok();
-  }, "concat_copy");
+  }
+  std::string impl_name() const override { return path_; }
+
+ private:
+  int64_t axis_;
+  const char* path_ = "concat_copy";
+};
+
+KernelOr make_concat(const NodeDesc& node) {
+  if (node.opset >= 4 && !node.attrs.has("axis")) return invalid_model("Concat needs the 'axis' attribute");
+  return std::unique_ptr<Kernel>(std::make_unique<ConcatKernel>(node.attrs.get_int("axis", 1)));
 }
 
 // ---- Split ------------------------------------------------------------------------------

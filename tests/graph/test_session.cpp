@@ -1,7 +1,10 @@
 // Importer and runtime: errors name the node, the planned arena never changes
 // results, dynamic shapes re-plan, untrusted sizes are bounded.
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "graph/memory_plan.h"
 #include "graph/session.h"
@@ -311,4 +314,114 @@ TEST_CASE("import: weights freed after packing give the same outputs and keep th
   auto bad = s_ref.value()->run({x});
   REQUIRE_FALSE(bad.is_ok());
   CHECK_THAT(bad.status().message(), Catch::Contains("freed after packing"));
+}
+
+TEST_CASE("session: Concat inputs planned in place give the same results, and only where allowed", "[graph][session]") {
+  // a = Relu(x), b = Sigmoid(x), read again after the Concats (Mul), so their
+  // slices must stay intact while p and q, made after the Concat, look for room
+  // in the arena; x is a graph input (copied, not planned); the
+  // axis-2 Concat has two channels outside its axis (copied); m is a graph output
+  // concatenated with itself (copied).
+  OnnxBuilder bld(13);
+  bld.input("x", {1, 2, 4, 4});
+  bld.node("Relu", {"x"}, {"a"});
+  bld.node("Sigmoid", {"x"}, {"b"});
+  OnnxBuilder::attr_int(bld.node("Concat", {"a", "b", "x"}, {"c"}, "channels"), "axis", 1);
+  bld.node("Neg", {"c"}, {"e"});
+  OnnxBuilder::attr_int(bld.node("Concat", {"a", "b"}, {"f"}, "rows"), "axis", 2);
+  bld.node("Exp", {"x"}, {"p"});
+  bld.node("Mul", {"p", "p"}, {"q"});
+  bld.node("Mul", {"b", "q"}, {"bq"});  // needs q: runs after p and q whatever the node order
+  bld.node("Add", {"bq", "a"}, {"g"});
+  bld.node("Abs", {"x"}, {"m"});
+  OnnxBuilder::attr_int(bld.node("Concat", {"m", "m"}, {"k"}, "twice"), "axis", 1);
+  for (const char* out : {"e", "f", "g", "m", "k"}) bld.output(out);
+  auto model = import_onnx_bytes(bld.bytes(), ".", "concat");
+  REQUIRE_OK(model);
+  Tensor x = cvt::testing::random_tensor({1, 2, 4, 4}, 3, -3.f, 3.f);
+  const float* xv = x.data<float>();
+  auto relu = [](float v) { return v > 0 ? v : 0.f; };
+  auto sig = [](float v) { return 1.f / (1.f + std::exp(-v)); };
+  std::vector<float> want_e, want_f, want_g, want_k;
+  for (int part = 0; part < 3; ++part)
+    for (int i = 0; i < 32; ++i) want_e.push_back(-(part == 0 ? relu(xv[i]) : part == 1 ? sig(xv[i]) : xv[i]));
+  for (int ch = 0; ch < 2; ++ch)
+    for (int part = 0; part < 2; ++part)
+      for (int i = 0; i < 16; ++i) want_f.push_back(part == 0 ? relu(xv[ch * 16 + i]) : sig(xv[ch * 16 + i]));
+  for (int i = 0; i < 32; ++i) want_g.push_back(sig(xv[i]) * (std::exp(xv[i]) * std::exp(xv[i])) + relu(xv[i]));
+  for (int rep = 0; rep < 2; ++rep)
+    for (int i = 0; i < 32; ++i) want_k.push_back(std::fabs(xv[i]));
+  SessionOptions so;
+  so.threads = 2;
+  so.profile = true;
+  auto s = Session::create(model.value(), so);
+  REQUIRE_OK(s);
+  for (int run = 0; run < 3; ++run) {  // the first run records, the next ones use the plan
+    CAPTURE(run);
+    auto out = s.value()->run({x});
+    REQUIRE_OK(out);
+    auto check = [](const Tensor& t, const std::vector<float>& want) {
+      REQUIRE(t.numel() == static_cast<int64_t>(want.size()));
+      for (size_t i = 0; i < want.size(); ++i) REQUIRE(t.data<float>()[i] == Approx(want[i]).epsilon(1e-5).margin(1e-6));
+    };
+    check(out.value()[0], want_e);
+    check(out.value()[1], want_f);
+    check(out.value()[2], want_g);
+    check(out.value()[4], want_k);
+    if (run == 0) continue;
+    std::map<std::string, std::string> impl;
+    for (const NodeProfile& p : s.value()->last_profile()) impl[p.name] = p.impl;
+    CHECK(impl["channels"] == "concat_partly_in_place");  // a and b in place, x copied
+    CHECK(impl["rows"] == "concat_copy");
+    CHECK(impl["twice"] == "concat_copy");
+  }
+}
+
+TEST_CASE("session: every Concat of SqueezeNet-like fire modules runs in place", "[graph][session]") {
+  // squeeze -> (expand1x1, expand3x3) -> Concat, twice in a row: the second
+  // fire's squeeze reads the first Concat.
+  OnnxBuilder bld(13);
+  bld.input("x", {1, 4, 8, 8});
+  std::vector<float> w1(4 * 4), w3(4 * 4 * 9);
+  for (size_t i = 0; i < w1.size(); ++i) w1[i] = 0.05f * float(i % 7) - 0.1f;
+  for (size_t i = 0; i < w3.size(); ++i) w3[i] = 0.02f * float(i % 11) - 0.1f;
+  bld.initializer("w1", {4, 4, 1, 1}, w1);
+  std::vector<float> w1b(4 * 8);
+  for (size_t i = 0; i < w1b.size(); ++i) w1b[i] = 0.03f * float(i % 5) - 0.05f;
+  bld.initializer("w1b", {4, 8, 1, 1}, w1b);
+  bld.initializer("w3", {4, 4, 3, 3}, w3);
+  std::string in = "x";
+  for (int fire = 0; fire < 2; ++fire) {
+    const std::string f = std::to_string(fire);
+    bld.node("Conv", {in, fire == 0 ? "w1" : "w1b"}, {"s" + f});
+    bld.node("Relu", {"s" + f}, {"sr" + f});
+    bld.node("Conv", {"sr" + f, "w1"}, {"e1" + f});
+    OnnxBuilder::attr_ints(bld.node("Conv", {"sr" + f, "w3"}, {"e3" + f}), "pads", {1, 1, 1, 1});
+    OnnxBuilder::attr_int(bld.node("Concat", {"e1" + f, "e3" + f}, {"cat" + f}, "cat" + f), "axis", 1);
+    in = "cat" + f;
+  }
+  bld.node("Relu", {in}, {"y"});
+  bld.output("y");
+  auto model = import_onnx_bytes(bld.bytes(), ".", "fire");
+  REQUIRE_OK(model);
+  Tensor x = cvt::testing::random_tensor({1, 4, 8, 8}, 5);
+  SessionOptions heap_only;
+  heap_only.plan_memory = false;
+  auto ref = Session::create(model.value(), heap_only);
+  REQUIRE_OK(ref);
+  auto want = ref.value()->run({x});
+  REQUIRE_OK(want);
+  SessionOptions so;
+  so.profile = true;
+  auto s = Session::create(model.value(), so);
+  REQUIRE_OK(s);
+  for (int run = 0; run < 3; ++run) {
+    auto out = s.value()->run({x});
+    REQUIRE_OK(out);
+    CHECK(std::memcmp(out.value()[0].raw(), want.value()[0].raw(), want.value()[0].nbytes()) == 0);
+    if (run == 0) continue;
+    int in_place = 0;
+    for (const NodeProfile& p : s.value()->last_profile()) in_place += p.impl == "concat_in_place";
+    CHECK(in_place == 2);
+  }
 }
