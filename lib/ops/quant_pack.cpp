@@ -1,5 +1,4 @@
-// The int8 kernel table and the weight-row packing shared by quant.cpp and
-// quant_matmul.cpp.
+// The int8 kernel table and the weight-row packing shared by quant.cpp and quant_matmul.cpp.
 #include "ops/quant_pack.h"
 
 #include "ops/gemm.h"
@@ -8,48 +7,29 @@ namespace cvt::qpack {
 
 QKernels qkernels() {
   if (active_isa() >= Isa::kAvx2)
-    return {qgemm_s16_ukernel_4x16__avx2,
-            qgemm_s16_requant_4x16__avx2,
-            qgemm_s16_ukernel_4x8__avx2,
-            qgemm_s16_ukernel_1x16__avx2,
-            requantize_row__avx2,
-            qdw_row__avx2,
-            qdw_requant_row__avx2,
-            qwiden_row__avx2,
-            qwiden_deinterleave2__avx2,
-            qwiden_interleave2__avx2,
+    return {qgemm_s16_ukernel_4x16__avx2, qgemm_s16_requant_4x16__avx2,
+            qgemm_s16_ukernel_4x8__avx2,  qgemm_s16_ukernel_1x16__avx2, requantize_row__avx2,  qdw_row__avx2,
+            qdw_requant_row__avx2,        qwiden_row__avx2,             qwiden_deinterleave2__avx2, qwiden_interleave2__avx2,
             "__avx2"};
-  return {qgemm_s16_ukernel_4x16__scalar,
-          qgemm_s16_requant_4x16__scalar,
-          qgemm_s16_ukernel_4x8__scalar,
-          qgemm_s16_ukernel_1x16__scalar,
-          requantize_row__scalar,
-          qdw_row__scalar,
-          qdw_requant_row__scalar,
-          qwiden_row__scalar,
-          qwiden_deinterleave2__scalar,
-          qwiden_interleave2__scalar,
+  return {qgemm_s16_ukernel_4x16__scalar, qgemm_s16_requant_4x16__scalar,
+          qgemm_s16_ukernel_4x8__scalar,  qgemm_s16_ukernel_1x16__scalar, requantize_row__scalar,  qdw_row__scalar,
+          qdw_requant_row__scalar,        qwiden_row__scalar,             qwiden_deinterleave2__scalar, qwiden_interleave2__scalar,
           "__scalar"};
 }
 
-std::vector<int16_t> pack_rows(const void *w, DType t, int64_t row0,
-                               int64_t rows, int64_t depth,
-                               const std::vector<int32_t> &w_zp) {
+std::vector<int16_t> pack_rows(const void* w, DType t, int64_t row0, int64_t rows, int64_t depth,
+                               const std::vector<int32_t>& w_zp) {
   const int64_t prow = round_up(rows, kQgemmMr), pdepth = round_up(depth, 2);
   std::vector<int16_t> out(static_cast<size_t>(prow * pdepth), 0);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t d = 0; d < depth; ++d) {
       const int64_t panel = r / kQgemmMr, i = r % kQgemmMr;
-      const int64_t at =
-          panel * pdepth * kQgemmMr + (d / 2) * 2 * kQgemmMr + i * 2 + (d % 2);
-      out[at] = static_cast<int16_t>(load_q8(w, t, (row0 + r) * depth + d) -
-                                     w_zp[row0 + r]);
+      const int64_t at = panel * pdepth * kQgemmMr + (d / 2) * 2 * kQgemmMr + i * 2 + (d % 2);
+      out[at] = static_cast<int16_t>(load_q8(w, t, (row0 + r) * depth + d) - w_zp[row0 + r]);
     }
   return out;
 }
 
-int16_t *scratch16(int slot, size_t n) {
-  return reinterpret_cast<int16_t *>(gemm_scratch(slot, (n + 1) / 2));
-}
+int16_t* scratch16(int slot, size_t n) { return reinterpret_cast<int16_t*>(gemm_scratch(slot, (n + 1) / 2)); }
 
-} // namespace cvt::qpack
+}  // namespace cvt::qpack
