@@ -195,7 +195,8 @@ void gemm_tile(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& 
   float* b_buf = op.packed_b ? nullptr : gemm_scratch(0, ks.kc * round_up(ncols, nr));
   float* a_buf = op.packed_a ? nullptr : gemm_scratch(1, ks.kc * round_up(std::min(ks.mc, m1 - m0), mr));
   // B read in place: its full panels need no packing, only a ragged right edge does.
-  const bool direct_b = !op.packed_b && !op.pack_b && !op.b.trans && ks.ukernel_strided_b && read_b_in_place(s, op.b.ld);
+  const bool direct_b =
+      !op.packed_b && !op.pack_b && !op.b.trans && ks.ukernel_strided_b && read_b_in_place(s, op.b.ld);
   const int64_t direct_cols = direct_b ? ncols / nr * nr : 0;
   for (int64_t k0 = 0; k0 < s.k; k0 += ks.kc) {
     const int64_t kc = std::min(ks.kc, s.k - k0);

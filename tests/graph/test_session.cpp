@@ -362,7 +362,8 @@ TEST_CASE("session: Concat inputs planned in place give the same results, and on
     REQUIRE_OK(out);
     auto check = [](const Tensor& t, const std::vector<float>& want) {
       REQUIRE(t.numel() == static_cast<int64_t>(want.size()));
-      for (size_t i = 0; i < want.size(); ++i) REQUIRE(t.data<float>()[i] == Approx(want[i]).epsilon(1e-5).margin(1e-6));
+      for (size_t i = 0; i < want.size(); ++i)
+        REQUIRE(t.data<float>()[i] == Approx(want[i]).epsilon(1e-5).margin(1e-6));
     };
     check(out.value()[0], want_e);
     check(out.value()[1], want_f);

@@ -64,7 +64,8 @@ TEST_CASE("the pool kernel names the path it took (for --profile)", "[ops][pool]
     set_isa_cap(isa);
     INFO("isa " << isa_name(isa));
     CHECK(impl_after_run("MaxPool", x, 2) == (isa >= Isa::kAvx2 ? "MaxPool_phase__avx2" : "MaxPool_separable"));
-    CHECK(impl_after_run("MaxPool", x, 1) == (isa >= Isa::kAvx2 ? "MaxPool_phase_separable__avx2" : "MaxPool_separable"));
+    CHECK(impl_after_run("MaxPool", x, 1) ==
+          (isa >= Isa::kAvx2 ? "MaxPool_phase_separable__avx2" : "MaxPool_separable"));
     CHECK(impl_after_run("AveragePool", x, 2) == "AveragePool_separable");
   }
 }

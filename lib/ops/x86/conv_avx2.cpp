@@ -1,8 +1,9 @@
 // Depthwise conv plane kernel for AVX2+FMA: 8 outputs per vector, up to four
-// vectors in flight to cover FMA latency, the remainder included. The caller (ops/conv.cpp) pre-pads and
-// phase-splits the input (PhaseLayout), so a whole plane is one run and every
-// tap a contiguous load; the tail goes 8 wide into the run's slack, so a 7x7
-// plane (63 outputs) costs 8 vectors, not 7 vectors and 63 scalar sums.
+// vectors in flight to cover FMA latency, the remainder included. The caller
+// (ops/conv.cpp) pre-pads and phase-splits the input (PhaseLayout), so a whole
+// plane is one run and every tap a contiguous load; the tail goes 8 wide into
+// the run's slack, so a 7x7 plane (63 outputs) costs 8 vectors, not 7 vectors
+// and 63 scalar sums.
 #include <immintrin.h>
 
 #include "ops/conv.h"
@@ -33,7 +34,8 @@ void deinterleave2_f32__avx2(const float* src, int64_t pairs, float* even, float
     const auto eight = [&](int64_t i) {
       const __m256 a = _mm256_loadu_ps(src + 2 * i), b = _mm256_loadu_ps(src + 2 * i + 8);
       // shuffle_ps picks per 128-bit lane (a0 a2 b0 b2 | a4 a6 b4 b6); the 64-bit permute restores the order.
-      const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+      const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+      const __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
       _mm256_storeu_ps(even + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8)));
       _mm256_storeu_ps(odd + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8)));
     };
