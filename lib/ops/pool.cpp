@@ -243,7 +243,8 @@ void maxpool2d_avx2(const PoolGeometry& g, const float* x, float* y) {
   const bool separable = separable_maxpool_run(g);
   const std::vector<int64_t> offset = separable ? L.tap_offsets(1, aw.kernel, 1, aw.dilation)
                                                 : L.tap_offsets(ah.kernel, aw.kernel, ah.dilation, aw.dilation);
-  const std::vector<int64_t> column_offset = separable ? L.tap_offsets(ah.kernel, 1, ah.dilation, 1) : offset;
+  const std::vector<int64_t> column_offset = separable ? L.tap_offsets(ah.kernel, 1, ah.dilation, 1)
+                                                       : std::vector<int64_t>{};
   const int64_t plane_len = L.plane_len() + L.phase_w + 16;  // dropped columns read up to a row past the end
   const int64_t planes = g.batch * g.channels, in_plane = g.in_plane(), out_plane = g.out_plane();
   const int64_t grain = std::max<int64_t>(1, planes / (4 * current_concurrency()));

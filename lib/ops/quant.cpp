@@ -195,10 +195,9 @@ void qconv_gemm(const QConvArgs& a, const QKernels& k, const std::vector<std::ve
   // with many channels still spread over threads.
   const int64_t block = kQconvColBlock, blocks = (cols + block - 1) / block;
   // Rows per task: up to 64, fewer when small maps (7x7: one column block) would
-  // otherwise leave too few tasks to balance (160 rows = 3 tasks on 2 threads).
-  const int64_t outer = p.batch * p.group * blocks, want = 4 * current_concurrency();
-  const int64_t chunks_wanted = std::max<int64_t>(1, (want + outer - 1) / outer);
-  const int64_t row_chunk = std::clamp<int64_t>(round_up((kg + chunks_wanted - 1) / chunks_wanted, kQgemmMr), kQgemmMr, 64);
+  // otherwise leave too few tasks to balance.
+  const int64_t outer = p.batch * p.group * blocks;
+  const int64_t row_chunk = rows_per_task(kg, outer, kQgemmMr, 64);
   const int64_t chunks = (kg + row_chunk - 1) / row_chunk;
   // Several row chunks per column block: pack every block once, up front, into the
   // calling thread's scratch slot 4, instead of once per task that uses it.

@@ -1,6 +1,9 @@
 // The int8 kernel table and the weight-row packing shared by quant.cpp and quant_matmul.cpp.
 #include "ops/quant_pack.h"
 
+#include <algorithm>
+
+#include "core/parallel.h"
 #include "ops/gemm.h"
 
 namespace cvt::qpack {
@@ -28,6 +31,12 @@ std::vector<int16_t> pack_rows(const void* w, DType t, int64_t row0, int64_t row
       out[at] = static_cast<int16_t>(load_q8(w, t, (row0 + r) * depth + d) - w_zp[row0 + r]);
     }
   return out;
+}
+
+int64_t rows_per_task(int64_t rows, int64_t outer, int64_t step, int64_t max_rows) {
+  const int64_t want = 4 * current_concurrency();
+  const int64_t chunks_wanted = std::max<int64_t>(1, (want + outer - 1) / std::max<int64_t>(1, outer));
+  return std::clamp<int64_t>(round_up((rows + chunks_wanted - 1) / chunks_wanted, step), step, max_rows);
 }
 
 int16_t* scratch16(int slot, size_t n) { return reinterpret_cast<int16_t*>(gemm_scratch(slot, (n + 1) / 2)); }

@@ -17,6 +17,11 @@ inline int32_t load_q8(const void* p, DType t, int64_t i) {
 
 inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
+/// Rows of A per task when `outer` column blocks alone would give fewer than ~4
+/// tasks per thread: a multiple of `step`, at most `max_rows` (small maps with
+/// many channels, e.g. 160 rows of a 7x7 map, would otherwise be 3 tasks on 2 threads).
+int64_t rows_per_task(int64_t rows, int64_t outer, int64_t step, int64_t max_rows);
+
 // The kernels of one ISA (x86/quant_avx2.cpp, or the loops of quant_ref.cpp).
 struct QKernels {
   decltype(&qgemm_s16_ukernel_4x16__avx2) ukernel;

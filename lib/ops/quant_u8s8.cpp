@@ -95,22 +95,20 @@ void qconv_pointwise_u8s8(const QConvArgs& a, const QU8S8Weights& w, const uint8
   for (int64_t k = 0; k < K; ++k) bias[k] = (a.bias ? a.bias[k] : 0) - a.x_zp * w.row_sum[k];
   const bool y_signed = a.y_type == DType::kInt8;
   // Tasks: (image, 16 tiles, up to 32 rows); each B tile serves all the row panels
-  // of its task. Fewer rows per task where small maps leave few tiles: 96 rows of
-  // a 14x14 map were 3 tasks, 2 on one thread and 1 on the other.
+  // of its task. Fewer rows per task where small maps leave few tiles (96 rows of
+  // a 14x14 map were 3 tasks, 2 on one thread and 1 on the other).
   constexpr int64_t kTilesPerTask = 16;
   const int64_t tile_blocks = (tiles + kTilesPerTask - 1) / kTilesPerTask;
-  const int64_t outer = p.batch * tile_blocks, want = 4 * current_concurrency();
-  const int64_t chunks_wanted = std::max<int64_t>(1, (want + outer - 1) / outer);
-  const int64_t rows_per_task = std::clamp<int64_t>(round_up((K + chunks_wanted - 1) / chunks_wanted, 4), 4, 32);
-  const int64_t row_blocks = (K + rows_per_task - 1) / rows_per_task;
+  const int64_t task_rows = qpack::rows_per_task(K, p.batch * tile_blocks, 4, 32);
+  const int64_t row_blocks = (K + task_rows - 1) / task_rows;
   parallel_for(0, p.batch * tile_blocks * row_blocks, 1, [&](int64_t lo, int64_t hi) {
     alignas(32) uint8_t tail[4 * 16];
     for (int64_t task = lo; task < hi; ++task) {
       const int64_t n = task / (tile_blocks * row_blocks), tb = (task / row_blocks) % tile_blocks, rb = task % row_blocks;
-      const int64_t r_end = std::min(K, (rb + 1) * rows_per_task);
+      const int64_t r_end = std::min(K, (rb + 1) * task_rows);
       for (int64_t tile = tb * kTilesPerTask; tile < std::min(tiles, (tb + 1) * kTilesPerTask); ++tile) {
         const int64_t j = tile * 16;
-        for (int64_t r0 = rb * rows_per_task; r0 < r_end; r0 += 4) {
+        for (int64_t r0 = rb * task_rows; r0 < r_end; r0 += 4) {
           const QU8S8Tile t{quads, w.main.data() + r0 * quads * 4, b + n * quads * npx * 4 + j * 4, npx * 4,
                             w.rem.data(), w.rem_start.data() + r0, xr + n * C * ldx + j, ldx};
           const QRequantRows rq{bias.data() + r0, a.out_scale.data() + r0, a.y_zp, y_signed};

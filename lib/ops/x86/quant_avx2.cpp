@@ -226,7 +226,24 @@ inline __m256i widen16(const void* p, bool is_signed) {
 
 // The widening copies below finish a row with an overlapping last vector (the
 // same values written twice) instead of a scalar tail: MobileNet's rows are 7,
-// 14, 28 or 56 values, and its stride-2 rows 7 or 14 pairs.
+// 14, 28 or 56 values, and its stride-2 rows 7 or 14 pairs. n items through
+// steps of 16, 8 or 4 items (the widest that fits), the last one ending at n;
+// fewer than 4 through `scalar`.
+template <class Sixteen, class Eight, class Four, class Scalar>
+inline void overlapping_steps(int64_t n, Sixteen sixteen, Eight eight, Four four, Scalar scalar) {
+  if (n >= 16) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) sixteen(i);
+    if (i < n) sixteen(n - 16);
+  } else if (n >= 8) {
+    eight(0), eight(n - 8);
+  } else if (n >= 4) {
+    four(0), four(n - 4);
+  } else {
+    scalar();
+  }
+}
+
 void qwiden_row__avx2(const void* src, bool is_signed, int32_t zp, int64_t n, int16_t* dst) noexcept {
   const uint8_t* s = static_cast<const uint8_t*>(src);
   const __m256i vzp = _mm256_set1_epi16(static_cast<int16_t>(zp));
@@ -246,17 +263,7 @@ void qwiden_row__avx2(const void* src, bool is_signed, int32_t zp, int64_t n, in
     const __m128i w = is_signed ? _mm_cvtepi8_epi16(raw) : _mm_cvtepu8_epi16(raw);
     _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + i), _mm_sub_epi16(w, vzp128));
   };
-  if (n >= 16) {
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) sixteen(i);
-    if (i < n) sixteen(n - 16);
-  } else if (n >= 8) {
-    eight(0), eight(n - 8);
-  } else if (n >= 4) {
-    four(0), four(n - 4);
-  } else {
-    qwiden_row__scalar(s, is_signed, zp, n, dst);
-  }
+  overlapping_steps(n, sixteen, eight, four, [&] { qwiden_row__scalar(s, is_signed, zp, n, dst); });
 }
 
 void qwiden_deinterleave2__avx2(const void* src, bool is_signed, int32_t zp, int64_t pairs, int16_t* even,
@@ -290,17 +297,8 @@ void qwiden_deinterleave2__avx2(const void* src, bool is_signed, int32_t zp, int
     _mm_storel_epi64(reinterpret_cast<__m128i*>(even + i), _mm_sub_epi16(_mm_packs_epi32(e, e), vzp128));
     _mm_storel_epi64(reinterpret_cast<__m128i*>(odd + i), _mm_sub_epi16(_mm_packs_epi32(o, o), vzp128));
   };
-  if (pairs >= 16) {
-    int64_t i = 0;
-    for (; i + 16 <= pairs; i += 16) sixteen(i);
-    if (i < pairs) sixteen(pairs - 16);
-  } else if (pairs >= 8) {
-    eight(0), eight(pairs - 8);
-  } else if (pairs >= 4) {
-    four(0), four(pairs - 4);
-  } else {
-    qwiden_deinterleave2__scalar(s, is_signed, zp, pairs, even, odd);
-  }
+  overlapping_steps(pairs, sixteen, eight, four,
+                    [&] { qwiden_deinterleave2__scalar(s, is_signed, zp, pairs, even, odd); });
 }
 
 void qwiden_interleave2__avx2(const void* r0, const void* r1, bool is_signed, int32_t zp, int64_t n,
