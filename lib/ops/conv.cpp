@@ -1,6 +1,7 @@
 // Conv: attribute validation, shape rules and the fast path: 1x1 stride-1 as a
 // direct GEMM on NCHW, im2col packed straight into SGEMM panels otherwise (the
-// packers: conv_im2col.cpp), Winograd for 3x3 (conv_winograd.cpp) and a direct
+// packers: conv_im2col.cpp), Winograd for 3x3 (conv_winograd.cpp), the
+// transposed GEMM for small output planes (conv_pixel_major.cpp) and a direct
 // depthwise kernel. ConvTranspose lives in conv_transpose.cpp.
 #include "ops/conv.h"
 
@@ -171,12 +172,6 @@ bool winograd_enabled() {
   return on;
 }
 
-bool is_pointwise(const ConvParams& p) {
-  for (int i = 0; i < 3; ++i)
-    if (p.kernel[i] != 1 || p.stride[i] != 1 || p.pad_begin[i] != 0 || p.pad_end[i] != 0) return false;
-  return true;
-}
-
 // The plane kernel covers H and W only: depth must be a single untouched plane.
 bool use_direct_depthwise(const ConvParams& p) {
   return p.is_depthwise() && p.in[0] == 1 && p.kernel[0] == 1 && p.out[0] == 1 && p.pad_begin[0] == 0;
@@ -231,10 +226,7 @@ void fill_phase_plane_f32(const PhaseLayout& L, Isa isa, const float* src, float
   }
 }
 
-namespace {
-
-// The epilogue over finished outputs, for paths that cannot fuse it: SiLU's exp
-// runs 8 wide (and gives the bits the fused kernels give), the others are cheap.
+// SiLU's exp runs 8 wide (and gives the bits the fused kernels give), the others are cheap.
 void apply_epilogue_inplace(const Epilogue& e, Isa isa, float* y, int64_t n) {
   if (e.kind == Epilogue::Kind::kNone) return;
   if (e.kind == Epilogue::Kind::kSilu && isa >= Isa::kAvx2) {
@@ -243,6 +235,8 @@ void apply_epilogue_inplace(const Epilogue& e, Isa isa, float* y, int64_t n) {
   }
   for (int64_t i = 0; i < n; ++i) y[i] = e.apply(y[i]);
 }
+
+namespace {
 
 // Depthwise 2-D: each plane is copied into its phase-split padded form
 // (PhaseLayout) and computed as one run of out_h * phase_w outputs, whatever the
@@ -297,46 +291,9 @@ void conv_gemm(const ConvParams& p, const GemmKernelSet& ks, const std::vector<P
                const float* bias, float* y, const float* residual) {
   const int64_t cg = p.in_channels / p.group, kg = p.out_channels / p.group;
   const int64_t batch = p.batch * p.group;
-  const bool pointwise = is_pointwise(p);
-  std::vector<PackBFn> im2col;
-  // 2-D kernels read their im2col rows from phase-split padded copies of the
-  // input planes, made once here on this thread's scratch slot 5 (GEMM tasks use
-  // slots 0-1). The copy stays allocated with the thread, so it is capped at 4 MB:
-  // the style net's last 9x9 conv (32 x 232 x 232) raised its peak RSS by 14 MB.
-  constexpr int64_t kMaxPhaseFloats = int64_t(1) << 20;
-  const bool flat = p.kernel[0] == 1 && p.in[0] == 1 && p.out[0] == 1 && p.pad_begin[0] == 0;
-  std::optional<PhaseLayout> layout;
-  std::vector<int64_t> tap_offset;
-  std::vector<PhaseIm2col> phase_src;
-  if (!pointwise && flat) {
-    layout = phase_layout(p);
-    const int64_t stride = layout->plane_len(), planes = p.batch * p.in_channels;
-    if (planes * stride > kMaxPhaseFloats) layout.reset();
-    if (layout) {
-      float* xp = gemm_scratch(5, static_cast<size_t>(planes * stride));
-      const Isa isa = ks.isa;
-      parallel_for(0, planes, std::max<int64_t>(1, 16384 / stride), [&](int64_t lo, int64_t hi) {
-        std::memset(xp + lo * stride, 0, sizeof(float) * (hi - lo) * stride);
-        for (int64_t i = lo; i < hi; ++i) fill_phase_plane_f32(*layout, isa, x + i * p.in_pixels(), xp + i * stride);
-      });
-      tap_offset = layout->tap_offsets(p.kernel[1], p.kernel[2], p.dilation[1], p.dilation[2]);
-      phase_src.reserve(static_cast<size_t>(batch));  // the packers keep pointers into it
-      for (int64_t t = 0; t < batch; ++t) {
-        phase_src.push_back(PhaseIm2col{&p, &*layout, xp + ((t / p.group) * p.in_channels + (t % p.group) * cg) * stride,
-                                        stride, tap_offset.data()});
-        im2col.emplace_back([src = &phase_src.back()](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
-          phase_im2col_pack(*src, k0, kc, n0, nc, nr, dst);
-        });
-      }
-    }
-  }
-  if (!pointwise && !layout)
-    for (int64_t t = 0; t < batch; ++t) {
-      const float* xg = x + ((t / p.group) * p.in_channels + (t % p.group) * cg) * p.in_pixels();
-      im2col.emplace_back([&p, xg](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
-        im2col_pack(p, xg, k0, kc, n0, nc, nr, dst);
-      });
-    }
+  const bool pointwise = p.is_pointwise();
+  std::optional<Im2colPackers> im2col;
+  if (!pointwise) im2col.emplace(p, ks.isa, x);
   GemmShape s;
   s.m = kg, s.n = p.out_pixels(), s.k = cg * p.kernel_size(), s.epilogue = p.activation;
   s.accumulate = residual != nullptr;  // read from the residual on the first K block, no copy into y
@@ -346,7 +303,7 @@ void conv_gemm(const ConvParams& p, const GemmKernelSet& ks, const std::vector<P
     if (pointwise)  // 1x1, stride 1: the NCHW input already is the (C, H*W) B matrix
       op.b = MatrixView{x + (n * p.in_channels + g * cg) * p.in_pixels(), p.in_pixels(), false};
     else
-      op.pack_b = &im2col[t];
+      op.pack_b = &(*im2col)[t];
     op.c = y + (n * p.out_channels + g * kg) * p.out_pixels();
     op.ldc = p.out_pixels();
     op.c_in = residual ? residual + (n * p.out_channels + g * kg) * p.out_pixels() : nullptr;
@@ -438,15 +395,45 @@ class ConvKernel final : public Kernel {
       conv_winograd_f43(p, *ks_, winograd_w_, x.data<float>(), bias, y, residual);
       return;
     }
-    impl_ = std::string(is_pointwise(p) ? "conv_f32_1x1_" : "conv_f32_im2col_") + ks_->name;
-    if (constant_w && winograd_candidate_)
-      std::call_once(im2col_packed_, [&] { packed_w_ = pack_conv_weights(*ks_, w.shape(), p.group, w.data<float>()); });
+    if (constant_w && prefer_pixel_major(p, *ks_)) {
+      impl_ = std::string("conv_f32_pixel_major_") + ks_->name;
+      conv_gemm_pixel_major(p, *ks_, pixel_major_weights(w), x.data<float>(), bias, y, residual);
+      return;
+    }
+    impl_ = std::string(p.is_pointwise() ? "conv_f32_1x1_" : "conv_f32_im2col_") + ks_->name;
     if (constant_w) {
-      conv_gemm(p, *ks_, packed_w_, x.data<float>(), bias, y, residual);
+      conv_gemm(p, *ks_, nchw_weights(w), x.data<float>(), bias, y, residual);
     } else {  // weights computed at run time: pack for this call only
       auto packed = pack_conv_weights(*ks_, w.shape(), p.group, w.data<float>());
       conv_gemm(p, *ks_, packed, x.data<float>(), bias, y, residual);
     }
+  }
+
+  // Constant weights in the form this run's GEMM takes. Weights packed at load
+  // (W released) are kept in one form: the first run on a small plane turns them
+  // pixel-major and frees the NCHW panels (ResNet-50: 38 MB); should a later run
+  // need NCHW again, it is rebuilt from the pixel-major form and both stay.
+  // Callers get shared handles, so a form dropped meanwhile stays valid for them.
+  std::vector<PackedA> nchw_weights(const Tensor& w) {
+    std::lock_guard<std::mutex> lock(weights_mu_);
+    if (packed_w_.empty()) {
+      packed_w_ = packed_at_load_ ? std::vector<PackedA>{pack_conv_weights_nchw(*ks_, packed_wt_)}
+                                  : pack_conv_weights(*ks_, w.shape(), attrs_.group, w.data<float>());
+      keep_both_forms_ = packed_at_load_;
+    }
+    return packed_w_;
+  }
+  PackedB pixel_major_weights(const Tensor& w) {
+    std::lock_guard<std::mutex> lock(weights_mu_);
+    if (packed_wt_.empty()) {
+      if (packed_at_load_) {
+        packed_wt_ = pack_conv_weights_pixel_major(*ks_, packed_w_[0]);
+        if (!keep_both_forms_) packed_w_.clear();
+      } else {
+        packed_wt_ = pack_conv_weights_pixel_major(*ks_, w.data<float>(), w.dim(0), w.numel() / w.dim(0));
+      }
+    }
+    return packed_wt_;
   }
 
   // The residual does not have the conv output's shape: compute the Add as the
@@ -481,12 +468,15 @@ class ConvKernel final : public Kernel {
   bool residual_;
   bool broadcast_residual_ = false;  // last run took the unfused Add path
   const GemmKernelSet* ks_;
-  std::vector<PackedA> packed_w_;
+  std::mutex weights_mu_;          // guards packed_w_, packed_wt_, keep_both_forms_
+  std::vector<PackedA> packed_w_;  // NCHW GEMM form, one per group
   WinogradWeights winograd_w_;  // 3x3 stride-1 convolutions with enough output tiles
   Shape packed_shape_;          // W's shape when W is a constant
   bool packed_at_load_ = false;      // packed_w_ made at load; W itself is not needed
   bool winograd_candidate_ = false;  // W kept; Winograd or im2col packed at first use
-  std::once_flag winograd_packed_, im2col_packed_;
+  PackedB packed_wt_;                // W^T for the pixel-major GEMM (group 1)
+  bool keep_both_forms_ = false;     // runs have needed both forms: stop dropping one
+  std::once_flag winograd_packed_;
   std::string impl_;
 };
 

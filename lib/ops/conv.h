@@ -5,6 +5,7 @@
 #include <array>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "ops/gemm.h"
@@ -42,6 +43,12 @@ struct ConvParams {
   int64_t kernel_size() const { return kernel[0] * kernel[1] * kernel[2]; }
   Shape output_shape() const;  // (N, K, spatial...) with the model's spatial rank
   bool is_depthwise() const { return group == in_channels && group == out_channels; }
+  /// 1x1, stride 1, no padding: the NCHW input already is the GEMM's (C, pixels) operand.
+  bool is_pointwise() const {
+    for (int i = 0; i < 3; ++i)
+      if (kernel[i] != 1 || stride[i] != 1 || pad_begin[i] != 0 || pad_end[i] != 0) return false;
+    return true;
+  }
 };
 
 /// Reads and validates auto_pad, kernel_shape, strides, dilations, pads, group
@@ -54,6 +61,34 @@ Result<ConvParams> resolve_conv(const ConvAttrs& attrs, const Shape& x, const Sh
 Result<ConvParams> resolve_conv_transpose(const ConvAttrs& attrs, const Shape& x, const Shape& w);
 /// Checks W's rank / divisibility before any input shape is known (kernel creation).
 Status check_conv_weight(const ConvAttrs& attrs, const Shape& w, bool transpose);
+
+/// The epilogue over finished outputs, for paths that cannot fuse it.
+void apply_epilogue_inplace(const Epilogue& e, Isa isa, float* y, int64_t n);
+
+/// Pixel-major conv (conv_pixel_major.cpp): the transposed GEMM Y^T = X^T W^T,
+/// output pixels as tile rows and output channels as the vector columns, for
+/// output planes that fill the NCHW GEMM's column tiles badly (7x7).
+bool prefer_pixel_major(const ConvParams& p, const GemmKernelSet& ks);
+/// W^T (K x M) in B panels, from W (M x K, row-major) or from W packed as A.
+PackedB pack_conv_weights_pixel_major(const GemmKernelSet& ks, const float* w, int64_t m, int64_t k);
+PackedB pack_conv_weights_pixel_major(const GemmKernelSet& ks, const PackedA& w);
+/// And back: W packed as A (the NCHW GEMM's form) from W^T's panels.
+PackedA pack_conv_weights_nchw(const GemmKernelSet& ks, const PackedB& wt);
+/// y = act(conv(x, w) + bias [+ residual]) with group 1 and `wt` from above.
+void conv_gemm_pixel_major(const ConvParams& p, const GemmKernelSet& ks, const PackedB& wt, const float* x,
+                           const float* bias, float* y, const float* residual);
+/// The pixel-major GEMM's output (pixels rows, ldc apart) into NCHW channels
+/// [c0, c1): y[c][i] = act(yt[i][c] + bias[c] (+ residual[c][i])). y may be
+/// the residual's buffer. bias and residual may be null.
+struct PixelMajorOut {
+  const float* yt;
+  int64_t ldc, pixels;
+  const float* bias;
+  const float* residual;
+  float* y;
+};
+void pixel_major_to_nchw_f32__scalar(const PixelMajorOut& o, int64_t c0, int64_t c1, const Epilogue& e) noexcept;
+void pixel_major_to_nchw_f32__avx2(const PixelMajorOut& o, int64_t c0, int64_t c1, const Epilogue& e) noexcept;
 
 /// Reference paths (conv_ref.cpp, conv_transpose.cpp): plain loops, double
 /// accumulation, no SIMD, no threads. `bias` may be null.
@@ -136,6 +171,24 @@ struct PhaseIm2col {
   const int64_t* tap_offset;  // per (kh, kw), row-major
 };
 void phase_im2col_pack(const PhaseIm2col& s, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst);
+
+/// The im2col packers of one conv call (not 1x1 stride 1), one per (image,
+/// group) t = image * group + g. 2-D kernels read phase-split padded copies of
+/// the input planes (made here, on the calling thread's scratch slot 5) when
+/// they fit in 4 MB; otherwise the packers read the planes, testing bounds.
+class Im2colPackers {
+ public:
+  Im2colPackers(const ConvParams& p, Isa isa, const float* x);
+  Im2colPackers(const Im2colPackers&) = delete;  // the packers point into this object
+  Im2colPackers& operator=(const Im2colPackers&) = delete;
+  const PackBFn& operator[](int64_t t) const { return packers_[static_cast<size_t>(t)]; }
+
+ private:
+  std::optional<PhaseLayout> layout_;
+  std::vector<int64_t> tap_offset_;
+  std::vector<PhaseIm2col> phase_src_;
+  std::vector<PackBFn> packers_;
+};
 
 /// Copies n values with fixed-size (inlined) moves, the last one overlapping, for
 /// the rows of 7x7 and 14x14 planes, where a memcpy call costs more than the copy.

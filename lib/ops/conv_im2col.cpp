@@ -7,6 +7,8 @@
 
 #include "ops/conv.h"
 
+#include "core/parallel.h"
+
 namespace cvt {
 
 namespace {
@@ -77,8 +79,11 @@ void im2col_pack_nr(const ConvParams& p, const float* x, int64_t k0, int64_t kc,
 void im2col_pack(const ConvParams& p, const float* x, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr,
                  float* dst) {
   switch (nr) {
+    case 4: return im2col_pack_nr<4>(p, x, k0, kc, n0, nc, dst);  // the scalar and AVX2 A panels (pixel-major GEMM)
+    case 6: return im2col_pack_nr<6>(p, x, k0, kc, n0, nc, dst);
     case 8: return im2col_pack_nr<8>(p, x, k0, kc, n0, nc, dst);
     case 16: return im2col_pack_nr<16>(p, x, k0, kc, n0, nc, dst);
+    case 14: return im2col_pack_nr<14>(p, x, k0, kc, n0, nc, dst);  // the AVX-512 A panel
     case 32: return im2col_pack_nr<32>(p, x, k0, kc, n0, nc, dst);
     default: CVT_ASSERT(false && "unexpected GEMM panel width");
   }
@@ -86,9 +91,40 @@ void im2col_pack(const ConvParams& p, const float* x, int64_t k0, int64_t kc, in
 
 namespace {
 
+// Output rows not much longer than a panel and not a multiple of it (7x7 maps;
+// the pixel-major GEMM's A panels of 4, 6 or 14 pixels) cross a panel edge at
+// almost every panel: each im2col row is gathered into a line first, then dealt
+// out panel by panel.
+template <int NR>
+void phase_im2col_pack_narrow(const PhaseIm2col& s, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst) {
+  constexpr int64_t kLine = NR * 32;
+  const int64_t taps = s.p->kernel[1] * s.p->kernel[2], ow_n = s.p->out[2], phase_w = s.layout->phase_w;
+  float line[kLine];
+  for (int64_t r = 0; r < kc; ++r) {
+    const int64_t row = k0 + r;
+    const float* base = s.planes + (row / taps) * s.plane_stride + s.tap_offset[row % taps];
+    for (int64_t c0 = 0; c0 < nc; c0 += kLine) {
+      const int64_t len = std::min(kLine, nc - c0);
+      int64_t oh = (n0 + c0) / ow_n, ow = (n0 + c0) % ow_n;
+      for (int64_t t = 0; t < len; ow = 0, ++oh) {
+        const int64_t piece = std::min(ow_n - ow, len - t);
+        copy_short(base + oh * phase_w + ow, piece, line + t);
+        t += piece;
+      }
+      float* out = dst + (c0 / NR) * kc * NR + r * NR;
+      for (int64_t j = 0; j < len; j += NR, out += kc * NR) {
+        const int64_t cnt = std::min<int64_t>(NR, len - j);
+        std::memcpy(out, line + j, sizeof(float) * cnt);
+        for (int64_t t = cnt; t < NR; ++t) out[t] = 0.f;
+      }
+    }
+  }
+}
+
 template <int NR>
 void phase_im2col_pack_nr(const PhaseIm2col& s, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst) {
   const int64_t taps = s.p->kernel[1] * s.p->kernel[2], ow_n = s.p->out[2], phase_w = s.layout->phase_w;
+  if (ow_n % NR != 0 && ow_n < 4 * NR) return phase_im2col_pack_narrow<NR>(s, k0, kc, n0, nc, dst);
   for (int64_t r = 0; r < kc; ++r) {
     const int64_t row = k0 + r;
     const float* base = s.planes + (row / taps) * s.plane_stride + s.tap_offset[row % taps];
@@ -118,10 +154,51 @@ void phase_im2col_pack_nr(const PhaseIm2col& s, int64_t k0, int64_t kc, int64_t 
 
 void phase_im2col_pack(const PhaseIm2col& s, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
   switch (nr) {
+    case 4: return phase_im2col_pack_nr<4>(s, k0, kc, n0, nc, dst);  // the scalar and AVX2 A panels (pixel-major GEMM)
+    case 6: return phase_im2col_pack_nr<6>(s, k0, kc, n0, nc, dst);
     case 8: return phase_im2col_pack_nr<8>(s, k0, kc, n0, nc, dst);
     case 16: return phase_im2col_pack_nr<16>(s, k0, kc, n0, nc, dst);
+    case 14: return phase_im2col_pack_nr<14>(s, k0, kc, n0, nc, dst);  // the AVX-512 A panel
     case 32: return phase_im2col_pack_nr<32>(s, k0, kc, n0, nc, dst);
     default: CVT_ASSERT(false && "unexpected GEMM panel width");
+  }
+}
+
+Im2colPackers::Im2colPackers(const ConvParams& p, Isa isa, const float* x) {
+  const int64_t cg = p.in_channels / p.group, batch = p.batch * p.group;
+  // The phase copies stay allocated with the thread, so they are capped at 4 MB:
+  // the style net's last 9x9 conv (32 x 232 x 232) raised its peak RSS by 14 MB.
+  constexpr int64_t kMaxPhaseFloats = int64_t(1) << 20;
+  const bool flat = p.kernel[0] == 1 && p.in[0] == 1 && p.out[0] == 1 && p.pad_begin[0] == 0;
+  const int64_t planes = p.batch * p.in_channels;
+  if (flat) {
+    layout_ = phase_layout(p);
+    if (planes * layout_->plane_len() > kMaxPhaseFloats) layout_.reset();
+  }
+  packers_.reserve(static_cast<size_t>(batch));
+  if (!layout_) {
+    for (int64_t t = 0; t < batch; ++t) {
+      const float* xg = x + ((t / p.group) * p.in_channels + (t % p.group) * cg) * p.in_pixels();
+      packers_.emplace_back([&p, xg](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+        im2col_pack(p, xg, k0, kc, n0, nc, nr, dst);
+      });
+    }
+    return;
+  }
+  const int64_t stride = layout_->plane_len();
+  float* xp = gemm_scratch(5, static_cast<size_t>(planes * stride));
+  parallel_for(0, planes, std::max<int64_t>(1, 16384 / stride), [&](int64_t lo, int64_t hi) {
+    std::memset(xp + lo * stride, 0, sizeof(float) * (hi - lo) * stride);
+    for (int64_t i = lo; i < hi; ++i) fill_phase_plane_f32(*layout_, isa, x + i * p.in_pixels(), xp + i * stride);
+  });
+  tap_offset_ = layout_->tap_offsets(p.kernel[1], p.kernel[2], p.dilation[1], p.dilation[2]);
+  phase_src_.reserve(static_cast<size_t>(batch));  // the packers keep pointers into it
+  for (int64_t t = 0; t < batch; ++t) {
+    phase_src_.push_back(PhaseIm2col{&p, &*layout_, xp + ((t / p.group) * p.in_channels + (t % p.group) * cg) * stride,
+                                     stride, tap_offset_.data()});
+    packers_.emplace_back([src = &phase_src_.back()](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+      phase_im2col_pack(*src, k0, kc, n0, nc, nr, dst);
+    });
   }
 }
 

@@ -86,7 +86,7 @@ static void pack_a_block(MatrixView a, int64_t m0, int64_t mc, int64_t k0, int64
 }
 
 // Depth [k0, k0+kc) x cols [n0, n0+nc) of op(B) -> NR panels, each kc x nr.
-static void pack_b_block(MatrixView b, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+void pack_b_panels(MatrixView b, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
   for (int64_t j0 = 0; j0 < nc; j0 += nr, dst += kc * nr) {
     const int cols = static_cast<int>(std::min<int64_t>(nr, nc - j0));
     if (cols < nr) std::memset(dst, 0, sizeof(float) * kc * nr);
@@ -116,9 +116,28 @@ PackedA::PackedA(const GemmKernelSet& ks, int64_t m, int64_t k, MatrixView a, fl
   }
 }
 
+int64_t PackedA::storage_floats(const GemmKernelSet& ks, int64_t m, int64_t k) {
+  return std::max<int64_t>(1, round_up(m, ks.mr) * k);
+}
+
+PackedA::PackedA(const GemmKernelSet& ks, int64_t m, int64_t k, const PackBFn& pack_transposed, float* storage)
+    : m_(m), k_(k), padded_rows_(round_up(m, ks.mr)), mr_(ks.mr), isa_(ks.isa) {
+  if (storage)
+    data_ = std::shared_ptr<float>(std::shared_ptr<float>(), storage);  // not owned
+  else
+    data_ = std::static_pointer_cast<float>(
+        aligned_buffer(static_cast<size_t>(storage_floats(ks, m, k)) * sizeof(float), true));
+  parallel_for(0, (k + ks.kc - 1) / ks.kc, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t b = lo; b < hi; ++b) {
+      const int64_t k0 = b * ks.kc, kc = std::min(ks.kc, k - k0);
+      pack_transposed(k0, kc, 0, m, mr_, data_.get() + k0 * padded_rows_);
+    }
+  });
+}
+
 PackedB::PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, MatrixView b)
     : PackedB(ks, k, n, [b](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
-        pack_b_block(b, k0, kc, n0, nc, nr, dst);
+        pack_b_panels(b, k0, kc, n0, nc, nr, dst);
       }) {}
 
 PackedB::PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, const PackBFn& pack)
@@ -207,7 +226,7 @@ void gemm_tile(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& 
       if (op.pack_b)
         (*op.pack_b)(k0, kc, n0, ncols, nr, b_buf);
       else if (direct_cols < ncols)
-        pack_b_block(op.b, k0, kc, n0 + direct_cols, ncols - direct_cols, nr, b_buf + direct_cols * kc);
+        pack_b_panels(op.b, k0, kc, n0 + direct_cols, ncols - direct_cols, nr, b_buf + direct_cols * kc);
       b_block = b_buf;
     }
     UkernelParams p;

@@ -2,6 +2,7 @@
 // C = op(A) * op(B) (+ row bias) (+ C) with a fused activation epilogue.
 // Not a general BLAS: float32 only, row-major, no strided batches.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -92,14 +93,30 @@ struct MatrixView {
   float at(int64_t r, int64_t c) const { return trans ? data[c * ld + r] : data[r * ld + c]; }
 };
 
+/// Packs rows [k0, k0+kc) x cols [n0, n0+nc) of a virtual B into NR panels at
+/// dst (panel j at dst + j*kc*nr, last panel zero padded). Lets conv feed
+/// im2col straight into the packed layout.
+using PackBFn = std::function<void(int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst)>;
+
 /// op(A) (M x K) packed once into MR-row panels per K block, e.g. conv weights.
 /// Panel (block p starting at k0, panel i) lives at k0 * padded_rows + i * kc * MR.
 class PackedA {
  public:
   PackedA() = default;
   PackedA(const GemmKernelSet& ks, int64_t m, int64_t k, MatrixView a, float scale = 1.f);
+  /// A = X^T for a virtual K x M matrix X given by its B packer (called with
+  /// nr = MR: a B panel of MR columns is an A panel of MR rows), K blocks in
+  /// parallel, into caller-owned `storage` of storage_floats(ks, m, k) floats
+  /// (or into its own storage when that is null).
+  PackedA(const GemmKernelSet& ks, int64_t m, int64_t k, const PackBFn& pack_transposed, float* storage = nullptr);
+  static int64_t storage_floats(const GemmKernelSet& ks, int64_t m, int64_t k);
   const float* panel(int64_t k0, int64_t kc, int64_t row0) const {
     return data_.get() + k0 * padded_rows_ + (row0 / mr_) * kc * mr_;
+  }
+  /// Element (r, k) of A, read back from the panels.
+  float at(int64_t r, int64_t k, int64_t kc_block) const {
+    const int64_t k0 = k / kc_block * kc_block, kc = std::min(kc_block, k_ - k0);
+    return panel(k0, kc, r)[(k - k0) * mr_ + r % mr_];
   }
   int64_t rows() const { return m_; }
   int64_t depth() const { return k_; }
@@ -119,10 +136,14 @@ class PackedB {
   PackedB() = default;
   PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, MatrixView b);
   /// From a packing function (conv's im2col); the K blocks are packed in parallel.
-  PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, const std::function<void(int64_t k0, int64_t kc, int64_t n0,
-                                                                                    int64_t nc, int nr, float* dst)>& pack);
+  PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, const PackBFn& pack);
   const float* panel(int64_t k0, int64_t kc, int64_t col0) const {
     return data_.get() + k0 * padded_cols_ + (col0 / nr_) * kc * nr_;
+  }
+  /// Element (k, c) of B, read back from the panels.
+  float at(int64_t k, int64_t c, int64_t kc_block) const {
+    const int64_t k0 = k / kc_block * kc_block, kc = std::min(kc_block, k_ - k0);
+    return panel(k0, kc, c)[(k - k0) * nr_ + c % nr_];
   }
   int64_t cols() const { return n_; }
   int64_t depth() const { return k_; }
@@ -136,10 +157,9 @@ class PackedB {
   Isa isa_ = Isa::kScalar;
 };
 
-/// Packs rows [k0, k0+kc) x cols [n0, n0+nc) of a virtual B into NR panels at
-/// dst (panel j at dst + j*kc*nr, last panel zero padded). Lets conv feed
-/// im2col straight into the packed layout.
-using PackBFn = std::function<void(int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst)>;
+/// Packs rows [k0, k0+kc) x cols [n0, n0+nc) of a row-major (or transposed) B
+/// into NR panels, as a PackBFn does.
+void pack_b_panels(MatrixView b, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst);
 
 /// One GEMM of a batch. Exactly one source per operand must be set.
 struct GemmOperands {

@@ -50,12 +50,6 @@ void widen_input_pairs(const QKernels& k, const void* x, DType t, int32_t x_zp, 
   std::memset(dst + n * cp * hw * 2, 0, sizeof(int16_t) * kPairSlack);
 }
 
-bool is_pointwise_q(const ConvParams& p) {
-  for (int i = 0; i < 3; ++i)
-    if (p.kernel[i] != 1 || p.stride[i] != 1 || p.pad_begin[i] != 0 || p.pad_end[i] != 0) return false;
-  return true;
-}
-
 // Row d of one group's im2col matrix (3-D taps, the general case), columns
 // [n0, n0 + nc): line[j] = the tapped input value, 0 in the padding.
 void im2col_line_3d(const ConvParams& p, const int16_t* x, int64_t d, int64_t n0, int64_t nc, int16_t* line) {
@@ -142,7 +136,7 @@ void pack_cols(const ConvParams& p, const PhaseLayout* phases, const int16_t* x,
   const int64_t pdepth = round_up(depth, 2), panels = (nc + kQgemmNr - 1) / kQgemmNr;
   const int64_t panel_stride = pdepth * kQgemmNr;
   if (nc < panels * kQgemmNr || depth % 2) std::memset(dst, 0, sizeof(int16_t) * panels * panel_stride);
-  const bool pointwise = is_pointwise_q(p);
+  const bool pointwise = p.is_pointwise();
   int16_t lines[2][kQconvColBlock];
   for (int64_t d = 0; d < depth; d += 2) {
     const int16_t* r[2] = {nullptr, nullptr};
@@ -385,7 +379,7 @@ class QConvKernel final : public Kernel {
       qconv_ref(a, x->raw(), w->raw(), y->raw());
       return Status::ok();
     }
-    if (qlinear_ && a.x_type == DType::kUInt8 && is_pointwise_q(a.p) && active_isa() >= Isa::kAvx2 &&
+    if (qlinear_ && a.x_type == DType::kUInt8 && a.p.is_pointwise() && active_isa() >= Isa::kAvx2 &&
         u8s8_candidate(*w, a.w_zp)) {
       QU8S8Weights per_call;
       const bool at_load = !u8s8_.empty() && packed_zp_ == a.w_zp && packed_shape_ == w->shape();
@@ -406,7 +400,7 @@ class QConvKernel final : public Kernel {
     // Big pointwise maps read B straight from the pair-interleaved input; small ones
     // (14x14, 7x7) are packed: there a k pair's 16 columns would sit 2 * pixels
     // int16 apart, across cache lines, for every tile of every row panel.
-    const bool pairs = is_pointwise_q(a.p) && a.p.group == 1 && a.p.out_pixels() >= 256;
+    const bool pairs = a.p.is_pointwise() && a.p.group == 1 && a.p.out_pixels() >= 256;
     // The widened input lives in the calling thread's scratch slot 3: the tasks
     // below use slots 0-2 (and qconv_gemm slot 4), and nothing else runs inside this kernel.
     int16_t* x16 = nullptr;
@@ -415,7 +409,7 @@ class QConvKernel final : public Kernel {
     if (pairs) {
       x16 = scratch16(3, static_cast<size_t>(a.p.batch * ((a.p.in_channels + 1) / 2) * a.p.in_pixels() * 2 + kPairSlack));
       widen_input_pairs(k, x->raw(), a.x_type, a.x_zp, a.p.batch, a.p.in_channels, a.p.in_pixels(), x16);
-    } else if (flat && !is_pointwise_q(a.p)) {  // 2-D kernels: padded phase-split planes, im2col rows are copies
+    } else if (flat && !a.p.is_pointwise()) {  // 2-D kernels: padded phase-split planes, im2col rows are copies
       phases = phase_layout(a.p);
       const int64_t planes = a.p.batch * a.p.in_channels, len = phases->plane_len();
       x16 = scratch16(3, static_cast<size_t>(planes * len));

@@ -81,11 +81,16 @@ void check_case(const std::string& op, const ConvCase& c) {
     const Tensor packed = run_ok(const_node, in, false, 2);
     CHECK_TENSOR_NEAR(one, ref, 1e-4, 1e-4);
     CHECK(bit_identical(one, two));
+    CHECK(bit_identical(run_ok(const_node, in, false, 1), packed));
     // Constant 3x3 stride-1 weights take Winograd (its own accuracy test:
-    // test_conv_winograd.cpp); everything else packs the same GEMM operands.
+    // test_conv_winograd.cpp) and constant weights on small output planes the
+    // pixel-major GEMM (other sums); everything else packs the same GEMM operands.
     auto attrs = parse_conv_attrs(const_node, false);
     REQUIRE(attrs.is_ok());
-    if (op == "Conv" && winograd_eligible_weights(attrs.value(), c.w))
+    const bool other_sums = op == "Conv" && (winograd_eligible_weights(attrs.value(), c.w) ||
+                                             prefer_pixel_major(resolve_conv(attrs.value(), c.x, c.w).value(),
+                                                                gemm_kernels(isa)));
+    if (other_sums)
       CHECK_TENSOR_NEAR(packed, ref, 1e-3, 1e-3);
     else
       CHECK(bit_identical(one, packed));
@@ -221,7 +226,13 @@ TEST_CASE("Conv odd shapes: fast paths vs reference", "[ops][conv]") {
       ConvCase{{1, 37, 31, 29}, {150, 37, 1, 1}},                           // M spans M blocks
       ConvCase{{1, 8, 127, 127}, {3, 8, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},    // many pixel tiles
       ConvCase{{1, 1, 1100, 1100}, {2, 1, 3, 3}, 1, {2, 2}, {}, {1, 1, 1, 1}},  // phase copy over its cap: plain im2col
-      ConvCase{{3, 4, 5, 5}, {6, 2, 1, 1}, 2});
+      ConvCase{{3, 4, 5, 5}, {6, 2, 1, 1}, 2},
+      // Small output planes (7x7, 3x3): pixel-major GEMM with constant weights
+      ConvCase{{1, 70, 7, 7}, {32, 70, 3, 3}, 1, {1, 1}, {}, {1, 1, 1, 1}},  // 3 K blocks
+      ConvCase{{2, 64, 7, 7}, {48, 64, 1, 1}},                              // 1x1, batch 2
+      ConvCase{{1, 65, 13, 13}, {64, 65, 3, 3}, 1, {2, 2}, {}, {1, 1, 1, 1}},  // stride 2 to 7x7
+      ConvCase{{1, 64, 3, 3}, {40, 64, 1, 1}},                              // 9 pixels, ragged channels
+      ConvCase{{1, 66, 9, 9}, {32, 66, 3, 3}, 1, {}, {}, {1, 1, 1, 1}, "", false});  // 81 = 13 x 6 + 3
   CAPTURE(shape_str(c.x), shape_str(c.w), c.group, c.auto_pad);
   check_case("Conv", c);
 }
@@ -250,7 +261,8 @@ TEST_CASE("Conv fused epilogue through make_conv_kernel", "[ops][conv]") {
   const Epilogue ep = GENERATE(Epilogue::relu(), Epilogue::clamp(-0.3f, 0.6f), Epilogue::leaky_relu(0.2f));
   const ConvCase c = GENERATE(ConvCase{{1, 6, 11, 11}, {9, 6, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},
                               ConvCase{{1, 12, 11, 11}, {12, 1, 3, 3}, 12, {}, {}, {1, 1, 1, 1}},
-                              ConvCase{{1, 64, 10, 70}, {16, 64, 3, 3}, 1, {}, {}, {1, 1, 1, 1}});  // Winograd, 8-tile runs
+                              ConvCase{{1, 64, 10, 70}, {16, 64, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},  // Winograd, 8-tile runs
+                              ConvCase{{1, 64, 7, 7}, {32, 64, 1, 1}});  // pixel-major: epilogue in the transpose
   std::vector<Tensor> in{random_tensor(c.x, 21), random_tensor(c.w, 22), random_tensor({c.w[0]}, 23)};
   NodeDesc node = conv_node("Conv", c);
   set_constants(node, in, {1, 2});
@@ -368,5 +380,59 @@ TEST_CASE("stride-2 column split: AVX2 matches the scalar loop", "[ops][conv]") 
     deinterleave2_f32__scalar(src.data(), pairs, eb.data(), ob.data());
     CHECK(ea == eb);
     CHECK(oa == ob);  // the sentinel past `pairs` included
+  }
+}
+
+TEST_CASE("pixel-major output transpose: AVX2 matches the scalar loop", "[ops][conv]") {
+  if (!cpu_features().avx2) SKIP("no AVX2");
+  const Epilogue ep = GENERATE(Epilogue::none(), Epilogue::clamp(-0.3f, 0.6f), Epilogue::leaky_relu(0.2f),
+                               Epilogue::silu());
+  for (int64_t pixels : {1, 7, 8, 9, 49, 50}) {
+    for (int64_t channels : {1, 8, 13, 40}) {
+      CAPTURE(pixels, channels, int(ep.kind));
+      const int64_t ldc = channels + 5;
+      const Tensor yt = random_tensor({pixels, ldc}, 41, -3.f, 3.f);
+      const Tensor bias = random_tensor({channels}, 42);
+      const Tensor residual = random_tensor({channels, pixels}, 43);
+      for (bool with_residual : {false, true}) {
+        // Channels [c0, channels) only: the others keep what y held. With the
+        // residual, y is the residual's buffer (the in-place case).
+        const int64_t c0 = std::min<int64_t>(3, channels - 1);
+        const Tensor start = with_residual ? residual : Tensor::from_vector<float>(
+                                                            {channels, pixels}, std::vector<float>(size_t(channels * pixels), 9.f));
+        Tensor fast_out = start.clone(), slow_out = start.clone();
+        PixelMajorOut a{yt.data<float>(), ldc, pixels, bias.data<float>(),
+                        with_residual ? fast_out.data<float>() : nullptr, fast_out.data<float>()};
+        PixelMajorOut b{yt.data<float>(), ldc, pixels, bias.data<float>(),
+                        with_residual ? slow_out.data<float>() : nullptr, slow_out.data<float>()};
+        pixel_major_to_nchw_f32__avx2(a, c0, channels, ep);
+        pixel_major_to_nchw_f32__scalar(b, c0, channels, ep);
+        if (ep.kind == Epilogue::Kind::kSilu)
+          CHECK_TENSOR_NEAR(fast_out, slow_out, 1e-6, 1e-6);
+        else
+          CHECK(bit_identical(fast_out, slow_out));
+      }
+    }
+  }
+}
+
+TEST_CASE("Conv weights packed at load switch between the NCHW and pixel-major forms", "[ops][conv]") {
+  // 1x1 weights are packed at load; a 7x7 plane takes them pixel-major (dropping
+  // the NCHW panels), a 16x16 plane needs the NCHW form back, then both stay.
+  const Tensor w = random_tensor({48, 64, 1, 1}, 51), b = random_tensor({48}, 52);
+  NodeDesc node = conv_node("Conv", ConvCase{{1, 64, 7, 7}, {48, 64, 1, 1}});
+  const std::vector<Tensor> load{random_tensor({1, 64, 7, 7}, 50), w, b};
+  set_constants(node, load, {1, 2});
+  auto kernel = make_conv_kernel(node, Epilogue::none());
+  REQUIRE(kernel.is_ok());
+  for (int64_t side : {7, 16, 7, 16}) {
+    CAPTURE(side);
+    const Tensor x = random_tensor({1, 64, side, side}, 53 + side);
+    std::vector<Tensor> in{x, w, b};
+    const Tensor want = run_ok(node, in, true, 1);
+    HeapKernelContext ctx({&x, &w, &b}, 1, false);
+    REQUIRE(kernel.value()->run(ctx).is_ok());
+    CHECK(kernel.value()->impl_name().find(side == 7 ? "pixel_major" : "conv_f32_1x1") != std::string::npos);
+    CHECK_TENSOR_NEAR(ctx.outputs()[0], want, 1e-4, 1e-4);
   }
 }

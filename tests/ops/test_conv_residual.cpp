@@ -74,7 +74,10 @@ TEST_CASE("Conv fused residual: every path vs the unfused reference", "[ops][con
       ResidualCase{"depthwise", {1, 12, 11, 9}, {12, 1, 3, 3}, 12, {}, {1, 1, 1, 1}},
       ResidualCase{"depthwise stride 2", {2, 7, 9, 13}, {7, 1, 3, 3}, 7, {2, 2}, {0, 1, 1, 0}},
       ResidualCase{"grouped", {1, 6, 9, 7}, {8, 3, 3, 3}, 2, {}, {1, 1, 1, 1}},
-      ResidualCase{"1-D", {1, 5, 31}, {6, 5, 3}, 1, {}, {1, 1}});
+      ResidualCase{"1-D", {1, 5, 31}, {6, 5, 3}, 1, {}, {1, 1}},
+      // constant weights on 7x7 output planes: the pixel-major GEMM (prefer_pixel_major)
+      ResidualCase{"pixel-major 3x3", {1, 64, 7, 7}, {32, 64, 3, 3}, 1, {}, {1, 1, 1, 1}},
+      ResidualCase{"pixel-major 1x1 batch 2", {2, 80, 7, 7}, {48, 80, 1, 1}});
   CAPTURE(c.what);
   std::vector<Tensor> in{random_tensor(c.x, 31), random_tensor(c.w, 32, -0.5f, 0.5f),
                          c.bias ? random_tensor({c.w[0]}, 33) : Tensor()};

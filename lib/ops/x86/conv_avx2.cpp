@@ -6,26 +6,14 @@
 // and 63 scalar sums.
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "ops/conv.h"
-#include "ops/x86/exp_avx2.h"
+#include "ops/x86/epilogue_avx2.h"
 
 namespace cvt {
-namespace {
 
-inline __m256 apply_epilogue(__m256 v, const Epilogue& e) {
-  if (e.kind == Epilogue::Kind::kClamp) {
-    v = _mm256_max_ps(v, _mm256_set1_ps(e.lo));
-    v = _mm256_min_ps(v, _mm256_set1_ps(e.hi));
-  } else if (e.kind == Epilogue::Kind::kLeakyRelu) {
-    const __m256 neg = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
-    v = _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(e.slope)), neg);
-  } else if (e.kind == Epilogue::Kind::kSilu) {
-    v = x86::silu256(v);
-  }
-  return v;
-}
-
-}  // namespace
+using x86::apply_epilogue;
 
 void deinterleave2_f32__avx2(const float* src, int64_t pairs, float* even, float* odd) noexcept {
   // The last vector overlaps the one before it (same values rewritten), so a
@@ -83,6 +71,53 @@ void conv_dw_f32_plane__avx2(const DepthwisePlane& d, const Epilogue& e) noexcep
     case 2: dw_vectors<2>(d, i, e); break;
     case 1: dw_vectors<1>(d, i, e); break;
     default: break;
+  }
+}
+
+namespace {
+
+// r[j] = pixel j's 8 channels -> r[j] = channel j's 8 pixels.
+inline void transpose8x8(__m256 r[8]) {
+  __m256 t[8], u[8];
+  for (int j = 0; j < 8; j += 2) t[j] = _mm256_unpacklo_ps(r[j], r[j + 1]), t[j + 1] = _mm256_unpackhi_ps(r[j], r[j + 1]);
+  for (int j = 0; j < 8; j += 4) {
+    u[j] = _mm256_shuffle_ps(t[j], t[j + 2], 0x44);
+    u[j + 1] = _mm256_shuffle_ps(t[j], t[j + 2], 0xEE);
+    u[j + 2] = _mm256_shuffle_ps(t[j + 1], t[j + 3], 0x44);
+    u[j + 3] = _mm256_shuffle_ps(t[j + 1], t[j + 3], 0xEE);
+  }
+  for (int j = 0; j < 4; ++j) {
+    r[j] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x20);
+    r[j + 4] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x31);
+  }
+}
+
+inline __m256i first_lanes(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+}  // namespace
+
+void pixel_major_to_nchw_f32__avx2(const PixelMajorOut& o, int64_t c0, int64_t c1, const Epilogue& e) noexcept {
+  // 8 channels x 8 pixels at a time, ragged edges through masks, so every value
+  // takes the same vector arithmetic.
+  for (int64_t c = c0; c < c1; c += 8) {
+    const int64_t nc = std::min<int64_t>(8, c1 - c);
+    const __m256i channel_mask = first_lanes(nc);
+    for (int64_t i = 0; i < o.pixels; i += 8) {
+      const int64_t np = std::min<int64_t>(8, o.pixels - i);
+      const __m256i pixel_mask = first_lanes(np);
+      __m256 r[8];
+      for (int j = 0; j < 8; ++j)
+        r[j] = j < np ? _mm256_maskload_ps(o.yt + (i + j) * o.ldc + c, channel_mask) : _mm256_setzero_ps();
+      transpose8x8(r);
+      for (int j = 0; j < nc; ++j) {
+        __m256 v = r[j];
+        if (o.bias) v = _mm256_add_ps(v, _mm256_set1_ps(o.bias[c + j]));
+        if (o.residual) v = _mm256_add_ps(v, _mm256_maskload_ps(o.residual + (c + j) * o.pixels + i, pixel_mask));
+        _mm256_maskstore_ps(o.y + (c + j) * o.pixels + i, pixel_mask, apply_epilogue(v, e));
+      }
+    }
   }
 }
 

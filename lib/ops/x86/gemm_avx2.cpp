@@ -4,25 +4,17 @@
 #include <immintrin.h>
 
 #include "ops/gemm.h"
-#include "ops/x86/exp_avx2.h"
+#include "ops/x86/epilogue_avx2.h"
 
 namespace cvt {
 namespace {
 
 constexpr int kMr = 6, kNr = 16;
+// Tiles of up to this many rows split their k steps in two (tile_rows): with 2
+// rows or fewer there are at most 4 FMA chains, and each waits on the last FMA.
+constexpr int kSplitRows = 2;
 
-inline __m256 apply_epilogue(__m256 v, const Epilogue& e) {
-  if (e.kind == Epilogue::Kind::kClamp) {
-    v = _mm256_max_ps(v, _mm256_set1_ps(e.lo));
-    v = _mm256_min_ps(v, _mm256_set1_ps(e.hi));
-  } else if (e.kind == Epilogue::Kind::kLeakyRelu) {
-    const __m256 neg = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
-    v = _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(e.slope)), neg);
-  } else if (e.kind == Epilogue::Kind::kSilu) {
-    v = x86::silu256(v);
-  }
-  return v;
-}
+using x86::apply_epilogue;
 
 // Full-width tile of `Rows` rows; c has at least 16 writable columns per row.
 // B is a packed panel (16 floats a k step, aligned), or with kStridedB 16
@@ -45,8 +37,35 @@ inline void tile_rows(int64_t kc, const float* a, const float* b, float* c, int6
       _mm_prefetch(reinterpret_cast<const char*>(p.c_in + i * ldc + 15), _MM_HINT_T0);
     }
   }
+  int64_t k = 0;
+  if constexpr (Rows <= kSplitRows) {
+    // Even and odd k steps into separate sums, added at the end: twice the
+    // independent FMA chains, so a short tile is not bound by FMA latency.
+    __m256 lo_odd[Rows], hi_odd[Rows];
+    for (int i = 0; i < Rows; ++i) lo_odd[i] = hi_odd[i] = _mm256_setzero_ps();
+    const int64_t b_step = kStridedB ? ldb : kNr;
+    for (; k + 2 <= kc; k += 2) {
+      const __m256 b0 = kStridedB ? _mm256_loadu_ps(b) : _mm256_load_ps(b);
+      const __m256 b1 = kStridedB ? _mm256_loadu_ps(b + 8) : _mm256_load_ps(b + 8);
+      const __m256 b2 = kStridedB ? _mm256_loadu_ps(b + b_step) : _mm256_load_ps(b + b_step);
+      const __m256 b3 = kStridedB ? _mm256_loadu_ps(b + b_step + 8) : _mm256_load_ps(b + b_step + 8);
+      for (int i = 0; i < Rows; ++i) {
+        const __m256 ai = _mm256_broadcast_ss(a + i), aj = _mm256_broadcast_ss(a + kMr + i);
+        lo[i] = _mm256_fmadd_ps(ai, b0, lo[i]);
+        hi[i] = _mm256_fmadd_ps(ai, b1, hi[i]);
+        lo_odd[i] = _mm256_fmadd_ps(aj, b2, lo_odd[i]);
+        hi_odd[i] = _mm256_fmadd_ps(aj, b3, hi_odd[i]);
+      }
+      a += 2 * kMr;
+      b += 2 * b_step;
+    }
+    for (int i = 0; i < Rows; ++i) {
+      lo[i] = _mm256_add_ps(lo[i], lo_odd[i]);
+      hi[i] = _mm256_add_ps(hi[i], hi_odd[i]);
+    }
+  }
 #pragma GCC unroll 2
-  for (int64_t k = 0; k < kc; ++k) {
+  for (; k < kc; ++k) {
     const __m256 b0 = kStridedB ? _mm256_loadu_ps(b) : _mm256_load_ps(b);
     const __m256 b1 = kStridedB ? _mm256_loadu_ps(b + 8) : _mm256_load_ps(b + 8);
 #pragma GCC unroll 6
@@ -86,11 +105,25 @@ inline void tile_rows(int64_t kc, const float* a, const float* b, float* c, int6
 template <int Rows>
 inline void tile_rows_narrow(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                              const UkernelParams& p) noexcept {
-  __m256 acc[Rows];
+  // Even and odd k steps into separate sums (as tile_rows does for short tiles):
+  // one vector a row is too few FMA chains to hide their latency.
+  __m256 acc[Rows], acc_odd[Rows];
 #pragma GCC unroll 6
-  for (int i = 0; i < Rows; ++i) acc[i] = _mm256_setzero_ps();
-#pragma GCC unroll 2
-  for (int64_t k = 0; k < kc; ++k) {
+  for (int i = 0; i < Rows; ++i) acc[i] = acc_odd[i] = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 2 <= kc; k += 2) {
+    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + kNr);
+#pragma GCC unroll 6
+    for (int i = 0; i < Rows; ++i) {
+      acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + i), b0, acc[i]);
+      acc_odd[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + kMr + i), b1, acc_odd[i]);
+    }
+    a += 2 * kMr;
+    b += 2 * kNr;
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < Rows; ++i) acc[i] = _mm256_add_ps(acc[i], acc_odd[i]);
+  for (; k < kc; ++k) {
     const __m256 b0 = _mm256_load_ps(b);
 #pragma GCC unroll 6
     for (int i = 0; i < Rows; ++i) acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + i), b0, acc[i]);

@@ -1,0 +1,122 @@
+// Pixel-major conv: Y^T = X^T W^T, with output pixels as the GEMM's tile rows
+// and output channels as its vector columns. The NCHW GEMM (conv.cpp) puts
+// pixels in the 16-wide columns, so a 7x7 plane fills 49 of 64 column slots;
+// here it fills 49 of 54 row slots (ResNet layer4, MobileNetV2's last stages,
+// GoogLeNet's inception 5). The result lands in a pixel-major scratch, and bias,
+// residual and activation are applied while it is transposed into NCHW.
+#include <algorithm>
+#include <cstring>
+
+#include "core/parallel.h"
+#include "ops/conv.h"
+
+namespace cvt {
+
+namespace {
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+// Share of a tiled dimension's slots holding real rows or columns.
+double tile_fill(int64_t v, int64_t tile) { return double(v) / double(round_up(v, tile)); }
+
+// The pixel-major scratch's row stride: whole panels, and not a multiple of
+// 1 KiB, so the six rows a tile stores do not share L1 sets (4K aliasing).
+int64_t pixel_row_stride(const GemmKernelSet& ks, int64_t channels) {
+  const int64_t ld = round_up(channels, ks.nr);
+  return ld % 256 == 0 ? ld + ks.nr : ld;
+}
+
+}  // namespace
+
+bool prefer_pixel_major(const ConvParams& p, const GemmKernelSet& ks) {
+  // Below this depth the transpose out costs more than the fuller tiles save.
+  constexpr int64_t kMinDepth = 64;
+  // The gain must pay for the transpose (measured: 5% on 14x14 planes does not).
+  constexpr double kMinGain = 1.1;
+  // Scratch stays allocated with the thread: at most 4 MB each.
+  constexpr int64_t kMaxScratchFloats = int64_t(1) << 20;
+  if (p.group != 1) return false;
+  const int64_t pixels = p.out_pixels(), channels = p.out_channels, depth = p.in_channels * p.kernel_size();
+  if (depth < kMinDepth || PackedA::storage_floats(ks, pixels, depth) > kMaxScratchFloats ||
+      pixels * pixel_row_stride(ks, channels) > kMaxScratchFloats)
+    return false;
+  // Only for poorly filled pixel tiles: a few output channels are better served by
+  // the NCHW GEMM reading its input in place (MobileNetV2's 28x28 projections to 32
+  // channels fill 32 of 36 rows, yet ran twice as long pixel-major).
+  constexpr double kMaxPixelFill = 0.9;
+  const double nchw = tile_fill(pixels, ks.nr) * tile_fill(channels, ks.mr);
+  const double pixel_major = tile_fill(pixels, ks.mr) * tile_fill(channels, ks.nr);
+  return tile_fill(pixels, ks.nr) < kMaxPixelFill && pixel_major > kMinGain * nchw;
+}
+
+PackedB pack_conv_weights_pixel_major(const GemmKernelSet& ks, const float* w, int64_t m, int64_t k) {
+  return PackedB(ks, k, m, MatrixView{w, k, true});
+}
+
+PackedB pack_conv_weights_pixel_major(const GemmKernelSet& ks, const PackedA& w) {
+  return PackedB(ks, w.depth(), w.rows(), [&](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+    for (int64_t j0 = 0; j0 < nc; j0 += nr, dst += kc * nr) {
+      const int64_t cols = std::min<int64_t>(nr, nc - j0);
+      if (cols < nr) std::memset(dst, 0, sizeof(float) * kc * nr);
+      for (int64_t k = 0; k < kc; ++k)
+        for (int64_t c = 0; c < cols; ++c) dst[k * nr + c] = w.at(n0 + j0 + c, k0 + k, ks.kc);
+    }
+  });
+}
+
+PackedA pack_conv_weights_nchw(const GemmKernelSet& ks, const PackedB& wt) {
+  // A = W is the transpose of the virtual K x M matrix W^T: pack W^T's columns as A rows.
+  return PackedA(ks, wt.cols(), wt.depth(), [&](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+    for (int64_t j0 = 0; j0 < nc; j0 += nr, dst += kc * nr) {
+      const int64_t cols = std::min<int64_t>(nr, nc - j0);
+      if (cols < nr) std::memset(dst, 0, sizeof(float) * kc * nr);
+      for (int64_t k = 0; k < kc; ++k)
+        for (int64_t c = 0; c < cols; ++c) dst[k * nr + c] = wt.at(k0 + k, n0 + j0 + c, ks.kc);
+    }
+  });
+}
+
+void conv_gemm_pixel_major(const ConvParams& p, const GemmKernelSet& ks, const PackedB& wt, const float* x,
+                           const float* bias, float* y, const float* residual) {
+  CVT_ASSERT(p.group == 1 && wt.cols() == p.out_channels && wt.depth() == p.in_channels * p.kernel_size());
+  const int64_t pixels = p.out_pixels(), channels = p.out_channels, depth = wt.depth();
+  const int64_t ldc = pixel_row_stride(ks, channels);
+  std::optional<Im2colPackers> im2col;
+  if (!p.is_pointwise()) im2col.emplace(p, ks.isa, x);
+  // The calling thread's slots 3 and 4: GEMM tasks use 0 and 1, the phase copies 5.
+  float* xt_storage = gemm_scratch(4, static_cast<size_t>(PackedA::storage_floats(ks, pixels, depth)));
+  float* yt = gemm_scratch(3, static_cast<size_t>(pixels * ldc));
+  GemmShape s;
+  s.m = pixels, s.n = channels, s.k = depth;
+  for (int64_t image = 0; image < p.batch; ++image) {
+    const float* xi = x + image * p.in_channels * p.in_pixels();
+    const PackBFn pointwise = [&](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+      pack_b_panels(MatrixView{xi, pixels, false}, k0, kc, n0, nc, nr, dst);
+    };
+    const PackedA xt(ks, pixels, depth, im2col ? (*im2col)[image] : pointwise, xt_storage);
+    gemm_f32(ks, s, 1, [&](int64_t, GemmOperands& op) {
+      op.packed_a = &xt;
+      op.packed_b = &wt;
+      op.c = yt;
+      op.ldc = ldc;
+    });
+    const int64_t at = image * channels * pixels;
+    const PixelMajorOut out{yt, ldc, pixels, bias, residual ? residual + at : nullptr, y + at};
+    const auto to_nchw = ks.isa >= Isa::kAvx2 ? pixel_major_to_nchw_f32__avx2 : pixel_major_to_nchw_f32__scalar;
+    constexpr int64_t kBlock = 32;  // channels a task
+    parallel_for(0, (channels + kBlock - 1) / kBlock, 1, [&](int64_t lo, int64_t hi) {
+      to_nchw(out, lo * kBlock, std::min(channels, hi * kBlock), p.activation);
+    });
+  }
+}
+
+void pixel_major_to_nchw_f32__scalar(const PixelMajorOut& o, int64_t c0, int64_t c1, const Epilogue& e) noexcept {
+  for (int64_t c = c0; c < c1; ++c)
+    for (int64_t i = 0; i < o.pixels; ++i) {
+      float v = o.yt[i * o.ldc + c];
+      if (o.bias) v += o.bias[c];
+      if (o.residual) v += o.residual[c * o.pixels + i];
+      o.y[c * o.pixels + i] = e.apply(v);
+    }
+}
+
+}  // namespace cvt
