@@ -91,40 +91,9 @@ void im2col_pack(const ConvParams& p, const float* x, int64_t k0, int64_t kc, in
 
 namespace {
 
-// Output rows not much longer than a panel and not a multiple of it (7x7 maps;
-// the pixel-major GEMM's A panels of 4, 6 or 14 pixels) cross a panel edge at
-// almost every panel: each im2col row is gathered into a line first, then dealt
-// out panel by panel.
-template <int NR>
-void phase_im2col_pack_narrow(const PhaseIm2col& s, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst) {
-  constexpr int64_t kLine = NR * 32;
-  const int64_t taps = s.p->kernel[1] * s.p->kernel[2], ow_n = s.p->out[2], phase_w = s.layout->phase_w;
-  float line[kLine];
-  for (int64_t r = 0; r < kc; ++r) {
-    const int64_t row = k0 + r;
-    const float* base = s.planes + (row / taps) * s.plane_stride + s.tap_offset[row % taps];
-    for (int64_t c0 = 0; c0 < nc; c0 += kLine) {
-      const int64_t len = std::min(kLine, nc - c0);
-      int64_t oh = (n0 + c0) / ow_n, ow = (n0 + c0) % ow_n;
-      for (int64_t t = 0; t < len; ow = 0, ++oh) {
-        const int64_t piece = std::min(ow_n - ow, len - t);
-        copy_short(base + oh * phase_w + ow, piece, line + t);
-        t += piece;
-      }
-      float* out = dst + (c0 / NR) * kc * NR + r * NR;
-      for (int64_t j = 0; j < len; j += NR, out += kc * NR) {
-        const int64_t cnt = std::min<int64_t>(NR, len - j);
-        std::memcpy(out, line + j, sizeof(float) * cnt);
-        for (int64_t t = cnt; t < NR; ++t) out[t] = 0.f;
-      }
-    }
-  }
-}
-
 template <int NR>
 void phase_im2col_pack_nr(const PhaseIm2col& s, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst) {
   const int64_t taps = s.p->kernel[1] * s.p->kernel[2], ow_n = s.p->out[2], phase_w = s.layout->phase_w;
-  if (ow_n % NR != 0 && ow_n < 4 * NR) return phase_im2col_pack_narrow<NR>(s, k0, kc, n0, nc, dst);
   for (int64_t r = 0; r < kc; ++r) {
     const int64_t row = k0 + r;
     const float* base = s.planes + (row / taps) * s.plane_stride + s.tap_offset[row % taps];

@@ -53,24 +53,34 @@ PackedB pack_conv_weights_pixel_major(const GemmKernelSet& ks, const float* w, i
 }
 
 PackedB pack_conv_weights_pixel_major(const GemmKernelSet& ks, const PackedA& w) {
+  // B[k][c] = A[c][k]: A row c of K block k0 is every MR-th value of its panel.
   return PackedB(ks, w.depth(), w.rows(), [&](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+    const int mr = ks.mr;
     for (int64_t j0 = 0; j0 < nc; j0 += nr, dst += kc * nr) {
       const int64_t cols = std::min<int64_t>(nr, nc - j0);
       if (cols < nr) std::memset(dst, 0, sizeof(float) * kc * nr);
-      for (int64_t k = 0; k < kc; ++k)
-        for (int64_t c = 0; c < cols; ++c) dst[k * nr + c] = w.at(n0 + j0 + c, k0 + k, ks.kc);
+      for (int64_t c = 0; c < cols; ++c) {
+        const int64_t row = n0 + j0 + c;
+        const float* src = w.panel(k0, kc, row) + row % mr;
+        for (int64_t k = 0; k < kc; ++k) dst[k * nr + c] = src[k * mr];
+      }
     }
   });
 }
 
 PackedA pack_conv_weights_nchw(const GemmKernelSet& ks, const PackedB& wt) {
-  // A = W is the transpose of the virtual K x M matrix W^T: pack W^T's columns as A rows.
+  // A = W is the transpose of the virtual K x M matrix W^T: its packer, called
+  // with MR-wide panels, copies MR of W^T's columns per k out of the NR panels.
   return PackedA(ks, wt.cols(), wt.depth(), [&](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+    const int64_t wt_nr = ks.nr;
     for (int64_t j0 = 0; j0 < nc; j0 += nr, dst += kc * nr) {
       const int64_t cols = std::min<int64_t>(nr, nc - j0);
       if (cols < nr) std::memset(dst, 0, sizeof(float) * kc * nr);
-      for (int64_t k = 0; k < kc; ++k)
-        for (int64_t c = 0; c < cols; ++c) dst[k * nr + c] = wt.at(k0 + k, n0 + j0 + c, ks.kc);
+      for (int64_t c = 0; c < cols; ++c) {
+        const int64_t col = n0 + j0 + c;
+        const float* src = wt.panel(k0, kc, col) + col % wt_nr;
+        for (int64_t k = 0; k < kc; ++k) dst[k * nr + c] = src[k * wt_nr];
+      }
     }
   });
 }

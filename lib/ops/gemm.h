@@ -2,7 +2,6 @@
 // C = op(A) * op(B) (+ row bias) (+ C) with a fused activation epilogue.
 // Not a general BLAS: float32 only, row-major, no strided batches.
 #pragma once
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -113,11 +112,6 @@ class PackedA {
   const float* panel(int64_t k0, int64_t kc, int64_t row0) const {
     return data_.get() + k0 * padded_rows_ + (row0 / mr_) * kc * mr_;
   }
-  /// Element (r, k) of A, read back from the panels.
-  float at(int64_t r, int64_t k, int64_t kc_block) const {
-    const int64_t k0 = k / kc_block * kc_block, kc = std::min(kc_block, k_ - k0);
-    return panel(k0, kc, r)[(k - k0) * mr_ + r % mr_];
-  }
   int64_t rows() const { return m_; }
   int64_t depth() const { return k_; }
   Isa isa() const { return isa_; }
@@ -139,11 +133,6 @@ class PackedB {
   PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, const PackBFn& pack);
   const float* panel(int64_t k0, int64_t kc, int64_t col0) const {
     return data_.get() + k0 * padded_cols_ + (col0 / nr_) * kc * nr_;
-  }
-  /// Element (k, c) of B, read back from the panels.
-  float at(int64_t k, int64_t c, int64_t kc_block) const {
-    const int64_t k0 = k / kc_block * kc_block, kc = std::min(kc_block, k_ - k0);
-    return panel(k0, kc, c)[(k - k0) * nr_ + c % nr_];
   }
   int64_t cols() const { return n_; }
   int64_t depth() const { return k_; }
