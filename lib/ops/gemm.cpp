@@ -144,10 +144,12 @@ PackedB::PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, const PackBFn& p
     : k_(k), n_(n), padded_cols_(round_up(n, ks.nr)), nr_(ks.nr), isa_(ks.isa) {
   const size_t floats = static_cast<size_t>(std::max<int64_t>(1, padded_cols_ * k));
   data_ = std::static_pointer_cast<float>(aligned_buffer(floats * sizeof(float), true));
-  parallel_for(0, (k + ks.kc - 1) / ks.kc, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t b = lo; b < hi; ++b) {
-      const int64_t k0 = b * ks.kc, kc = std::min(ks.kc, k - k0);
-      pack(k0, kc, 0, n, nr_, data_.get() + k0 * padded_cols_);
+  // Tasks: K blocks x strips of columns, so a shallow B (one K block) still packs on every thread.
+  const int64_t k_blocks = ceil_div(k, ks.kc), strip = 16 * int64_t(nr_), strips = ceil_div(n, strip);
+  parallel_for(0, k_blocks * strips, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t k0 = (t / strips) * ks.kc, kc = std::min(ks.kc, k - k0), n0 = (t % strips) * strip;
+      pack(k0, kc, n0, std::min(strip, n - n0), nr_, data_.get() + k0 * padded_cols_ + (n0 / nr_) * kc * nr_);
     }
   });
 }
@@ -207,6 +209,10 @@ bool read_b_in_place(const GemmShape& s, int64_t ldb) {
   return s.m <= kMaxRows && std::gcd(row_bytes, int64_t(4096)) <= 256;
 }
 
+bool reads_b_in_place(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& op) {
+  return !op.packed_b && !op.pack_b && !op.b.trans && ks.ukernel_strided_b && read_b_in_place(s, op.b.ld);
+}
+
 void gemm_tile(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& op, int64_t m0, int64_t m1,
                int64_t n0, int64_t n1) {
   const int mr = ks.mr, nr = ks.nr;
@@ -214,8 +220,7 @@ void gemm_tile(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& 
   float* b_buf = op.packed_b ? nullptr : gemm_scratch(0, ks.kc * round_up(ncols, nr));
   float* a_buf = op.packed_a ? nullptr : gemm_scratch(1, ks.kc * round_up(std::min(ks.mc, m1 - m0), mr));
   // B read in place: its full panels need no packing, only a ragged right edge does.
-  const bool direct_b =
-      !op.packed_b && !op.pack_b && !op.b.trans && ks.ukernel_strided_b && read_b_in_place(s, op.b.ld);
+  const bool direct_b = reads_b_in_place(ks, s, op);
   const int64_t direct_cols = direct_b ? ncols / nr * nr : 0;
   for (int64_t k0 = 0; k0 < s.k; k0 += ks.kc) {
     const int64_t kc = std::min(ks.kc, s.k - k0);
@@ -279,7 +284,9 @@ void gemm_f32(const GemmKernelSet& ks, const GemmShape& s, int64_t batch,
   const int64_t per_gemm = g.m_tiles * g.n_tiles;
   // Tasks that split M each pack the same B blocks (for a conv: the same im2col). When
   // they do and B is small (ResNet's 7x7 layer4: K 4608 x 49 columns), pack it once,
-  // in parallel, and let every task read it.
+  // in parallel, and let every task read it; unless B is read in place anyway
+  // (MobileNetV2's 28x28 projections to 32 channels ran slower on 2 threads than on
+  // one while their 192-deep B was packed up front).
   std::vector<PackedB> shared_b;
   constexpr int64_t kSharedBMaxFloats = int64_t(1) << 22;
   if (g.m_tiles > 1 && batch * s.k * round_up(s.n, ks.nr) <= kSharedBMaxFloats) {
@@ -287,7 +294,7 @@ void gemm_f32(const GemmKernelSet& ks, const GemmShape& s, int64_t batch,
     for (int64_t t = 0; t < batch; ++t) {
       GemmOperands op;
       bind(t, op);
-      if (op.packed_b) continue;
+      if (op.packed_b || reads_b_in_place(ks, s, op)) continue;
       shared_b[t] = op.pack_b ? PackedB(ks, s.k, s.n, *op.pack_b) : PackedB(ks, s.k, s.n, op.b);
     }
   }

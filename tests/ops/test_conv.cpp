@@ -224,6 +224,7 @@ TEST_CASE("Conv odd shapes: fast paths vs reference", "[ops][conv]") {
       ConvCase{{1, 3, 7, 7}, {5, 3, 7, 7}},                                 // kernel = input
       ConvCase{{1, 67, 13, 13}, {19, 67, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},   // K = 603: several K blocks
       ConvCase{{1, 37, 31, 29}, {150, 37, 1, 1}},                           // M spans M blocks
+      ConvCase{{1, 40, 20, 20}, {64, 40, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},   // 2 threads: B packed once, 2 K blocks x 2 strips
       ConvCase{{1, 8, 127, 127}, {3, 8, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},    // many pixel tiles
       ConvCase{{1, 1, 1100, 1100}, {2, 1, 3, 3}, 1, {2, 2}, {}, {1, 1, 1, 1}},  // phase copy over its cap: plain im2col
       ConvCase{{3, 4, 5, 5}, {6, 2, 1, 1}, 2},
