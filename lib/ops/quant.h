@@ -120,6 +120,11 @@ void qgemm_s16_ukernel_1x16__avx2(int64_t kpairs, const int16_t* a, int row, con
                                   int32_t* c) noexcept;
 void qgemm_s16_ukernel_1x16__scalar(int64_t kpairs, const int16_t* a, int row, const int16_t* b, int64_t ldb,
                                     int32_t* c) noexcept;
+/// The 1x16 row with B kept in int8 (the same panel layout, one byte a value,
+/// widened in registers): half the weight bytes of a memory-bound GEMV. `b` holds
+/// 2 * NR int8 per k pair, back to back. For B whose values (zero point removed) fit int8.
+void qgemm_s8b_ukernel_1x16__avx2(int64_t kpairs, const int16_t* a, int row, const int8_t* b, int32_t* c) noexcept;
+void qgemm_s8b_ukernel_1x16__scalar(int64_t kpairs, const int16_t* a, int row, const int8_t* b, int32_t* c) noexcept;
 /// Requantisation of an MR-row strip: row i uses bias[i] (bias may be null) and scale[i].
 struct QRequantRows {
   const int32_t* bias;

@@ -19,7 +19,7 @@ using namespace qpack;
 
 // B (K x N, zero points removed) as NR-column panels of int16 (k, k + 1) pairs:
 // the layout pack_cols gives the conv GEMM, so the same micro-kernel runs it.
-std::vector<int16_t> pack_b_panels(int64_t k, int64_t n, const void* b, DType bt, const int32_t* b_zp, bool b_col) {
+std::vector<int16_t> pack_b_pairs(int64_t k, int64_t n, const void* b, DType bt, const int32_t* b_zp, bool b_col) {
   const int64_t pdepth = round_up(k, 2), panels = (n + kQgemmNr - 1) / kQgemmNr;
   std::vector<int16_t> out(static_cast<size_t>(panels * pdepth * kQgemmNr), 0);
   for (int64_t t = 0; t < k; ++t)
@@ -30,18 +30,27 @@ std::vector<int16_t> pack_b_panels(int64_t k, int64_t n, const void* b, DType bt
   return out;
 }
 
+// The same panels in int8 when every value fits (s8 weights, or u8 weights with
+// zero point 128), else empty: what the one-row GEMV streams.
+std::vector<int8_t> narrow_to_s8(const std::vector<int16_t>& panels) {
+  for (int16_t v : panels)
+    if (v < -128 || v > 127) return {};
+  return std::vector<int8_t>(panels.begin(), panels.end());
+}
+
 // A constant B (an initializer, the usual case) packed once at load time.
 struct PackedB {
   Shape shape;
   std::vector<int32_t> zp;
   bool per_col = false;
   std::vector<int16_t> panels;
+  std::vector<int8_t> panels_s8;  // for one-row A (classifier heads), when B fits int8
 };
 
 // y (m x n, int32) = A . B: A packed per call into MR-row panels, tiles of MR x NR
 // spread over threads.
 void qmatmul_fast(const QKernels& kern, int64_t m, int64_t n, int64_t k, const void* a, DType at, const int32_t* a_zp,
-                  bool a_row, const std::vector<int16_t>& b_panels, int32_t* y) {
+                  bool a_row, const std::vector<int16_t>& b_panels, const std::vector<int8_t>& b_panels_s8, int32_t* y) {
   std::vector<int32_t> zp(static_cast<size_t>(m));
   for (int64_t i = 0; i < m; ++i) zp[i] = a_zp[a_row ? i : 0];
   const std::vector<int16_t> a_panels = pack_rows(a, at, 0, m, k, zp);
@@ -54,7 +63,9 @@ void qmatmul_fast(const QKernels& kern, int64_t m, int64_t n, int64_t k, const v
       const int64_t rows = std::min<int64_t>(kQgemmMr, m - rp * kQgemmMr), cols = std::min<int64_t>(kQgemmNr, n - cp * kQgemmNr);
       const int16_t* ap = a_panels.data() + rp * pdepth * kQgemmMr;
       const int16_t* bp = b_panels.data() + cp * pdepth * kQgemmNr;
-      if (rows == 1)  // one row (the classifier head): a quarter of the multiplies
+      if (rows == 1 && !b_panels_s8.empty())  // one row of a memory-bound GEMV: stream int8 weights
+        kern.ukernel_1x16_s8b(pdepth / 2, ap, 0, b_panels_s8.data() + cp * pdepth * kQgemmNr, tile);
+      else if (rows == 1)  // one row (the classifier head): a quarter of the multiplies
         kern.ukernel_1x16(pdepth / 2, ap, 0, bp, 2 * kQgemmNr, tile);
       else
         kern.ukernel(pdepth / 2, ap, bp, 2 * kQgemmNr, tile, kQgemmNr);
@@ -114,17 +125,22 @@ Status run_qmatmul(KernelContext& ctx, bool qlinear, const PackedB* cached, std:
   std::vector<int32_t> acc(static_cast<size_t>(plan.m * plan.n));
   const size_t as = dtype_size(a->dtype()), bs = dtype_size(b->dtype());
   const QKernels kern = qkernels();
-  impl = ctx.use_reference() ? std::string("qmatmul_ref") : std::string("qmatmul_s16_4x16") + kern.suffix;
+  const bool cache_fits = cached && plan.b_is_matrix && cached->shape == b->shape() && cached->zp == b_zp &&
+                          cached->per_col == b_col;
+  const bool gemv_s8 = cache_fits && plan.m == 1 && !cached->panels_s8.empty();
+  impl = ctx.use_reference() ? std::string("qmatmul_ref")
+                             : std::string(gemv_s8 ? "qmatmul_s8b_1x16" : "qmatmul_s16_4x16") + kern.suffix;
   for (int64_t bi = 0; bi < plan.batch; ++bi) {
     const void* ap = static_cast<const uint8_t*>(a->raw()) + plan.a_offsets[bi] * as;
     const void* bp = static_cast<const uint8_t*>(b->raw()) + plan.b_offsets[bi] * bs;
     if (ctx.use_reference())
       qgemm_ref(plan.m, plan.n, plan.k, ap, a->dtype(), a_zp.data(), a_row, bp, b->dtype(), b_zp.data(), b_col, acc.data());
-    else if (cached && plan.b_is_matrix && cached->shape == b->shape() && cached->zp == b_zp && cached->per_col == b_col)
-      qmatmul_fast(kern, plan.m, plan.n, plan.k, ap, a->dtype(), a_zp.data(), a_row, cached->panels, acc.data());
+    else if (cache_fits)
+      qmatmul_fast(kern, plan.m, plan.n, plan.k, ap, a->dtype(), a_zp.data(), a_row, cached->panels, cached->panels_s8,
+                   acc.data());
     else
       qmatmul_fast(kern, plan.m, plan.n, plan.k, ap, a->dtype(), a_zp.data(), a_row,
-                   pack_b_panels(plan.k, plan.n, bp, b->dtype(), b_zp.data(), b_col), acc.data());
+                   pack_b_pairs(plan.k, plan.n, bp, b->dtype(), b_zp.data(), b_col), {}, acc.data());
     const int64_t off = bi * plan.m * plan.n;
     if (!qlinear) {
       std::memcpy(y->data<int32_t>() + off, acc.data(), acc.size() * sizeof(int32_t));
@@ -158,7 +174,8 @@ class QMatMulKernel final : public Kernel {
       for (int64_t i = 0; i < b_zp->numel(); ++i) w.zp.push_back(load_q8(b_zp->raw(), b_zp->dtype(), i));
     else
       w.zp = {0};
-    w.panels = pack_b_panels(b->dim(0), n, b->raw(), b->dtype(), w.zp.data(), w.per_col);
+    w.panels = pack_b_pairs(b->dim(0), n, b->raw(), b->dtype(), w.zp.data(), w.per_col);
+    w.panels_s8 = narrow_to_s8(w.panels);
     cached_ = std::move(w);
     has_cache_ = true;
   }

@@ -11,13 +11,15 @@ namespace cvt::qpack {
 QKernels qkernels() {
   if (active_isa() >= Isa::kAvx2)
     return {qgemm_s16_ukernel_4x16__avx2, qgemm_s16_requant_4x16__avx2,
-            qgemm_s16_ukernel_4x8__avx2,  qgemm_s16_ukernel_1x16__avx2, requantize_row__avx2,  qdw_row__avx2,
-            qdw_requant_row__avx2,        qwiden_row__avx2,             qwiden_deinterleave2__avx2,
-            qwiden_interleave2__avx2,     "__avx2"};
+            qgemm_s16_ukernel_4x8__avx2,  qgemm_s16_ukernel_1x16__avx2, qgemm_s8b_ukernel_1x16__avx2,
+            requantize_row__avx2,         qdw_row__avx2,                qdw_requant_row__avx2,
+            qwiden_row__avx2,             qwiden_deinterleave2__avx2,   qwiden_interleave2__avx2,
+            "__avx2"};
   return {qgemm_s16_ukernel_4x16__scalar, qgemm_s16_requant_4x16__scalar,
-          qgemm_s16_ukernel_4x8__scalar,  qgemm_s16_ukernel_1x16__scalar, requantize_row__scalar,  qdw_row__scalar,
-          qdw_requant_row__scalar,        qwiden_row__scalar,             qwiden_deinterleave2__scalar,
-          qwiden_interleave2__scalar,     "__scalar"};
+          qgemm_s16_ukernel_4x8__scalar,  qgemm_s16_ukernel_1x16__scalar, qgemm_s8b_ukernel_1x16__scalar,
+          requantize_row__scalar,         qdw_row__scalar,                qdw_requant_row__scalar,
+          qwiden_row__scalar,             qwiden_deinterleave2__scalar,   qwiden_interleave2__scalar,
+          "__scalar"};
 }
 
 std::vector<int16_t> pack_rows(const void* w, DType t, int64_t row0, int64_t rows, int64_t depth,

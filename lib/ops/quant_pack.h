@@ -28,6 +28,7 @@ struct QKernels {
   decltype(&qgemm_s16_requant_4x16__avx2) ukernel_requant;
   decltype(&qgemm_s16_ukernel_4x8__avx2) ukernel_4x8;
   decltype(&qgemm_s16_ukernel_1x16__avx2) ukernel_1x16;
+  decltype(&qgemm_s8b_ukernel_1x16__avx2) ukernel_1x16_s8b;
   decltype(&requantize_row__avx2) requant;
   decltype(&qdw_row__avx2) dw_row;
   decltype(&qdw_requant_row__avx2) dw_requant_row;

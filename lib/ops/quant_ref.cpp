@@ -130,6 +130,13 @@ void qgemm_s16_ukernel_1x16__scalar(int64_t kpairs, const int16_t* a, int row, c
   for (int j = 0; j < kQgemmNr; ++j) c[j] = acc[j];
 }
 
+void qgemm_s8b_ukernel_1x16__scalar(int64_t kpairs, const int16_t* a, int row, const int8_t* b, int32_t* c) noexcept {
+  int32_t acc[kQgemmNr] = {};
+  for (int64_t kp = 0; kp < kpairs; ++kp, a += 2 * kQgemmMr, b += 2 * kQgemmNr)
+    for (int j = 0; j < kQgemmNr; ++j) acc[j] += a[2 * row] * b[2 * j] + a[2 * row + 1] * b[2 * j + 1];
+  for (int j = 0; j < kQgemmNr; ++j) c[j] = acc[j];
+}
+
 void qgemm_s16_requant_4x16__scalar(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb,
                                     const QRequantRows& rq, uint8_t* y, int64_t ldy) noexcept {
   int32_t tile[kQgemmMr * kQgemmNr];

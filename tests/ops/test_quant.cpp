@@ -220,6 +220,21 @@ TEST_CASE("int8 micro-kernels: fused requantisation, the 4x8 tail and the 1x16 r
               CHECK(std::memcmp(one, one_avx2, sizeof(one)) == 0);
             }
           }
+        if (!is_signed && !with_bias) {  // the one-row kernel on int8 B: the same sums as on B widened
+          std::vector<int8_t> b8(b.size());
+          std::vector<int16_t> b16(b.size());
+          for (size_t i = 0; i < b.size(); ++i) b8[i] = static_cast<int8_t>(b[i] / 2), b16[i] = b8[i];
+          for (int row = 0; row < kQgemmMr; ++row) {
+            int32_t want16[kQgemmNr], got8[kQgemmNr], got8_avx2[kQgemmNr];
+            qgemm_s16_ukernel_1x16__scalar(kpairs, a.data(), row, b16.data(), 2 * kQgemmNr, want16);
+            qgemm_s8b_ukernel_1x16__scalar(kpairs, a.data(), row, b8.data(), got8);
+            CHECK(std::memcmp(want16, got8, sizeof(got8)) == 0);
+            if (cpu_features().avx2) {
+              qgemm_s8b_ukernel_1x16__avx2(kpairs, a.data(), row, b8.data(), got8_avx2);
+              CHECK(std::memcmp(want16, got8_avx2, sizeof(got8)) == 0);
+            }
+          }
+        }
         if (!is_signed && !with_bias) {  // the narrow tail kernel: the first 8 columns of the same tile
           int32_t narrow[kQgemmMr * 8], narrow_avx2[kQgemmMr * 8];
           qgemm_s16_ukernel_4x8__scalar(kpairs, a.data(), b.data(), 2 * kQgemmNr, narrow, 8);
@@ -381,6 +396,16 @@ TEST_CASE("QLinearMatMul / MatMulInteger fast path matches the reference", "[qua
     int64_t want = 0;
     for (int64_t t = 0; t < k; ++t) want += int64_t(a.data<uint8_t>()[t] - 100) * (b.data<int8_t>()[t * n] + 1);
     CHECK(r[0].data<int32_t>()[0] == want);
+  }
+  // One row of A against a constant u8 B (packed at load): zero point 128 keeps B
+  // inside int8 (the int8-weight GEMV), zero point 3 does not (the int16 row).
+  for (int b_zp : {128, 3}) {
+    CAPTURE(b_zp);
+    const std::vector<Tensor> in{random_q<uint8_t>({1, 301}, rng, 0, 255), random_q<uint8_t>({301, 45}, rng, 0, 255),
+                                 Tensor::scalar<uint8_t>(9), Tensor::scalar<uint8_t>(static_cast<uint8_t>(b_zp))};
+    NodeDesc node = make_node("MatMulInteger", 10);
+    set_constants(node, in, {1, 3});
+    run_all_bit_exact(node, in);
   }
 }
 

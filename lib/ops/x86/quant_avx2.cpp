@@ -94,6 +94,36 @@ void qgemm_s16_ukernel_1x16__avx2(int64_t kpairs, const int16_t* a, int row, con
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + 8), _mm256_add_epi32(c1, c3));
 }
 
+void qgemm_s8b_ukernel_1x16__avx2(int64_t kpairs, const int16_t* a, int row, const int8_t* b, int32_t* c) noexcept {
+  // As the int16 row above, each k pair's 32 weight bytes sign-extended to two vectors of int16 pairs.
+  __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0;
+  const int32_t* a32 = reinterpret_cast<const int32_t*>(a) + row;
+  auto widen = [](const int8_t* p, __m256i& lo, __m256i& hi) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    lo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(v));
+    hi = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(v, 1));
+  };
+  int64_t kp = 0;
+  __m256i lo, hi;
+  for (; kp + 2 <= kpairs; kp += 2, a32 += 2 * kQgemmMr, b += 4 * kQgemmNr) {
+    const __m256i w0 = _mm256_set1_epi32(a32[0]), w1 = _mm256_set1_epi32(a32[kQgemmMr]);
+    widen(b, lo, hi);
+    c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(lo, w0));
+    c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(hi, w0));
+    widen(b + 2 * kQgemmNr, lo, hi);
+    c2 = _mm256_add_epi32(c2, _mm256_madd_epi16(lo, w1));
+    c3 = _mm256_add_epi32(c3, _mm256_madd_epi16(hi, w1));
+  }
+  if (kp < kpairs) {
+    const __m256i w0 = _mm256_set1_epi32(a32[0]);
+    widen(b, lo, hi);
+    c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(lo, w0));
+    c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(hi, w0));
+  }
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(c), _mm256_add_epi32(c0, c2));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + 8), _mm256_add_epi32(c1, c3));
+}
+
 void qgemm_s16_requant_4x16__avx2(int64_t kpairs, const int16_t* a, const int16_t* b, int64_t ldb,
                                   const QRequantRows& rq, uint8_t* y, int64_t ldy) noexcept {
   __m256i t[8];
