@@ -19,6 +19,9 @@ Status fuse_activation(Graph& g);
 // ResNet residual): `other` becomes Conv input 3, added in the conv's output
 // epilogue before any fused activation. Off with CVT_FUSE_RESIDUAL=0.
 Status fuse_residual(Graph& g);
+// Slice of a Slice (constant parameters, other axes, the inner result read only
+// there) becomes one Slice over both axes (YOLOX's Focus).
+Status fuse_slices(Graph& g);
 // How many node inputs (and sub-graph outer references) read each value; graph
 // outputs count as one use each.
 std::vector<int> value_use_counts(const Graph& g);

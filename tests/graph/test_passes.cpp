@@ -392,3 +392,39 @@ TEST_CASE("fuse_residual: declines when the conv output has other readers", "[gr
     CHECK(c.nodes_optimized == 2);
   }
 }
+
+TEST_CASE("fuse_slices: a Slice of a Slice on other axes becomes one Slice", "[graph][passes]") {
+  struct Case {
+    const char* name;
+    std::vector<int64_t> inner_axes, outer_axes;
+    bool shared_inner;  // the inner result is a graph output too
+    size_t optimized_nodes;
+  };
+  for (Case k : {Case{"Focus rows then columns", {2}, {3}, false, 2},
+                 Case{"two axes then one", {1, 2}, {3}, false, 2},
+                 Case{"same axis twice", {2}, {2}, false, 3},
+                 Case{"negative axis", {2}, {-1}, false, 3},
+                 Case{"inner read twice", {2}, {3}, true, 3}}) {
+    CAPTURE(k.name);
+    OnnxBuilder b(13);
+    b.input("x", {1, 3, 9, 11});
+    auto params = [&](const std::string& p, const std::vector<int64_t>& axes, int64_t start, int64_t step) {
+      std::vector<int64_t> starts(axes.size(), start), ends(axes.size(), INT64_MAX), steps(axes.size(), step);
+      ends[0] = -1;  // clamps against the dim, as an export of x[..., s:-1:step] does
+      b.initializer_i64(p + "_starts", {int64_t(axes.size())}, starts);
+      b.initializer_i64(p + "_ends", {int64_t(axes.size())}, ends);
+      b.initializer_i64(p + "_axes", {int64_t(axes.size())}, axes);
+      b.initializer_i64(p + "_steps", {int64_t(axes.size())}, steps);
+      return std::vector<std::string>{p + "_starts", p + "_ends", p + "_axes", p + "_steps"};
+    };
+    auto in_p = params("i", k.inner_axes, 1, 2), out_p = params("o", k.outer_axes, 0, 2);
+    b.node("Slice", {"x", in_p[0], in_p[1], in_p[2], in_p[3]}, {"rows"});
+    b.node("Slice", {"rows", out_p[0], out_p[1], out_p[2], out_p[3]}, {"s"});
+    b.node("Relu", {"s"}, {"y"});
+    b.output("y");
+    if (k.shared_inner) b.output("rows");
+    Compared c = compare_optimized(b.bytes(), 0, 0);
+    CHECK(c.nodes_plain == 3);
+    CHECK(c.nodes_optimized == k.optimized_nodes);
+  }
+}

@@ -35,6 +35,7 @@ Status remove_dead_nodes(Graph& g) {
 Status optimize_graph(Graph& g) {
   CVT_RETURN_IF_ERROR(fold_constants(g));
   CVT_RETURN_IF_ERROR(remove_dead_nodes(g));
+  CVT_RETURN_IF_ERROR(fuse_slices(g));
   CVT_RETURN_IF_ERROR(fold_batchnorm(g));   // before fusion: BN sits between Conv and Relu
   CVT_RETURN_IF_ERROR(fuse_residual(g));     // before fusion: the Add sits between Conv and Relu
   CVT_RETURN_IF_ERROR(fuse_activation(g));
