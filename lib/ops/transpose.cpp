@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "ops/tensor_ops.h"
 
@@ -143,6 +144,12 @@ void permute_tiles(const T* src, T* dst, int64_t batch, int64_t R, int64_t C) {
       T* d = dst + b * R * C;
       for (int64_t r0 = 0; r0 < R; r0 += kTile) {
         const int64_t nr = std::min(R, r0 + kTile) - r0;
+        if constexpr (sizeof(T) == 4) {  // 8x8 register blocks where the CPU has AVX2
+          const auto block = active_isa() >= Isa::kAvx2 ? transpose_block_b32__avx2 : transpose_block_b32__scalar;
+          block(reinterpret_cast<const uint32_t*>(s + r0 * C + c0), C, reinterpret_cast<uint32_t*>(d + c0 * R + r0), R,
+                nr, nc);
+          continue;
+        }
         for (int64_t r = 0; r < nr; ++r) {
           const T* in = s + (r0 + r) * C + c0;
           for (int64_t c = 0; c < nc; ++c) tile[c][r] = in[c];
@@ -162,6 +169,12 @@ bool is_batched_swap(const TransposeProblem& p) {
 }
 
 }  // namespace
+
+void transpose_block_b32__scalar(const uint32_t* src, int64_t ld_src, uint32_t* dst, int64_t ld_dst, int64_t rows,
+                                 int64_t cols) noexcept {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) dst[c * ld_dst + r] = src[r * ld_src + c];
+}
 
 const char* transpose_path(const Shape& in_shape, const std::vector<int>& perm) {
   TransposeProblem p = simplify_transpose(in_shape, perm);

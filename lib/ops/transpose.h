@@ -2,6 +2,7 @@
 // DepthToSpace and SpaceToDepth. Output shape: out[k] = in_shape[perm[k]].
 // Callers validate `perm`; these functions assume it is a permutation.
 #pragma once
+#include <cstdint>
 #include <vector>
 
 #include "core/tensor.h"
@@ -26,6 +27,12 @@ void transpose_ref(const void* src, void* dst, const Shape& in_shape, const std:
 // batched 2-D swap (NCHW <-> NHWC), else an odometer; parallel over outputs.
 void transpose_fast(const void* src, void* dst, const Shape& in_shape, const std::vector<int>& perm,
                     size_t elem_size);
+// dst[c * ld_dst + r] = src[r * ld_src + c] for r < rows, c < cols, 4-byte
+// elements (a tile of the batched 2-D swap); the AVX2 one in 8x8 register blocks.
+void transpose_block_b32__scalar(const uint32_t* src, int64_t ld_src, uint32_t* dst, int64_t ld_dst, int64_t rows,
+                                 int64_t cols) noexcept;
+void transpose_block_b32__avx2(const uint32_t* src, int64_t ld_src, uint32_t* dst, int64_t ld_dst, int64_t rows,
+                               int64_t cols) noexcept;
 // Which path transpose_fast takes: "copy", "rows", "tiles" or "generic".
 const char* transpose_path(const Shape& in_shape, const std::vector<int>& perm);
 

@@ -10,10 +10,12 @@
 
 #include "ops/conv.h"
 #include "ops/x86/epilogue_avx2.h"
+#include "ops/x86/transpose_avx2.h"
 
 namespace cvt {
 
 using x86::apply_epilogue;
+using x86::transpose8x8;
 
 void deinterleave2_f32__avx2(const float* src, int64_t pairs, float* even, float* odd) noexcept {
   // The last vector overlaps the one before it (same values rewritten), so a
@@ -75,22 +77,6 @@ void conv_dw_f32_plane__avx2(const DepthwisePlane& d, const Epilogue& e) noexcep
 }
 
 namespace {
-
-// r[j] = pixel j's 8 channels -> r[j] = channel j's 8 pixels.
-inline void transpose8x8(__m256 r[8]) {
-  __m256 t[8], u[8];
-  for (int j = 0; j < 8; j += 2) t[j] = _mm256_unpacklo_ps(r[j], r[j + 1]), t[j + 1] = _mm256_unpackhi_ps(r[j], r[j + 1]);
-  for (int j = 0; j < 8; j += 4) {
-    u[j] = _mm256_shuffle_ps(t[j], t[j + 2], 0x44);
-    u[j + 1] = _mm256_shuffle_ps(t[j], t[j + 2], 0xEE);
-    u[j + 2] = _mm256_shuffle_ps(t[j + 1], t[j + 3], 0x44);
-    u[j + 3] = _mm256_shuffle_ps(t[j + 1], t[j + 3], 0xEE);
-  }
-  for (int j = 0; j < 4; ++j) {
-    r[j] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x20);
-    r[j + 4] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x31);
-  }
-}
 
 inline __m256i first_lanes(int64_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
