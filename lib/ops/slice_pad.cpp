@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "ops/registry.h"
 #include "ops/tensor_ops.h"
@@ -69,6 +70,7 @@ Status slice_copy(const Tensor& x, const SliceArgs& a, KernelContext& ctx) {
   const auto* src = static_cast<const uint8_t*>(x.raw());
   auto* dst = static_cast<uint8_t*>(y->raw());
   const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 15) / row_len);
+  const auto copy_stride2 = active_isa() >= Isa::kAvx2 ? copy_stride2_b32__avx2 : copy_stride2_b32__scalar;
   parallel_for(0, rows, grain, [&](int64_t lo, int64_t hi) {
     for (int64_t row = lo; row < hi; ++row) {
       int64_t rem = row, off = start[r - 1];
@@ -79,6 +81,8 @@ Status slice_copy(const Tensor& x, const SliceArgs& a, KernelContext& ctx) {
       uint8_t* d = dst + static_cast<size_t>(row * row_len) * es;
       if (step[r - 1] == 1) {
         std::memcpy(d, src + static_cast<size_t>(off) * es, static_cast<size_t>(row_len) * es);
+      } else if (step[r - 1] == 2 && es == 4) {  // every other float (YOLOX's Focus)
+        copy_stride2(reinterpret_cast<const uint32_t*>(src) + off, row_len, reinterpret_cast<uint32_t*>(d));
       } else {
         with_element_size(es, [&](auto tag) {
           using T = decltype(tag);
@@ -91,6 +95,14 @@ Status slice_copy(const Tensor& x, const SliceArgs& a, KernelContext& ctx) {
   });
   return Status::ok();
 }
+
+}  // namespace
+
+void copy_stride2_b32__scalar(const uint32_t* src, int64_t n, uint32_t* dst) noexcept {
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[2 * i];
+}
+
+namespace {
 
 KernelOr make_slice(const NodeDesc& node) {
   if (node.opset < 10) {

@@ -49,6 +49,11 @@ int64_t dims_product(const Shape& shape, int begin, int end);
 void gather_elements_bytes(const void* src, void* dst, const int64_t* src_index, int64_t count,
                            size_t elem_size);
 
+// dst[i] = src[2 * i], i < n, 4-byte elements (Slice with step 2 on the last
+// axis); reads src[0 .. 2n - 2] only. The AVX2 one 8 outputs a step.
+void copy_stride2_b32__scalar(const uint32_t* src, int64_t n, uint32_t* dst) noexcept;
+void copy_stride2_b32__avx2(const uint32_t* src, int64_t n, uint32_t* dst) noexcept;
+
 // Calls fn(T{}) with the unsigned integer type of the element size (1/2/4/8).
 // Byte-level ops (copies, permutations) use it so every dtype shares one loop.
 template <typename Fn>

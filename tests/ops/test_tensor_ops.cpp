@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 
+#include "core/cpu_features.h"
+#include "ops/tensor_ops.h"
 #include "ops/tensor_ops_test_util.h"
 
 using namespace cvt;
@@ -70,6 +72,29 @@ TEST_CASE("Slice: attributes before 10, inputs after, clamping and negative step
   CHECK(code_of(Op("Slice", 13).run({x, i64({0, 0}), i64({1, 1}), i64({1, -2})})) == ErrorCode::kInvalidModel);
   CHECK(code_of(Op("Slice", 13).run({x, i64({0}), i64({1}), i64({3})})) == ErrorCode::kInvalidModel);
   CHECK(code_of(Op("Slice", 13).run({x, i64({0, 1}), i64({1})})) == ErrorCode::kInvalidModel);
+}
+
+TEST_CASE("Slice step 2 on the last axis: AVX2 rows match the scalar loop and the reference", "[ops][tensor]") {
+  for (int64_t n = 0; n <= 40; ++n) {
+    CAPTURE(n);
+    // Exactly 2n - 1 readable values: reading past them shows under ASan.
+    std::vector<uint32_t> src(static_cast<size_t>(std::max<int64_t>(1, 2 * n - 1)));
+    for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<uint32_t>(i * 2654435761u);
+    std::vector<uint32_t> a(static_cast<size_t>(n + 1), 7u), b = a;  // the sentinel past n stays
+    copy_stride2_b32__scalar(src.data(), n, b.data());
+    if (cpu_features().avx2) copy_stride2_b32__avx2(src.data(), n, a.data());
+    else a = b;
+    CHECK(a == b);
+    for (int64_t i = 0; i < n; ++i) CHECK(b[static_cast<size_t>(i)] == src[static_cast<size_t>(2 * i)]);
+  }
+  // Through the op: odd and even row lengths, both start parities, 1 and 2 threads.
+  Tensor x = iota_f32({2, 3, 37});
+  for (int64_t start : {0, 1}) {
+    Op op("Slice", 13);
+    const std::vector<Tensor> in{x, i64({start, 0}), i64({INT64_MAX, 2}), i64({2, 1}), i64({2, 1})};
+    for (int threads : {1, 2})
+      CHECK_TENSOR_NEAR(out0(op.run(in, false, threads)), out0(op.run(in, true, 1)), 0, 0);
+  }
 }
 
 TEST_CASE("Gather: axes, negative and 2-D indices, errors", "[ops][tensor]") {
