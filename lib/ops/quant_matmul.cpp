@@ -50,7 +50,8 @@ struct PackedB {
 // y (m x n, int32) = A . B: A packed per call into MR-row panels, tiles of MR x NR
 // spread over threads.
 void qmatmul_fast(const QKernels& kern, int64_t m, int64_t n, int64_t k, const void* a, DType at, const int32_t* a_zp,
-                  bool a_row, const std::vector<int16_t>& b_panels, const std::vector<int8_t>& b_panels_s8, int32_t* y) {
+                  bool a_row, const std::vector<int16_t>& b_panels, const std::vector<int8_t>& b_panels_s8,
+                  int32_t* y) {
   std::vector<int32_t> zp(static_cast<size_t>(m));
   for (int64_t i = 0; i < m; ++i) zp[i] = a_zp[a_row ? i : 0];
   const std::vector<int16_t> a_panels = pack_rows(a, at, 0, m, k, zp);
