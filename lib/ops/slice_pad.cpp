@@ -81,7 +81,7 @@ Status slice_copy(const Tensor& x, const SliceArgs& a, KernelContext& ctx) {
       uint8_t* d = dst + static_cast<size_t>(row * row_len) * es;
       if (step[r - 1] == 1) {
         std::memcpy(d, src + static_cast<size_t>(off) * es, static_cast<size_t>(row_len) * es);
-      } else if (step[r - 1] == 2 && es == 4) {  // every other float (YOLOX's Focus)
+      } else if (step[r - 1] == 2 && es == 4) {  // every other 4-byte element (YOLOX's Focus)
         copy_stride2(reinterpret_cast<const uint32_t*>(src) + off, row_len, reinterpret_cast<uint32_t*>(d));
       } else {
         with_element_size(es, [&](auto tag) {
