@@ -165,7 +165,8 @@ Im2colPackers::Im2colPackers(const ConvParams& p, Isa isa, const float* x) {
   for (int64_t t = 0; t < batch; ++t) {
     phase_src_.push_back(PhaseIm2col{&p, &*layout_, xp + ((t / p.group) * p.in_channels + (t % p.group) * cg) * stride,
                                      stride, tap_offset_.data()});
-    packers_.emplace_back([src = &phase_src_.back()](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+    const PhaseIm2col* src = &phase_src_.back();
+    packers_.emplace_back([src](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
       phase_im2col_pack(*src, k0, kc, n0, nc, nr, dst);
     });
   }

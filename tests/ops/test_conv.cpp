@@ -224,7 +224,8 @@ TEST_CASE("Conv odd shapes: fast paths vs reference", "[ops][conv]") {
       ConvCase{{1, 3, 7, 7}, {5, 3, 7, 7}},                                 // kernel = input
       ConvCase{{1, 67, 13, 13}, {19, 67, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},   // K = 603: several K blocks
       ConvCase{{1, 37, 31, 29}, {150, 37, 1, 1}},                           // M spans M blocks
-      ConvCase{{1, 40, 20, 20}, {64, 40, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},   // 2 threads: B packed once, 2 K blocks x 2 strips
+      // 2 threads: B packed once, in 2 K blocks x 2 column strips
+      ConvCase{{1, 40, 20, 20}, {64, 40, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},
       ConvCase{{1, 8, 127, 127}, {3, 8, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},    // many pixel tiles
       ConvCase{{1, 1, 1100, 1100}, {2, 1, 3, 3}, 1, {2, 2}, {}, {1, 1, 1, 1}},  // phase copy over its cap: plain im2col
       ConvCase{{3, 4, 5, 5}, {6, 2, 1, 1}, 2},
@@ -399,8 +400,9 @@ TEST_CASE("pixel-major output transpose: AVX2 matches the scalar loop", "[ops][c
         // Channels [c0, channels) only: the others keep what y held. With the
         // residual, y is the residual's buffer (the in-place case).
         const int64_t c0 = std::min<int64_t>(3, channels - 1);
-        const Tensor start = with_residual ? residual : Tensor::from_vector<float>(
-                                                            {channels, pixels}, std::vector<float>(size_t(channels * pixels), 9.f));
+        const Tensor sentinel =
+            Tensor::from_vector<float>({channels, pixels}, std::vector<float>(size_t(channels * pixels), 9.f));
+        const Tensor start = with_residual ? residual : sentinel;
         Tensor fast_out = start.clone(), slow_out = start.clone();
         PixelMajorOut a{yt.data<float>(), ldc, pixels, bias.data<float>(),
                         with_residual ? fast_out.data<float>() : nullptr, fast_out.data<float>()};

@@ -135,7 +135,8 @@ TEST_CASE("Transpose fast path matches the reference", "[ops][shape]") {
   };
   auto c = GENERATE(Case{{2, 3, 7, 13}, {0, 2, 3, 1}}, Case{{2, 13, 7, 3}, {0, 3, 1, 2}}, Case{{3, 7, 13, 5}, {0, 2, 1, 3}},
                     Case{{1, 127, 3}, {2, 1, 0}}, Case{{5, 7, 3, 2}, {3, 2, 1, 0}}, Case{{65, 33}, {1, 0}},
-                    Case{{2, 3, 4, 5, 6}, {4, 0, 3, 1, 2}}, Case{{7, 1, 13}, {2, 0, 1}}, Case{{3, 1, 1, 5}, {0, 3, 2, 1}},
+                    Case{{2, 3, 4, 5, 6}, {4, 0, 3, 1, 2}}, Case{{7, 1, 13}, {2, 0, 1}},
+                    Case{{3, 1, 1, 5}, {0, 3, 2, 1}},
                     Case{{1, 85, 75}, {0, 2, 1}});  // a YOLO head's (1, 85, anchors): 8x8 blocks and ragged edges
   auto dtype = GENERATE(DType::kFloat32, DType::kUInt8, DType::kInt64, DType::kFloat16);
   auto threads = GENERATE(1, 2);

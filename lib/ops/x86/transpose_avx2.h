@@ -9,7 +9,10 @@ namespace cvt::x86 {
 // r[j] = row j of an 8x8 block -> r[j] = column j.
 inline void transpose8x8(__m256 r[8]) {
   __m256 t[8], u[8];
-  for (int j = 0; j < 8; j += 2) t[j] = _mm256_unpacklo_ps(r[j], r[j + 1]), t[j + 1] = _mm256_unpackhi_ps(r[j], r[j + 1]);
+  for (int j = 0; j < 8; j += 2) {
+    t[j] = _mm256_unpacklo_ps(r[j], r[j + 1]);
+    t[j + 1] = _mm256_unpackhi_ps(r[j], r[j + 1]);
+  }
   for (int j = 0; j < 8; j += 4) {
     u[j] = _mm256_shuffle_ps(t[j], t[j + 2], 0x44);
     u[j + 1] = _mm256_shuffle_ps(t[j], t[j + 2], 0xEE);
