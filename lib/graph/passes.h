@@ -25,6 +25,12 @@ Status fuse_slices(Graph& g);
 // How many node inputs (and sub-graph outer references) read each value; graph
 // outputs count as one use each.
 std::vector<int> value_use_counts(const Graph& g);
+// The node index producing each value; -1 for graph inputs and constants.
+std::vector<int> value_producers(const Graph& g);
+// Drops the nodes marked in `removed`, keeping the order.
+void drop_nodes(Graph& g, const std::vector<bool>& removed);
+// A new constant value named `base` (made unique) holding `t`; returns its id.
+int add_constant_value(Graph& g, const std::string& base, Tensor t);
 // The default pipeline run by importers.
 Status optimize_graph(Graph& g);
 

@@ -53,36 +53,39 @@ PackedB pack_conv_weights_pixel_major(const GemmKernelSet& ks, const float* w, i
   return PackedB(ks, k, m, MatrixView{w, k, true});
 }
 
+namespace {
+
+// NR-column panels of a virtual matrix whose column c (depth rows k0.. of this
+// block) starts at column(c), its values `step` apart: both weight-form
+// conversions read one packed form's panels this way.
+template <class Column>
+void pack_strided_columns(int64_t kc, int64_t n0, int64_t nc, int nr, int64_t step, float* dst, Column column) {
+  for (int64_t j0 = 0; j0 < nc; j0 += nr, dst += kc * nr) {
+    const int64_t cols = std::min<int64_t>(nr, nc - j0);
+    if (cols < nr) std::memset(dst, 0, sizeof(float) * kc * nr);
+    for (int64_t c = 0; c < cols; ++c) {
+      const float* src = column(n0 + j0 + c);
+      for (int64_t k = 0; k < kc; ++k) dst[k * nr + c] = src[k * step];
+    }
+  }
+}
+
+}  // namespace
+
 PackedB pack_conv_weights_pixel_major(const GemmKernelSet& ks, const PackedA& w) {
   // B[k][c] = A[c][k]: A row c of K block k0 is every MR-th value of its panel.
   return PackedB(ks, w.depth(), w.rows(), [&](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
-    const int mr = ks.mr;
-    for (int64_t j0 = 0; j0 < nc; j0 += nr, dst += kc * nr) {
-      const int64_t cols = std::min<int64_t>(nr, nc - j0);
-      if (cols < nr) std::memset(dst, 0, sizeof(float) * kc * nr);
-      for (int64_t c = 0; c < cols; ++c) {
-        const int64_t row = n0 + j0 + c;
-        const float* src = w.panel(k0, kc, row) + row % mr;
-        for (int64_t k = 0; k < kc; ++k) dst[k * nr + c] = src[k * mr];
-      }
-    }
+    pack_strided_columns(kc, n0, nc, nr, ks.mr, dst,
+                         [&](int64_t row) { return w.panel(k0, kc, row) + row % ks.mr; });
   });
 }
 
 PackedA pack_conv_weights_nchw(const GemmKernelSet& ks, const PackedB& wt) {
   // A = W is the transpose of the virtual K x M matrix W^T: its packer, called
-  // with MR-wide panels, copies MR of W^T's columns per k out of the NR panels.
+  // with MR-wide panels, takes W^T's columns, every NR-th value of their panels.
   return PackedA(ks, wt.cols(), wt.depth(), [&](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
-    const int64_t wt_nr = ks.nr;
-    for (int64_t j0 = 0; j0 < nc; j0 += nr, dst += kc * nr) {
-      const int64_t cols = std::min<int64_t>(nr, nc - j0);
-      if (cols < nr) std::memset(dst, 0, sizeof(float) * kc * nr);
-      for (int64_t c = 0; c < cols; ++c) {
-        const int64_t col = n0 + j0 + c;
-        const float* src = wt.panel(k0, kc, col) + col % wt_nr;
-        for (int64_t k = 0; k < kc; ++k) dst[k * nr + c] = src[k * wt_nr];
-      }
-    }
+    pack_strided_columns(kc, n0, nc, nr, ks.nr, dst,
+                         [&](int64_t col) { return wt.panel(k0, kc, col) + col % ks.nr; });
   });
 }
 

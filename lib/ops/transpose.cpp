@@ -135,6 +135,8 @@ template <typename T>
 void permute_tiles(const T* src, T* dst, int64_t batch, int64_t R, int64_t C) {
   constexpr int64_t kTile = 32;
   const int64_t col_tiles = (C + kTile - 1) / kTile;
+  // 4-byte elements: 8x8 register blocks where the CPU has AVX2.
+  const auto block_b32 = active_isa() >= Isa::kAvx2 ? transpose_block_b32__avx2 : transpose_block_b32__scalar;
   parallel_for(0, batch * col_tiles, 1, [&](int64_t lo, int64_t hi) {
     T tile[kTile][kTile];
     for (int64_t t = lo; t < hi; ++t) {
@@ -144,10 +146,9 @@ void permute_tiles(const T* src, T* dst, int64_t batch, int64_t R, int64_t C) {
       T* d = dst + b * R * C;
       for (int64_t r0 = 0; r0 < R; r0 += kTile) {
         const int64_t nr = std::min(R, r0 + kTile) - r0;
-        if constexpr (sizeof(T) == 4) {  // 8x8 register blocks where the CPU has AVX2
-          const auto block = active_isa() >= Isa::kAvx2 ? transpose_block_b32__avx2 : transpose_block_b32__scalar;
-          block(reinterpret_cast<const uint32_t*>(s + r0 * C + c0), C, reinterpret_cast<uint32_t*>(d + c0 * R + r0), R,
-                nr, nc);
+        if constexpr (sizeof(T) == 4) {
+          block_b32(reinterpret_cast<const uint32_t*>(s + r0 * C + c0), C, reinterpret_cast<uint32_t*>(d + c0 * R + r0),
+                    R, nr, nc);
           continue;
         }
         for (int64_t r = 0; r < nr; ++r) {

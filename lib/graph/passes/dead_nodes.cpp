@@ -8,14 +8,14 @@ namespace cvt {
 Status remove_dead_nodes(Graph& g) {
   std::vector<bool> live(g.num_values(), false);
   for (int id : g.output_ids) live[id] = true;
-  std::vector<bool> keep(g.nodes.size(), false);
+  std::vector<bool> dead(g.nodes.size(), true);
   for (size_t k = g.nodes.size(); k-- > 0;) {
     const Node& n = g.nodes[k];
     bool needed = false;
     for (int o : n.outputs)
       if (o >= 0 && live[o]) needed = true;
     if (!needed) continue;
-    keep[k] = true;
+    dead[k] = false;
     for (int i : n.inputs)
       if (i >= 0) live[i] = true;
     for (const auto& [name, attr] : n.desc.attrs.all())
@@ -25,10 +25,7 @@ Status remove_dead_nodes(Graph& g) {
           if (id >= 0) live[id] = true;
         }
   }
-  std::vector<Node> kept;
-  for (size_t k = 0; k < g.nodes.size(); ++k)
-    if (keep[k]) kept.push_back(std::move(g.nodes[k]));
-  g.nodes = std::move(kept);
+  drop_nodes(g, dead);
   return Status::ok();
 }
 

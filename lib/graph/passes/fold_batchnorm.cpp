@@ -26,23 +26,11 @@ bool inference_batchnorm(const Node& bn) {
   return true;
 }
 
-// A fresh value name for a folded constant.
-int new_constant_value(Graph& g, const std::string& base, Tensor t) {
-  std::string name = base;
-  for (int i = 1; g.find_value(name) >= 0; ++i) name = base + "_" + std::to_string(i);
-  int id = g.add_value(name);
-  g.set_constant(id, std::make_shared<Tensor>(std::move(t)));
-  return id;
-}
-
 }  // namespace
 
 Status fold_batchnorm(Graph& g) {
   std::vector<int> uses = value_use_counts(g);
-  std::vector<int> producer(g.num_values(), -1);
-  for (size_t k = 0; k < g.nodes.size(); ++k)
-    for (int o : g.nodes[k].outputs)
-      if (o >= 0) producer[o] = static_cast<int>(k);
+  std::vector<int> producer = value_producers(g);
   std::vector<bool> removed(g.nodes.size(), false);
   for (size_t k = 0; k < g.nodes.size(); ++k) {
     Node& bn = g.nodes[k];
@@ -89,8 +77,8 @@ Status fold_batchnorm(Graph& g) {
     if (has_bias) dropped.push_back(conv.inputs[2]);
     for (int id : dropped)
       if (--uses[id] == 0) g.set_constant(id, nullptr);
-    const int w_id = new_constant_value(g, conv.desc.inputs[1] + "_bnfold", std::move(w_new).value());
-    const int b_id = new_constant_value(g, conv.desc.name + "_bnfold_bias", std::move(b_new).value());
+    const int w_id = add_constant_value(g, conv.desc.inputs[1] + "_bnfold", std::move(w_new).value());
+    const int b_id = add_constant_value(g, conv.desc.name + "_bnfold_bias", std::move(b_new).value());
     conv.inputs.resize(3, -1);
     conv.desc.inputs.resize(3);
     conv.inputs[1] = w_id;
@@ -104,11 +92,7 @@ Status fold_batchnorm(Graph& g) {
     producer[bn.outputs[0]] = pk;
     removed[k] = true;
   }
-  std::vector<Node> kept;
-  kept.reserve(g.nodes.size());
-  for (size_t k = 0; k < g.nodes.size(); ++k)
-    if (!removed[k]) kept.push_back(std::move(g.nodes[k]));
-  g.nodes = std::move(kept);
+  drop_nodes(g, removed);
   return Status::ok();
 }
 

@@ -122,10 +122,7 @@ void fuse_silu(Graph& g, const std::vector<int>& uses, std::vector<int>& produce
 
 Status fuse_activation(Graph& g) {
   std::vector<int> uses = value_use_counts(g);
-  std::vector<int> producer(g.num_values(), -1);
-  for (size_t k = 0; k < g.nodes.size(); ++k)
-    for (int o : g.nodes[k].outputs)
-      if (o >= 0) producer[o] = static_cast<int>(k);
+  std::vector<int> producer = value_producers(g);
   std::vector<bool> removed(g.nodes.size(), false);
   fuse_silu(g, uses, producer, removed);
   for (size_t k = 0; k < g.nodes.size(); ++k) {
@@ -145,11 +142,7 @@ Status fuse_activation(Graph& g) {
     producer[act.outputs[0]] = pk;
     removed[k] = true;
   }
-  std::vector<Node> kept;
-  kept.reserve(g.nodes.size());
-  for (size_t k = 0; k < g.nodes.size(); ++k)
-    if (!removed[k]) kept.push_back(std::move(g.nodes[k]));
-  g.nodes = std::move(kept);
+  drop_nodes(g, removed);
   return Status::ok();
 }
 

@@ -39,10 +39,7 @@ bool fusable_conv(const Node& n) {
 Status fuse_residual(Graph& g) {
   if (!residual_fusion_enabled()) return Status::ok();
   std::vector<int> uses = value_use_counts(g);
-  std::vector<int> producer(g.num_values(), -1);
-  for (size_t k = 0; k < g.nodes.size(); ++k)
-    for (int o : g.nodes[k].outputs)
-      if (o >= 0) producer[o] = static_cast<int>(k);
+  std::vector<int> producer = value_producers(g);
   std::vector<bool> removed(g.nodes.size(), false);
   for (size_t k = 0; k < g.nodes.size(); ++k) {
     if (removed[k] || !plain_add(g.nodes[k])) continue;
@@ -75,11 +72,7 @@ Status fuse_residual(Graph& g) {
     producer[add.outputs[0]] = static_cast<int>(k);
     removed[pk] = true;
   }
-  std::vector<Node> kept;
-  kept.reserve(g.nodes.size());
-  for (size_t k = 0; k < g.nodes.size(); ++k)
-    if (!removed[k]) kept.push_back(std::move(g.nodes[k]));
-  g.nodes = std::move(kept);
+  drop_nodes(g, removed);
   return Status::ok();
 }
 
