@@ -95,8 +95,10 @@ void pack_b_panels(MatrixView b, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
         const float* src = b.data + (n0 + j0 + c) * b.ld + k0;
         for (int64_t k = 0; k < kc; ++k) dst[k * nr + c] = src[k];
       }
-    } else if (cols == 16) {  // the AVX2 panel: a fixed-size copy the compiler inlines
-      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * 16, b.data + (k0 + k) * b.ld + n0 + j0, 64);
+    } else if (cols == 16) {  // a full AVX2 panel or half an AVX-512 one: a fixed-size copy the compiler inlines
+      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * nr, b.data + (k0 + k) * b.ld + n0 + j0, 64);
+    } else if (cols == 32) {
+      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * nr, b.data + (k0 + k) * b.ld + n0 + j0, 128);
     } else {
       for (int64_t k = 0; k < kc; ++k) {
         const float* src = b.data + (k0 + k) * b.ld + n0 + j0;

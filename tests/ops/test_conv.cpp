@@ -422,8 +422,9 @@ TEST_CASE("pixel-major output transpose: AVX2 matches the scalar loop", "[ops][c
 TEST_CASE("Conv weights packed at load switch between the NCHW and pixel-major forms", "[ops][conv]") {
   // 1x1 weights are packed at load; a 7x7 plane takes them pixel-major (dropping
   // the NCHW panels), a 16x16 plane needs the NCHW form back, then both stay.
-  const Tensor w = random_tensor({48, 64, 1, 1}, 51), b = random_tensor({48}, 52);
-  NodeDesc node = conv_node("Conv", ConvCase{{1, 64, 7, 7}, {48, 64, 1, 1}});
+  // 64 output channels fill whole channel panels of both the AVX2 (6x16) and AVX-512 (14x32) tiles.
+  const Tensor w = random_tensor({64, 64, 1, 1}, 51), b = random_tensor({64}, 52);
+  NodeDesc node = conv_node("Conv", ConvCase{{1, 64, 7, 7}, {64, 64, 1, 1}});
   const std::vector<Tensor> load{random_tensor({1, 64, 7, 7}, 50), w, b};
   set_constants(node, load, {1, 2});
   auto kernel = make_conv_kernel(node, Epilogue::none());
