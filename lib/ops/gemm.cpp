@@ -50,8 +50,8 @@ float* gemm_scratch(int slot, size_t floats) {
     std::shared_ptr<void> mem;
     size_t floats = 0;
   };
-  thread_local Buffer buffers[6];
-  CVT_ASSERT(slot >= 0 && slot < 6);
+  thread_local Buffer buffers[7];
+  CVT_ASSERT(slot >= 0 && slot < 7);
   Buffer& buf = buffers[slot];
   if (buf.floats < floats) {
     buf.mem = aligned_buffer(floats * sizeof(float), false);
@@ -142,10 +142,17 @@ PackedB::PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, MatrixView b)
         pack_b_panels(b, k0, kc, n0, nc, nr, dst);
       }) {}
 
-PackedB::PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, const PackBFn& pack)
+int64_t PackedB::storage_floats(const GemmKernelSet& ks, int64_t k, int64_t n) {
+  return std::max<int64_t>(1, round_up(n, ks.nr) * k);
+}
+
+PackedB::PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, const PackBFn& pack, float* storage)
     : k_(k), n_(n), padded_cols_(round_up(n, ks.nr)), nr_(ks.nr), isa_(ks.isa) {
-  const size_t floats = static_cast<size_t>(std::max<int64_t>(1, padded_cols_ * k));
-  data_ = std::static_pointer_cast<float>(aligned_buffer(floats * sizeof(float), true));
+  if (storage)
+    data_ = std::shared_ptr<float>(std::shared_ptr<float>(), storage);  // not owned
+  else
+    data_ = std::static_pointer_cast<float>(
+        aligned_buffer(static_cast<size_t>(storage_floats(ks, k, n)) * sizeof(float), true));
   // Tasks: K blocks x strips of columns, so a shallow B (one K block) still packs on every thread.
   const int64_t k_blocks = ceil_div(k, ks.kc), strip = 16 * int64_t(nr_), strips = ceil_div(n, strip);
   parallel_for(0, k_blocks * strips, 1, [&](int64_t lo, int64_t hi) {
@@ -289,15 +296,23 @@ void gemm_f32(const GemmKernelSet& ks, const GemmShape& s, int64_t batch,
   // in parallel, and let every task read it; unless B is read in place anyway
   // (MobileNetV2's 28x28 projections to 32 channels ran slower on 2 threads than on
   // one while their 192-deep B was packed up front).
+  // It lives in the calling thread's scratch slot 6: a fresh buffer per call cost a
+  // page fault per 4 KiB every run (ResNet-18 at 2 threads: 21 -> 16 ms).
   std::vector<PackedB> shared_b;
   constexpr int64_t kSharedBMaxFloats = int64_t(1) << 22;
-  if (g.m_tiles > 1 && batch * s.k * round_up(s.n, ks.nr) <= kSharedBMaxFloats) {
+  const int64_t b_floats = PackedB::storage_floats(ks, s.k, s.n);
+  if (g.m_tiles > 1 && batch * b_floats <= kSharedBMaxFloats) {
     shared_b.resize(static_cast<size_t>(batch));
+    float* storage = nullptr;
     for (int64_t t = 0; t < batch; ++t) {
       GemmOperands op;
       bind(t, op);
       if (op.packed_b || reads_b_in_place(ks, s, op)) continue;
-      shared_b[t] = op.pack_b ? PackedB(ks, s.k, s.n, *op.pack_b) : PackedB(ks, s.k, s.n, op.b);
+      if (!storage) storage = gemm_scratch(6, static_cast<size_t>(batch * b_floats));
+      const PackBFn pack_view = [&op](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+        pack_b_panels(op.b, k0, kc, n0, nc, nr, dst);
+      };
+      shared_b[t] = PackedB(ks, s.k, s.n, op.pack_b ? *op.pack_b : pack_view, storage + t * b_floats);
     }
   }
   parallel_for(0, batch * per_gemm, 1, [&](int64_t lo, int64_t hi) {

@@ -130,7 +130,9 @@ class PackedB {
   PackedB() = default;
   PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, MatrixView b);
   /// From a packing function (conv's im2col); the K blocks are packed in parallel.
-  PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, const PackBFn& pack);
+  /// Into `storage` (storage_floats() floats, not owned) when given, else an owned buffer.
+  PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, const PackBFn& pack, float* storage = nullptr);
+  static int64_t storage_floats(const GemmKernelSet& ks, int64_t k, int64_t n);
   const float* panel(int64_t k0, int64_t kc, int64_t col0) const {
     return data_.get() + k0 * padded_cols_ + (col0 / nr_) * kc * nr_;
   }
