@@ -324,7 +324,7 @@ class QConvKernel final : public Kernel {
       packed_zp_.push_back(w_zp ? load_q8(w_zp->raw(), w_zp->dtype(), w_zp->numel() == 1 ? 0 : k) : 0);
     packed_ = pack_weights(*w, attrs_.group, packed_zp_);
     packed_shape_ = w->shape();
-    if (u8s8_candidate(*w, packed_zp_)) u8s8_ = pack_u8s8_weights(w->data<int8_t>(), K, w->numel() / K);
+    if (u8s8_candidate(*w, packed_zp_)) u8s8_ = pack_u8s8_weights(w->data<int8_t>(), K, w->numel() / K, !u8s8_use_vnni());
   }
 
   Status run(KernelContext& ctx) override {
@@ -382,11 +382,12 @@ class QConvKernel final : public Kernel {
     if (qlinear_ && a.x_type == DType::kUInt8 && a.p.is_pointwise() && active_isa() >= Isa::kAvx2 &&
         u8s8_candidate(*w, a.w_zp)) {
       QU8S8Weights per_call;
-      const bool at_load = !u8s8_.empty() && packed_zp_ == a.w_zp && packed_shape_ == w->shape();
-      if (!at_load) per_call = pack_u8s8_weights(w->data<int8_t>(), w->dim(0), w->numel() / w->dim(0));
+      const bool vnni = u8s8_use_vnni();
+      const bool at_load = !u8s8_.empty() && u8s8_.split == !vnni && packed_zp_ == a.w_zp && packed_shape_ == w->shape();
+      if (!at_load) per_call = pack_u8s8_weights(w->data<int8_t>(), w->dim(0), w->numel() / w->dim(0), !vnni);
       const QU8S8Weights& uw = at_load ? u8s8_ : per_call;
       if (!uw.empty()) {
-        impl_ = "qconv_1x1_u8s8_4x16__avx2";
+        impl_ = vnni ? "qconv_1x1_u8s8_4x64__avx512vnni" : "qconv_1x1_u8s8_4x16__avx2";
         qconv_pointwise_u8s8(a, uw, x->data<uint8_t>(), static_cast<uint8_t*>(y->raw()));
         return Status::ok();
       }
@@ -444,12 +445,13 @@ class QConvKernel final : public Kernel {
   }
 
   // s8 weights with zero points 0, one group, a 1x1 kernel: the u8 x s8 path (quant_u8s8.h)
-  // applies. It pays off where the depth is large against the rows: MobileNetV2's
-  // projections (576 -> 96: -30%) gain, its expansions (24 -> 144: +15%) lose, as
-  // the remainders and the epilogue weigh more on a short depth.
+  // applies. With split weights (AVX2) it pays off where the depth is large against
+  // the rows: MobileNetV2's projections (576 -> 96: -30%) gain, its expansions
+  // (24 -> 144: +15%) lose, as the remainders and the epilogue weigh more on a short
+  // depth. With VNNI's whole weights it takes them all.
   bool u8s8_candidate(const Tensor& w, const std::vector<int32_t>& w_zp) const {
     if (!qlinear_ || w.dtype() != DType::kInt8 || attrs_.group != 1 || w.dim(0) % 4 != 0) return false;
-    if (w.rank() < 2 || w.dim(0) > 2 * w.dim(1)) return false;
+    if (w.rank() < 2 || (w.dim(0) > 2 * w.dim(1) && !u8s8_use_vnni())) return false;
     for (int64_t d = 2; d < w.rank(); ++d)
       if (w.dim(d) != 1) return false;
     return std::all_of(w_zp.begin(), w_zp.end(), [](int32_t z) { return z == 0; });

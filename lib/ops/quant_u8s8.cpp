@@ -14,10 +14,12 @@ namespace cvt {
 
 using qpack::round_up;
 
-QU8S8Weights pack_u8s8_weights(const int8_t* w, int64_t rows, int64_t depth) {
+bool u8s8_use_vnni() { return cpu_features().avx512vnni && active_isa() >= Isa::kAvx512; }
+
+QU8S8Weights pack_u8s8_weights(const int8_t* w, int64_t rows, int64_t depth, bool split) {
   QU8S8Weights p;
   if (rows <= 0 || depth <= 0 || rows % 4 != 0) return p;
-  p.rows = rows, p.depth = depth, p.quads = (depth + 3) / 4;
+  p.rows = rows, p.depth = depth, p.quads = (depth + 3) / 4, p.split = split;
   p.main.assign(static_cast<size_t>(rows * p.quads * 4), 0);
   p.row_sum.assign(static_cast<size_t>(rows), 0);
   p.rem_start.push_back(0);
@@ -30,7 +32,7 @@ QU8S8Weights pack_u8s8_weights(const int8_t* w, int64_t rows, int64_t depth) {
       int32_t m1 = w1;
       // Same signs adding up past 128 could leave int16 (255 * 129 > 32767): the
       // second weight keeps only what is left of 128, the rest is a remainder.
-      if ((w0 > 0) == (w1 > 0) && w0 != 0 && w1 != 0 && std::abs(w0) + std::abs(w1) > 128) {
+      if (split && (w0 > 0) == (w1 > 0) && w0 != 0 && w1 != 0 && std::abs(w0) + std::abs(w1) > 128) {
         m1 = (w1 > 0 ? 1 : -1) * (128 - std::abs(w0));
         p.rem.push_back({static_cast<int32_t>(k + 1), w1 - m1});
       }
@@ -54,6 +56,19 @@ void qgemm_u8s8_requant_4x16__scalar(const QU8S8Tile& t, const QRequantRows& rq,
   }
 }
 
+void qgemm_u8s8_requant_4x64__scalar(const QU8S8Tile& t, const QRequantRows& rq, uint8_t* y, int64_t ldy,
+                                     int64_t pixels) noexcept {
+  for (int i = 0; i < 4; ++i) {
+    int32_t acc[64] = {};
+    for (int64_t j = 0; j < pixels; ++j) {
+      for (int64_t q = 0; q < t.quads; ++q)
+        for (int u = 0; u < 4; ++u) acc[j] += int32_t(t.b[q * t.ldb + 4 * j + u]) * int32_t(t.a[(q * 4 + i) * 4 + u]);
+      for (int32_t e = t.rem_start[i]; e < t.rem_start[i + 1]; ++e) acc[j] += int32_t(t.x[t.rem[e].k * t.ldx + j]) * t.rem[e].r;
+    }
+    requantize_row__scalar(acc, pixels, rq.bias ? rq.bias[i] : 0, rq.scale[i], rq.zp, rq.is_signed, y + i * ldy);
+  }
+}
+
 void qinterleave4_u8__scalar(const uint8_t* const rows[4], int64_t n, uint8_t* dst) noexcept {
   for (int64_t j = 0; j < n; ++j)
     for (int i = 0; i < 4; ++i) dst[4 * j + i] = rows[i] ? rows[i][j] : 0;
@@ -62,10 +77,13 @@ void qinterleave4_u8__scalar(const uint8_t* const rows[4], int64_t n, uint8_t* d
 void qconv_pointwise_u8s8(const QConvArgs& a, const QU8S8Weights& w, const uint8_t* x, uint8_t* y) {
   const bool avx2 = active_isa() >= Isa::kAvx2;
   const auto kernel = avx2 ? qgemm_u8s8_requant_4x16__avx2 : qgemm_u8s8_requant_4x16__scalar;
+  // Whole weights: 64-pixel tiles (vpdpbusd, or its scalar twin where the ISA cap forbids it).
+  const auto wide_kernel = u8s8_use_vnni() ? qgemm_u8s8_requant_4x64__avx512vnni : qgemm_u8s8_requant_4x64__scalar;
+  const int64_t tile_px = w.split ? 16 : 64;
   const auto interleave = avx2 ? qinterleave4_u8__avx2 : qinterleave4_u8__scalar;
   const ConvParams& p = a.p;
   const int64_t C = p.in_channels, K = p.out_channels, P = p.out_pixels(), quads = w.quads;
-  const int64_t npx = round_up(P, 16), tiles = npx / 16;
+  const int64_t npx = round_up(P, 16), tiles = (P + tile_px - 1) / tile_px;
   // B: per image and quad, npx pixels x 4 bytes, zero past P; slot 3 of the calling thread.
   uint8_t* b = reinterpret_cast<uint8_t*>(gemm_scratch(3, static_cast<size_t>(p.batch * quads * npx + 1)));
   parallel_for(0, p.batch * quads, std::max<int64_t>(1, 4096 / npx), [&](int64_t lo, int64_t hi) {
@@ -94,11 +112,11 @@ void qconv_pointwise_u8s8(const QConvArgs& a, const QU8S8Weights& w, const uint8
   std::vector<int32_t> bias(static_cast<size_t>(K));
   for (int64_t k = 0; k < K; ++k) bias[k] = (a.bias ? a.bias[k] : 0) - a.x_zp * w.row_sum[k];
   const bool y_signed = a.y_type == DType::kInt8;
-  // Tasks: (image, 16 tiles, up to 32 rows); each B tile serves all the row panels
+  // Tasks: (image, 256 pixels, up to 32 rows); each B tile serves all the row panels
   // of its task. Fewer rows per task where small maps leave few tiles (96 rows of
   // a 14x14 map were 3 tasks, 2 on one thread and 1 on the other).
-  constexpr int64_t kTilesPerTask = 16;
-  const int64_t tile_blocks = (tiles + kTilesPerTask - 1) / kTilesPerTask;
+  const int64_t tiles_per_task = 256 / tile_px;
+  const int64_t tile_blocks = (tiles + tiles_per_task - 1) / tiles_per_task;
   const int64_t task_rows = qpack::rows_per_task(K, p.batch * tile_blocks, 4, 32);
   const int64_t row_blocks = (K + task_rows - 1) / task_rows;
   parallel_for(0, p.batch * tile_blocks * row_blocks, 1, [&](int64_t lo, int64_t hi) {
@@ -106,14 +124,16 @@ void qconv_pointwise_u8s8(const QConvArgs& a, const QU8S8Weights& w, const uint8
     for (int64_t task = lo; task < hi; ++task) {
       const int64_t n = task / (tile_blocks * row_blocks), tb = (task / row_blocks) % tile_blocks, rb = task % row_blocks;
       const int64_t r_end = std::min(K, (rb + 1) * task_rows);
-      for (int64_t tile = tb * kTilesPerTask; tile < std::min(tiles, (tb + 1) * kTilesPerTask); ++tile) {
-        const int64_t j = tile * 16;
+      for (int64_t tile = tb * tiles_per_task; tile < std::min(tiles, (tb + 1) * tiles_per_task); ++tile) {
+        const int64_t j = tile * tile_px;
         for (int64_t r0 = rb * task_rows; r0 < r_end; r0 += 4) {
           const QU8S8Tile t{quads, w.main.data() + r0 * quads * 4, b + n * quads * npx * 4 + j * 4, npx * 4,
                             w.rem.data(), w.rem_start.data() + r0, xr + n * C * ldx + j, ldx};
           const QRequantRows rq{bias.data() + r0, a.out_scale.data() + r0, a.y_zp, y_signed};
           uint8_t* yo = y + (n * K + r0) * P + j;
-          if (j + 16 <= P) {
+          if (!w.split) {
+            wide_kernel(t, rq, yo, P, std::min(tile_px, P - j));
+          } else if (j + 16 <= P) {
             kernel(t, rq, yo, P);
           } else {  // the last, short tile: through a 4 x 16 buffer
             kernel(t, rq, tail, 16);

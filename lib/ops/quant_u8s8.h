@@ -9,6 +9,10 @@
 // added exactly afterwards (a * r fits int16). On MobileNetV2-int8 ~1.5% of the
 // weights carry a remainder. The zero point of x comes out through column sums:
 // sum (a - zx) w = sum a w - zx sum w. Results equal the int16 path bit for bit.
+//
+// With AVX-512 VNNI, vpdpbusd adds the four u8 x s8 products of a quad straight
+// into int32, which cannot saturate: the weights stay whole (no remainders) and
+// one instruction does the work of three, on 64-pixel tiles.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -29,10 +33,15 @@ struct QU8S8Weights {
   std::vector<int32_t> row_sum;            // sum_k w[row][k] of the full weights
   std::vector<int32_t> rem_start;          // rows + 1 offsets into rem
   std::vector<QRemainder> rem;
+  bool split = true;  // false: whole weights, no remainders (the vpdpbusd kernel's form)
   bool empty() const { return main.empty(); }
 };
-/// Splits and packs s8 weights (rows x depth, row-major); empty if rows % 4 != 0.
-QU8S8Weights pack_u8s8_weights(const int8_t* w, int64_t rows, int64_t depth);
+/// Splits (unless `split` is false) and packs s8 weights (rows x depth, row-major);
+/// empty if rows % 4 != 0.
+QU8S8Weights pack_u8s8_weights(const int8_t* w, int64_t rows, int64_t depth, bool split = true);
+
+/// Whether the whole-weight vpdpbusd kernel runs here (CPU has AVX-512 VNNI, ISA cap allows AVX-512).
+bool u8s8_use_vnni();
 
 /// 4 rows x 16 pixels: acc = sum_q maddubs(b[q], a[q]) over the main weights plus
 /// the remainders of the 4 rows (rem[rem_start[i] .. rem_start[i + 1]) for row i,
@@ -51,6 +60,13 @@ struct QU8S8Tile {
 };
 void qgemm_u8s8_requant_4x16__avx2(const QU8S8Tile& t, const QRequantRows& rq, uint8_t* y, int64_t ldy) noexcept;
 void qgemm_u8s8_requant_4x16__scalar(const QU8S8Tile& t, const QRequantRows& rq, uint8_t* y, int64_t ldy) noexcept;
+/// The same for the first `pixels` (1..64) columns of a 64-pixel tile: b readable up to
+/// pixels rounded up to 16; only `pixels` columns of y are written. The VNNI kernel
+/// takes whole weights (t.rem_start all equal); the scalar twin also adds remainders.
+void qgemm_u8s8_requant_4x64__avx512vnni(const QU8S8Tile& t, const QRequantRows& rq, uint8_t* y, int64_t ldy,
+                                         int64_t pixels) noexcept;
+void qgemm_u8s8_requant_4x64__scalar(const QU8S8Tile& t, const QRequantRows& rq, uint8_t* y, int64_t ldy,
+                                     int64_t pixels) noexcept;
 
 /// dst[q * ld + 4 * j + i] = rows[i][j] for the 4 rows of quad q (null rows are 0), j < n:
 /// the B operand above from 4 NCHW channel rows.
@@ -58,7 +74,8 @@ void qinterleave4_u8__avx2(const uint8_t* const rows[4], int64_t n, uint8_t* dst
 void qinterleave4_u8__scalar(const uint8_t* const rows[4], int64_t n, uint8_t* dst) noexcept;
 
 /// The fast path for a pointwise, ungrouped QLinearConv with u8 x, s8 w (zero
-/// points 0) and 8-bit y, on AVX2. x (N, C, P) u8, y (N, K, P).
+/// points 0) and 8-bit y, on AVX2 (split weights) or AVX-512 VNNI (whole ones).
+/// x (N, C, P) u8, y (N, K, P).
 void qconv_pointwise_u8s8(const QConvArgs& a, const QU8S8Weights& w, const uint8_t* x, uint8_t* y);
 
 }  // namespace cvt

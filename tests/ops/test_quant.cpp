@@ -286,14 +286,16 @@ TEST_CASE("int8 depthwise row with fused requantisation equals the row kernel th
     }
 }
 
-TEST_CASE("QLinearConv u8 x s8 1x1 on vpmaddubsw (split weights) matches the reference bit for bit", "[quant]") {
+TEST_CASE("QLinearConv u8 x s8 1x1 (split weights on vpmaddubsw, whole on vpdpbusd) matches the reference bit for bit", "[quant]") {
   std::mt19937 rng(21);
   struct Case {
     int64_t n, c, k, h, w;
     int mode;  // 0 random, 1 x = 255 and same-sign weights near +-127 (a remainder in most pairs), 2 w = -128
   };
+  // The last row: expansions (rows > 2 x depth), which only the VNNI path takes; 7x7 and 14x14 maps.
   const Case cases[] = {{1, 16, 8, 16, 16, 0},  {2, 13, 12, 14, 14, 0}, {1, 96, 24, 7, 7, 0}, {1, 5, 4, 3, 5, 0},
-                        {1, 64, 32, 28, 28, 0}, {1, 16, 8, 16, 16, 1},  {1, 7, 4, 5, 11, 1},  {1, 8, 4, 4, 4, 2}};
+                        {1, 64, 32, 28, 28, 0}, {1, 16, 8, 16, 16, 1},  {1, 7, 4, 5, 11, 1},  {1, 8, 4, 4, 4, 2},
+                        {1, 16, 96, 9, 13, 0},  {2, 24, 144, 7, 7, 0},  {1, 6, 36, 14, 14, 1}};
   for (const Case& cs : cases)
     for (bool y_signed : {false, true}) {
       INFO("c=" << cs.c << " k=" << cs.k << " " << cs.h << "x" << cs.w << " batch " << cs.n << " mode " << cs.mode
@@ -356,6 +358,50 @@ TEST_CASE("u8 x s8 kernel and interleave: AVX2 equals the scalar loops, remainde
         CHECK(std::memcmp(row, want.data() + i * 16, 16) == 0);
       }
     }
+  }
+}
+
+TEST_CASE("u8 x s8 64-pixel tile: VNNI equals the scalar twin on every width, and int32 sums", "[quant]") {
+  std::mt19937 rng(23);
+  std::uniform_int_distribution<int> u8(0, 255), s8(-128, 127);
+  const bool vnni = cpu_features().avx512vnni;
+  for (int64_t depth : {1, 4, 7, 64, 97}) {
+    const int64_t px = 64;  // B rows: 64 pixels, so every width reads inside them
+    std::vector<int8_t> w(static_cast<size_t>(4 * depth));
+    for (auto& e : w) e = static_cast<int8_t>(s8(rng));
+    w[0] = -128;  // a whole quad of extremes: the int16 pairs of vpmaddubsw would saturate here
+    const QU8S8Weights pw = pack_u8s8_weights(w.data(), 4, depth, false);
+    REQUIRE(pw.rem.empty());
+    std::vector<uint8_t> x(static_cast<size_t>(depth * px)), b(static_cast<size_t>(pw.quads * px * 4));
+    for (auto& e : x) e = static_cast<uint8_t>(u8(rng));
+    for (int64_t q = 0; q < pw.quads; ++q) {
+      const uint8_t* rows[4];
+      for (int i = 0; i < 4; ++i) rows[i] = 4 * q + i < depth ? x.data() + (4 * q + i) * px : nullptr;
+      qinterleave4_u8__scalar(rows, px, b.data() + q * px * 4);
+    }
+    const int32_t bias[4] = {-300000, 0, 777, 5};
+    const float scale[4] = {0.0007f, 0.00013f, 1e-5f, 0.002f};
+    const QU8S8Tile t{pw.quads, pw.main.data(), b.data(), px * 4, pw.rem.data(), pw.rem_start.data(), x.data(), px};
+    for (bool is_signed : {false, true})
+      for (int64_t pixels : {1, 15, 16, 17, 33, 48, 63, 64}) {
+        CAPTURE(depth, is_signed, pixels);
+        const QRequantRows rq{bias, scale, is_signed ? -4 : 128, is_signed};
+        const int64_t ldy = 70;  // columns past `pixels` must stay untouched
+        std::vector<uint8_t> want(4 * ldy, 0xAB), got(4 * ldy, 0xAB);
+        qgemm_u8s8_requant_4x64__scalar(t, rq, want.data(), ldy, pixels);
+        for (int i = 0; i < 4; ++i) {
+          int32_t acc[64] = {};
+          for (int64_t k = 0; k < depth; ++k)
+            for (int64_t j = 0; j < pixels; ++j) acc[j] += int32_t(x[k * px + j]) * int32_t(w[i * depth + k]);
+          std::vector<uint8_t> row(static_cast<size_t>(pixels));
+          requantize_row__scalar(acc, pixels, bias[i], scale[i], rq.zp, is_signed, row.data());
+          CHECK(std::memcmp(row.data(), want.data() + i * ldy, row.size()) == 0);
+          CHECK(want[i * ldy + pixels] == 0xAB);
+        }
+        if (!vnni) continue;
+        qgemm_u8s8_requant_4x64__avx512vnni(t, rq, got.data(), ldy, pixels);
+        CHECK(want == got);
+      }
   }
 }
 
@@ -472,8 +518,9 @@ TEST_CASE("quantised ops reject bad parameters with clear errors", "[quant]") {
   CHECK(find_op("", "QLinearGlobalAveragePool", 13) == nullptr);
 }
 
-TEST_CASE("int8 dispatch never picks AVX-512 VNNI without the CPU feature", "[quant]") {
-  // The fast conv names its kernel; on this CPU class it must be AVX2 or scalar.
+TEST_CASE("int8 dispatch picks AVX-512 VNNI exactly when the CPU has it and the ISA cap allows it", "[quant]") {
+  // The fast conv names its kernel: vpdpbusd only with the CPU feature and an AVX-512
+  // cap, never an AVX-512 kernel below that cap.
   Tensor x(DType::kUInt8, {1, 4, 5, 5});
   Tensor w(DType::kInt8, {4, 4, 1, 1});
   NodeDesc n = make_node("QLinearConv", 13);
@@ -482,11 +529,17 @@ TEST_CASE("int8 dispatch never picks AVX-512 VNNI without the CPU feature", "[qu
   auto k = create_kernel(n);
   REQUIRE_OK(k);
   Tensor one = Tensor::scalar<float>(1.f), zu = Tensor::scalar<uint8_t>(0), zs = Tensor::scalar<int8_t>(0);
-  HeapKernelContext ctx2({&x, &one, &zu, &w, &one, &zs, &one, &zu}, 1, false);
-  const Status st = k.value()->run(ctx2);
-  INFO(st.to_string());
-  REQUIRE(st.is_ok());
-  const std::string impl = k.value()->impl_name();
-  CHECK(impl.find("avx512") == std::string::npos);
-  if (!cpu_features().avx512vnni) CHECK(impl.find("vnni") == std::string::npos);
+  IsaCapGuard guard;
+  for (Isa isa : runnable_isas()) {
+    set_isa_cap(isa);
+    INFO("isa " << isa_name(isa));
+    HeapKernelContext ctx2({&x, &one, &zu, &w, &one, &zs, &one, &zu}, 1, false);
+    const Status st = k.value()->run(ctx2);
+    INFO(st.to_string());
+    REQUIRE(st.is_ok());
+    const std::string impl = k.value()->impl_name();
+    const bool vnni = cpu_features().avx512vnni && isa == Isa::kAvx512;
+    CHECK((impl.find("vnni") != std::string::npos) == vnni);
+    if (isa < Isa::kAvx512) CHECK(impl.find("avx512") == std::string::npos);
+  }
 }
