@@ -262,6 +262,11 @@ bool use_direct_depthwise_q(const ConvParams& p) {
 // phase_w values (the phase_w - out_w columns past each row's end are computed and
 // dropped): MobileNet's 14x14 and 7x7 planes, and every stride-2 plane, would
 // otherwise pay a call, a tail and a requantisation per 14, 7 or 56 outputs.
+// The requantising depthwise row: 32 outputs a step on AVX-512, else the table's.
+decltype(&qdw_requant_row__avx2) dw_requant_row_kernel(const QKernels& k) {
+  return active_isa() >= Isa::kAvx512 ? qdw_requant_row__avx512 : k.dw_requant_row;
+}
+
 void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const void* w, void* y) {
   const ConvParams& p = a.p;
   const PhaseLayout L = phase_layout(p);
@@ -284,6 +289,7 @@ void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const
   // (7x7) cost less than a task each.
   const int64_t planes = p.batch * p.in_channels;
   const int64_t grain = std::max<int64_t>(1, planes / (4 * current_concurrency()));
+  const auto dw_requant_row = dw_requant_row_kernel(k);
   parallel_for(0, planes, grain, [&](int64_t lo, int64_t hi) {
     // Zeroed once per task: every plane writes its values to the same places, so
     // the padding (and the slack) stays 0 from plane to plane.
@@ -296,7 +302,7 @@ void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const
       fill_phase_plane(L, k, xb + plane * L.in_h * L.in_w, x_signed, a.x_zp, xp);
       if (a.requant) {
         const QDwRequant rq{a.bias ? a.bias[c] : 0, a.out_scale[c], a.y_zp, y_signed};
-        k.dw_requant_row(xp, tap0.data(), wv.data() + c * taps, taps, n_acc, rq, plane_q8);
+        dw_requant_row(xp, tap0.data(), wv.data() + c * taps, taps, n_acc, rq, plane_q8);
         // Fixed-size moves per row: a byte loop here would reload every captured
         // value per byte (a uint8_t store may alias anything).
         uint8_t* yp = static_cast<uint8_t*>(y) + plane * out_h * q;
@@ -394,7 +400,7 @@ class QConvKernel final : public Kernel {
     }
     const QKernels k = qkernels();
     if (use_direct_depthwise_q(a.p)) {
-      impl_ = std::string("qconv_dw_s16") + k.suffix;
+      impl_ = std::string("qconv_dw_s16") + (a.requant && active_isa() >= Isa::kAvx512 ? "__avx512" : k.suffix);
       qconv_depthwise(a, k, x->raw(), w->raw(), y->raw());
       return Status::ok();
     }

@@ -165,6 +165,8 @@ void qdw_requant_row__avx2(const int16_t* x, const int64_t* tap_offset, const in
                            const QDwRequant& rq, uint8_t* y) noexcept;
 void qdw_requant_row__scalar(const int16_t* x, const int64_t* tap_offset, const int16_t* w, int taps, int64_t n,
                              const QDwRequant& rq, uint8_t* y) noexcept;
+void qdw_requant_row__avx512(const int16_t* x, const int64_t* tap_offset, const int16_t* w, int taps, int64_t n,
+                             const QDwRequant& rq, uint8_t* y) noexcept;
 
 /// dst[i] = src[i] - zp as int16, i < n; src is int8 (is_signed) or uint8.
 void qwiden_row__avx2(const void* src, bool is_signed, int32_t zp, int64_t n, int16_t* dst) noexcept;

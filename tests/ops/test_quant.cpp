@@ -258,8 +258,8 @@ TEST_CASE("int8 micro-kernels: fused requantisation, the 4x8 tail and the 1x16 r
 TEST_CASE("int8 depthwise row with fused requantisation equals the row kernel then requantize_row", "[quant]") {
   std::mt19937 rng(17);
   std::uniform_int_distribution<int> v(-255, 255);
-  // A 12-wide padded plane: taps at (row, col) offsets of 3x3, 1x1 and 5x5 (dilation 2) kernels.
-  for (int taps_side : {1, 3, 5})
+  // A 12-wide padded plane: taps at (row, col) offsets of 3x3, 1x1, 5x5 and 7x7 (dilation 2) kernels.
+  for (int taps_side : {1, 3, 5, 7})
     for (int64_t n : {16, 48, 64, 224}) {
       const int64_t ld = 12, taps = taps_side * taps_side;
       std::vector<int64_t> offs;
@@ -281,6 +281,11 @@ TEST_CASE("int8 depthwise row with fused requantisation equals the row kernel th
           std::vector<uint8_t> got_avx2(static_cast<size_t>(n + 1), 77);
           qdw_requant_row__avx2(x.data(), offs.data(), w.data(), static_cast<int>(taps), n, rq, got_avx2.data());
           CHECK(got_avx2 == want);  // the sentinel past n included
+        }
+        if (cpu_features().has_avx512()) {  // 32 a step: n = 16 and 48 end on a 16-wide half step
+          std::vector<uint8_t> got_avx512(static_cast<size_t>(n + 1), 77);
+          qdw_requant_row__avx512(x.data(), offs.data(), w.data(), static_cast<int>(taps), n, rq, got_avx512.data());
+          CHECK(got_avx512 == want);
         }
       }
     }
