@@ -119,7 +119,14 @@ void qconv_pointwise_u8s8(const QConvArgs& a, const QU8S8Weights& w, const uint8
   const int64_t tile_blocks = (tiles + tiles_per_task - 1) / tiles_per_task;
   const int64_t task_rows = qpack::rows_per_task(K, p.batch * tile_blocks, 4, 32);
   const int64_t row_blocks = (K + task_rows - 1) / task_rows;
-  parallel_for(0, p.batch * tile_blocks * row_blocks, 1, [&](int64_t lo, int64_t hi) {
+  // Consecutive tasks (row blocks of one pixel block) run as one chunk of at least
+  // ~2^20 multiply-adds, yet 4 chunks a thread: a vpdpbusd task of a 16-deep
+  // expansion takes ~1 us, and one TBB task each made 2 threads slower than 1.
+  const int64_t tasks = p.batch * tile_blocks * row_blocks;
+  const int64_t task_macs = task_rows * 256 * quads * 4;
+  const int64_t grain = std::clamp<int64_t>((int64_t(1) << 20) / task_macs, 1,
+                                            std::max<int64_t>(1, tasks / (4 * current_concurrency())));
+  parallel_for(0, tasks, grain, [&](int64_t lo, int64_t hi) {
     alignas(32) uint8_t tail[4 * 16];
     for (int64_t task = lo; task < hi; ++task) {
       const int64_t n = task / (tile_blocks * row_blocks), tb = (task / row_blocks) % tile_blocks, rb = task % row_blocks;
