@@ -262,7 +262,9 @@ void conv_depthwise(const ConvParams& p, Isa isa, const float* x, const float* w
       const int64_t c = plane % p.in_channels;
       fill_phase_plane_f32(L, isa, x + plane * L.in_h * L.in_w, xp);
       const DepthwisePlane d{xp, offset.data(), w + c * taps, taps, bias ? bias[c] : 0.f, run, n_run};
-      if (isa >= Isa::kAvx2)
+      if (isa >= Isa::kAvx512)
+        conv_dw_f32_plane__avx512(d, e);
+      else if (isa >= Isa::kAvx2)
         conv_dw_f32_plane__avx2(d, e);
       else
         conv_dw_f32_plane__scalar(d, e);
@@ -377,7 +379,7 @@ class ConvKernel final : public Kernel {
       return;
     }
     if (use_direct_depthwise(p)) {
-      impl_ = std::string("conv_f32_dw__") + (ks_->isa >= Isa::kAvx2 ? "avx2" : "scalar");
+      impl_ = std::string("conv_f32_dw__") + isa_name(ks_->isa);
       conv_depthwise(p, ks_->isa, x.data<float>(), w.data<float>(), bias, y, residual);
       return;
     }

@@ -227,5 +227,6 @@ void deinterleave2_f32__scalar(const float* src, int64_t pairs, float* even, flo
 void deinterleave2_f32__avx2(const float* src, int64_t pairs, float* even, float* odd) noexcept;
 void conv_dw_f32_plane__scalar(const DepthwisePlane& d, const Epilogue& e) noexcept;
 void conv_dw_f32_plane__avx2(const DepthwisePlane& d, const Epilogue& e) noexcept;
+void conv_dw_f32_plane__avx512(const DepthwisePlane& d, const Epilogue& e) noexcept;  // needs no slack
 
 }  // namespace cvt

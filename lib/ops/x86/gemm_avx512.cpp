@@ -8,28 +8,13 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include "ops/gemm.h"
-#include "ops/x86/exp_avx2.h"
+#include "ops/x86/epilogue_avx512.h"
 
 namespace cvt {
 namespace {
 
 constexpr int kMr = 14, kNr = 32;
-
-inline __m512 apply_epilogue(__m512 v, const Epilogue& e) {
-  if (e.kind == Epilogue::Kind::kClamp) {
-    v = _mm512_max_ps(v, _mm512_set1_ps(e.lo));
-    v = _mm512_min_ps(v, _mm512_set1_ps(e.hi));
-  } else if (e.kind == Epilogue::Kind::kLeakyRelu) {
-    const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-    v = _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(e.slope));
-  } else if (e.kind == Epilogue::Kind::kSilu) {
-    // The AVX2 SiLU on each half: the same bits as the Sigmoid and Mul kernels.
-    const __m256 lo = x86::silu256(_mm512_castps512_ps256(v));
-    const __m256 hi = x86::silu256(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-    v = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
-  }
-  return v;
-}
+using x86::apply_epilogue512;
 
 // Full-width tile of `Rows` rows; c has at least 32 writable columns per row.
 template <int Rows>
@@ -66,8 +51,8 @@ inline void tile_rows(int64_t kc, const float* a, const float* b, float* c, int6
       v1 = _mm512_add_ps(v1, bias);
     }
     if (p.finish) {
-      v0 = apply_epilogue(v0, p.epilogue);
-      v1 = apply_epilogue(v1, p.epilogue);
+      v0 = apply_epilogue512(v0, p.epilogue);
+      v1 = apply_epilogue512(v1, p.epilogue);
     }
     _mm512_storeu_ps(ci, v0);
     _mm512_storeu_ps(ci + 16, v1);
