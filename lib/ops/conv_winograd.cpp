@@ -161,8 +161,9 @@ void scatter_tile(const float (*o)[kLanes], int l, const TileSpot& s, int64_t ou
 }
 
 template <Epilogue::Kind kKind>
-void output_pass(const ConvParams& p, TransformFn transform, const TileSpot* spots, const uint8_t* row_run, int64_t nt,
-                 int64_t block, int64_t m_pos, const float* m, const float* bias, const float* residual, float* y) {
+void output_pass(const ConvParams& p, bool avx2, TransformFn transform, const TileSpot* spots, const uint8_t* row_run,
+                 int64_t nt, int64_t block, int64_t m_pos, const float* m, const float* bias, const float* residual,
+                 float* y) {
   const int64_t K = p.out_channels, plane = p.out[1] * p.out[2], out_w = p.out[2];
   parallel_for(0, K, 4, [&](int64_t k_lo, int64_t k_hi) {
     alignas(32) float mt[kPositions][kLanes], o[kT * kT][kLanes];
@@ -184,6 +185,17 @@ void output_pass(const ConvParams& p, TransformFn transform, const TileSpot* spo
           const TileSpot& s = spots[b0];
           const int64_t at = (s.image * K + k) * plane + s.out_at;
           winograd_scatter8__avx2(o, b, p.activation, residual ? residual + at : nullptr, out_w, y + at);
+          continue;
+        }
+        if (avx2) {  // tiles on different rows or cut short: lanes to tiles, then 4-wide rows
+          WinogradTileOut out;
+          for (int64_t l = 0; l < lanes; ++l) {
+            const TileSpot& s = spots[b0 + l];
+            const int64_t at = (s.image * K + k) * plane + s.out_at;
+            out.y[l] = y + at, out.residual[l] = residual ? residual + at : nullptr;
+            out.rows[l] = s.rows, out.cols[l] = s.cols;
+          }
+          winograd_scatter_tiles__avx2(o, int(lanes), out, b, p.activation, out_w);
           continue;
         }
         for (int64_t l = 0; l < lanes; ++l) {
@@ -281,8 +293,8 @@ void conv_winograd_f43(const ConvParams& p, const GemmKernelSet& ks, const Winog
     });
     // 3. Output transform, bias, residual and activation, scattered into the output planes.
     const auto pass = [&](auto kind) {
-      output_pass<decltype(kind)::value>(p, out_transform, spots.data(), scatter_run.data(), nt, block, m_pos, m, bias,
-                                         residual, y);
+      output_pass<decltype(kind)::value>(p, avx2, out_transform, spots.data(), scatter_run.data(), nt, block, m_pos, m,
+                                         bias, residual, y);
     };
     using Kind = Epilogue::Kind;
     switch (p.activation.kind) {

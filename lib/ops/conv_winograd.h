@@ -46,6 +46,16 @@ void winograd_gather8__avx2(const float* x, int64_t ld, float (*d)[8]) noexcept;
 /// e (none, clamp or leaky relu) into rows of 32 values, ld apart.
 void winograd_scatter8__avx2(const float (*o)[8], float bias, const Epilogue& e, const float* residual, int64_t ld,
                              float* y) noexcept;
+/// Any `lanes` (<= 8) tiles, each its own place: tile l's rows[l] x cols[l] outputs
+/// o[i * 4 + j][l] + bias (+ residual[l], laid out like y) through e (none, clamp or
+/// leaky relu) to y[l], rows ld apart. Same arithmetic as the scalar scatter.
+struct WinogradTileOut {
+  float* y[8];
+  const float* residual[8];  // all null without a residual
+  int rows[8], cols[8];
+};
+void winograd_scatter_tiles__avx2(const float (*o)[8], int lanes, const WinogradTileOut& t, float bias,
+                                  const Epilogue& e, int64_t ld) noexcept;
 
 /// The single-tile transforms, exposed for tests: 3x3 -> 6x6 (weights), 6x6 -> 6x6 (input), 6x6 -> 4x4 (output).
 void winograd_f43_weight_tile(const float* g, float* u);

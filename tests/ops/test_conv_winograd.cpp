@@ -131,3 +131,36 @@ TEST_CASE("winograd is preferred only where it measured faster than im2col", "[o
   CHECK_FALSE(winograd_preferred(params(48, 192, 13)));  // SqueezeNet fire 9/10: a tie, im2col kept
   CHECK_FALSE(winograd_preferred(params(64, 64, 8)));    // 4 tiles: transforms do not pay off
 }
+
+TEST_CASE("winograd scatter of any 8 tiles (AVX2) equals the scalar formula, cut-short tiles included", "[ops][conv][winograd]") {
+  if (!cpu_features().has_avx2_fma()) SKIP("no AVX2");
+  alignas(32) float o[16][8];
+  const Tensor values = random_tensor({16 * 8}, 31, -2.f, 2.f), res = random_tensor({8 * 4 * 6}, 32);
+  std::memcpy(o, values.data<float>(), sizeof(o));
+  o[5][3] = std::nanf("");  // a NaN stays a NaN through the clamp, as in the scalar path
+  const float bias = 0.25f;
+  for (const Epilogue& e : {Epilogue::none(), Epilogue::clamp(-0.5f, 1.5f), Epilogue::leaky_relu(0.1f)})
+    for (bool with_residual : {false, true})
+      for (int lanes : {1, 5, 8}) {
+        CAPTURE(int(e.kind), with_residual, lanes);
+        // Tile l: rows x cols from {4, 3, 2, 1}, its own 4x6 block of a 6-wide plane.
+        std::vector<float> got(8 * 4 * 6, -7.f), want = got;
+        WinogradTileOut t;
+        for (int l = 0; l < 8; ++l) {
+          t.y[l] = got.data() + l * 24, t.residual[l] = with_residual ? res.data<float>() + l * 24 : nullptr;
+          t.rows[l] = 4 - l % 4, t.cols[l] = 4 - (l / 2) % 4;
+        }
+        winograd_scatter_tiles__avx2(o, lanes, t, bias, e, 6);
+        for (int l = 0; l < lanes; ++l)
+          for (int i = 0; i < t.rows[l]; ++i)
+            for (int j = 0; j < t.cols[l]; ++j) {
+              float v = o[i * 4 + j][l] + bias;
+              if (with_residual) v += res.data<float>()[l * 24 + i * 6 + j];
+              want[l * 24 + i * 6 + j] = e.apply(v);
+            }
+        for (size_t i = 0; i < got.size(); ++i) {
+          INFO("at " << i);
+          CHECK((std::isnan(want[i]) ? std::isnan(got[i]) : got[i] == want[i]));
+        }
+      }
+}

@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include "ops/winograd_transforms.h"
+#include "ops/x86/transpose_avx2.h"
 
 namespace cvt {
 
@@ -68,6 +69,40 @@ void winograd_scatter8__avx2(const float (*o)[8], float bias, const Epilogue& e,
         v = _mm256_blendv_ps(v, _mm256_mul_ps(v, slope), _mm256_cmp_ps(v, zero, _CMP_LT_OQ));
       }
       _mm256_storeu_ps(y + 8 * q, v);
+    }
+  }
+}
+
+// Lanes to tiles with two 8x8 transposes (tile l's 16 outputs contiguous), then a
+// tile row of 4 is one 128-bit operation, masked where the tile is cut short.
+void winograd_scatter_tiles__avx2(const float (*o)[8], int lanes, const WinogradTileOut& t, float bias,
+                                  const Epilogue& e, int64_t ld) noexcept {
+  alignas(32) float tiles[8][16];
+  for (int h = 0; h < 2; ++h) {
+    __m256 r[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_load_ps(o[8 * h + i]);
+    x86::transpose8x8(r);
+    for (int l = 0; l < 8; ++l) _mm256_store_ps(tiles[l] + 8 * h, r[l]);
+  }
+  const __m128 vb = _mm_set1_ps(bias), lo = _mm_set1_ps(e.lo), hi = _mm_set1_ps(e.hi);
+  const __m128 slope = _mm_set1_ps(e.slope), zero = _mm_setzero_ps();
+  for (int l = 0; l < lanes; ++l) {
+    const bool whole = t.cols[l] == 4;
+    const __m128i mask = _mm_cmpgt_epi32(_mm_set1_epi32(t.cols[l]), _mm_setr_epi32(0, 1, 2, 3));
+    for (int i = 0; i < t.rows[l]; ++i) {
+      __m128 v = _mm_add_ps(_mm_load_ps(tiles[l] + 4 * i), vb);
+      if (t.residual[l]) {
+        const float* r = t.residual[l] + i * ld;
+        v = _mm_add_ps(v, whole ? _mm_loadu_ps(r) : _mm_maskload_ps(r, mask));
+      }
+      if (e.kind == Epilogue::Kind::kClamp) {
+        v = _mm_min_ps(hi, _mm_max_ps(lo, v));  // MAXPS / MINPS return the second operand on NaN
+      } else if (e.kind == Epilogue::Kind::kLeakyRelu) {
+        v = _mm_blendv_ps(v, _mm_mul_ps(v, slope), _mm_cmplt_ps(v, zero));
+      }
+      float* y = t.y[l] + i * ld;
+      if (whole) _mm_storeu_ps(y, v);
+      else _mm_maskstore_ps(y, mask, v);
     }
   }
 }
