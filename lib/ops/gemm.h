@@ -74,6 +74,8 @@ void gemm_f32_ukernel_6x16__avx2(int64_t kc, const float* a, const float* b, flo
                                  int nr, const UkernelParams& p) noexcept;
 void gemm_f32_ukernel_6x16_strided_b__avx2(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
                                            int64_t ldc, int mr, const UkernelParams& p) noexcept;
+void gemm_f32_ukernel_14x32_strided_b__avx512(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
+                                           int64_t ldc, int mr, const UkernelParams& p) noexcept;
 void gemm_f32_ukernel_14x32__avx512(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
                                     int nr, const UkernelParams& p) noexcept;
 void gemm_f32_ukernel_4x8__scalar(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
