@@ -22,12 +22,19 @@ extern "C" void __tsan_release(void* addr);
 
 namespace cvt {
 
+namespace {
+thread_local int serial_depth = 0;
+}  // namespace
+
+SerialScope::SerialScope() { ++serial_depth; }
+SerialScope::~SerialScope() { --serial_depth; }
+
 void parallel_for(int64_t begin, int64_t end, int64_t grain,
                   const std::function<void(int64_t, int64_t)>& fn) {
   if (end <= begin) return;
   grain = std::max<int64_t>(1, grain);
   const int64_t n = end - begin;
-  if (n <= grain || tbb::this_task_arena::max_concurrency() <= 1) {
+  if (n <= grain || serial_depth > 0 || tbb::this_task_arena::max_concurrency() <= 1) {
     // Same chunking as the parallel path, so a kernel sees identical ranges.
     for (int64_t lo = begin; lo < end; lo += grain) fn(lo, std::min(end, lo + grain));
     return;
@@ -49,6 +56,6 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain,
   CVT_TSAN_ACQUIRE(&join);
 }
 
-int current_concurrency() { return std::max(1, tbb::this_task_arena::max_concurrency()); }
+int current_concurrency() { return serial_depth > 0 ? 1 : std::max(1, tbb::this_task_arena::max_concurrency()); }
 
 }  // namespace cvt

@@ -12,7 +12,19 @@ namespace cvt {
 void parallel_for(int64_t begin, int64_t end, int64_t grain,
                   const std::function<void(int64_t, int64_t)>& fn);
 
-// Threads available in the current arena (1 when called outside any arena).
+// Threads available in the current arena (1 when called outside any arena, or
+// inside a SerialScope).
 int current_concurrency();
+
+// While one lives, parallel_for on this thread runs its chunks inline: for a task
+// that runs a whole sub-problem (its data in its own core's cache) on kernels that
+// would otherwise split it again.
+class SerialScope {
+ public:
+  SerialScope();
+  ~SerialScope();
+  SerialScope(const SerialScope&) = delete;
+  SerialScope& operator=(const SerialScope&) = delete;
+};
 
 }  // namespace cvt

@@ -72,7 +72,11 @@ TEST_CASE("winograd F(4,3): odd shapes against the reference, 1 and 2 threads", 
                           Case{{3, 8, 17, 17}, 12, {1, 1, 1, 1}, true, false},   // tiles across images in one block
                           Case{{1, 160, 20, 20}, 96, {1, 1, 1, 1}, true, false},  // several tile blocks (C+K large)
                           // Rows of 18 tiles: 8-tile runs go through the AVX2 gather / scatter shuffles.
-                          Case{{1, 16, 14, 70}, 24, {1, 1, 1, 1}, true, true});  // several tile blocks? (C+K large)
+                          Case{{1, 16, 14, 70}, 24, {1, 1, 1, 1}, true, true},  // several tile blocks? (C+K large)
+                          // ~200 tiles: on 2 threads each runs whole blocks (blocks of 56 / 48 tiles,
+                          // ragged last ones, the second across both images).
+                          Case{{1, 8, 58, 50}, 12, {1, 1, 1, 1}, true, true},
+                          Case{{2, 8, 30, 46}, 10, {1, 1, 1, 1}, false, false});
   CAPTURE(shape_str(c.x), c.k);
   std::vector<Tensor> in{random_tensor(c.x, 21), random_tensor({c.k, c.x[1], 3, 3}, 22, -0.5f, 0.5f)};
   if (c.bias) in.push_back(random_tensor({c.k}, 23));
