@@ -238,12 +238,30 @@ void apply_epilogue_inplace(const Epilogue& e, Isa isa, float* y, int64_t n) {
 
 namespace {
 
+// 3x3, stride 1, dilation 1, one pixel of padding all round: the output plane is the input's size.
+bool is_dw3x3s1_same(const ConvParams& p) {
+  return p.kernel[0] == 1 && p.kernel[1] == 3 && p.kernel[2] == 3 && p.stride[1] == 1 && p.stride[2] == 1 &&
+         p.dilation[1] == 1 && p.dilation[2] == 1 && p.pad_begin[1] == 1 && p.pad_begin[2] == 1 &&
+         p.out[0] == 1 && p.in[0] == 1 && p.out[1] == p.in[1] && p.out[2] == p.in[2];
+}
+
 // Depthwise 2-D: each plane is copied into its phase-split padded form
 // (PhaseLayout) and computed as one run of out_h * phase_w outputs, whatever the
 // stride; MobileNet's 14x14 and 7x7 rows would otherwise be mostly vector tails.
 void conv_depthwise(const ConvParams& p, Isa isa, const float* x, const float* w, const float* bias, float* y,
                     const float* residual) {
   // in (N,C,H,W), w (C,1,R,S), out (N,C,P,Q); D is 1.
+  if (isa >= Isa::kAvx512 && is_dw3x3s1_same(p)) {
+    const int64_t planes = p.batch * p.in_channels, h = p.in[1], wd = p.in[2];
+    parallel_for(0, planes, std::max<int64_t>(1, planes / (4 * current_concurrency())), [&](int64_t lo, int64_t hi) {
+      for (int64_t plane = lo; plane < hi; ++plane) {
+        const int64_t c = plane % p.in_channels, at = plane * h * wd;
+        conv_dw3x3s1_f32_plane__avx512(x + at, w + c * 9, bias ? bias[c] : 0.f, h, wd, residual ? residual + at : nullptr,
+                                       y + at, p.activation);
+      }
+    });
+    return;
+  }
   const PhaseLayout L = phase_layout(p);
   const int64_t r = p.kernel[1], s = p.kernel[2], q = p.out[2], out_h = p.out[1], taps = r * s;
   const std::vector<int64_t> offset = L.tap_offsets(r, s, p.dilation[1], p.dilation[2]);
@@ -379,7 +397,8 @@ class ConvKernel final : public Kernel {
       return;
     }
     if (use_direct_depthwise(p)) {
-      impl_ = std::string("conv_f32_dw__") + isa_name(ks_->isa);
+      impl_ = ks_->isa >= Isa::kAvx512 && is_dw3x3s1_same(p) ? "conv_f32_dw3x3s1__avx512"
+                                                             : std::string("conv_f32_dw__") + isa_name(ks_->isa);
       conv_depthwise(p, ks_->isa, x.data<float>(), w.data<float>(), bias, y, residual);
       return;
     }

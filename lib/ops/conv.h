@@ -228,5 +228,9 @@ void deinterleave2_f32__avx2(const float* src, int64_t pairs, float* even, float
 void conv_dw_f32_plane__scalar(const DepthwisePlane& d, const Epilogue& e) noexcept;
 void conv_dw_f32_plane__avx2(const DepthwisePlane& d, const Epilogue& e) noexcept;
 void conv_dw_f32_plane__avx512(const DepthwisePlane& d, const Epilogue& e) noexcept;  // needs no slack
+/// A 3x3 stride-1 depthwise plane (h x wd) with 1 pixel of zero padding on every side,
+/// read and written in place (no phase copy): y = e(conv + bias (+ residual)).
+void conv_dw3x3s1_f32_plane__avx512(const float* x, const float* w, float bias, int64_t h, int64_t wd,
+                                    const float* residual, float* y, const Epilogue& e) noexcept;
 
 }  // namespace cvt

@@ -46,4 +46,36 @@ void conv_dw_f32_plane__avx512(const DepthwisePlane& d, const Epilogue& e) noexc
   }
 }
 
+// 3x3, stride 1, padding 1 straight from the NCHW plane: each tap is a load masked
+// to the lanes whose input column exists (the padding reads as 0), rows outside the
+// plane are skipped, so there is no padded copy of the input and no row copy out.
+void conv_dw3x3s1_f32_plane__avx512(const float* x, const float* w, float bias, int64_t h, int64_t wd,
+                                    const float* residual, float* y, const Epilogue& e) noexcept {
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  __m512 wv[9];
+  for (int t = 0; t < 9; ++t) wv[t] = _mm512_set1_ps(w[t]);
+  for (int64_t ox = 0; ox < wd; ox += 16) {
+    // Lanes whose column ox + dx + lane lies in [0, wd), for dx = -1, 0, 1.
+    __mmask16 cols[3];
+    for (int dx = -1; dx <= 1; ++dx) {
+      const __m512i c = _mm512_add_epi32(lane, _mm512_set1_epi32(static_cast<int>(ox + dx)));
+      cols[dx + 1] = _mm512_cmpge_epi32_mask(c, _mm512_setzero_si512()) &
+                     _mm512_cmplt_epi32_mask(c, _mm512_set1_epi32(static_cast<int>(wd)));
+    }
+    const __mmask16 out = cols[1];
+    for (int64_t oy = 0; oy < h; ++oy) {
+      __m512 acc = _mm512_set1_ps(bias);
+      for (int dy = -1; dy <= 1; ++dy) {
+        const int64_t row = oy + dy;
+        if (row < 0 || row >= h) continue;
+        const float* xr = x + row * wd + ox;
+        for (int dx = -1; dx <= 1; ++dx)
+          acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(cols[dx + 1], xr + dx), wv[(dy + 1) * 3 + dx + 1], acc);
+      }
+      if (residual) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(out, residual + oy * wd + ox));
+      _mm512_mask_storeu_ps(y + oy * wd + ox, out, x86::apply_epilogue512(acc, e));
+    }
+  }
+}
+
 }  // namespace cvt
