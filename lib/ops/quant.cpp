@@ -385,7 +385,10 @@ class QConvKernel final : public Kernel {
       qconv_ref(a, x->raw(), w->raw(), y->raw());
       return Status::ok();
     }
-    if (qlinear_ && a.x_type == DType::kUInt8 && a.p.is_pointwise() && active_isa() >= Isa::kAvx2 &&
+    // 2-D kernels with VNNI: im2col of the u8 input (slot 5 of this thread; the
+    // pointwise driver uses 3 and 4), then the same driver over C * R * S rows.
+    const bool im2col = !a.p.is_pointwise() && u8s8_use_vnni() && a.p.spatial_rank == 2;
+    if (qlinear_ && a.x_type == DType::kUInt8 && (a.p.is_pointwise() || im2col) && active_isa() >= Isa::kAvx2 &&
         u8s8_candidate(*w, a.w_zp)) {
       QU8S8Weights per_call;
       const bool vnni = u8s8_use_vnni();
@@ -393,6 +396,16 @@ class QConvKernel final : public Kernel {
       if (!at_load) per_call = pack_u8s8_weights(w->data<int8_t>(), w->dim(0), w->numel() / w->dim(0), !vnni);
       const QU8S8Weights& uw = at_load ? u8s8_ : per_call;
       if (!uw.empty()) {
+        if (im2col) {
+          impl_ = "qconv_im2col_u8s8_4x64__avx512vnni";
+          QConvArgs cols_args = a;
+          cols_args.p.in_channels = w->numel() / w->dim(0);
+          uint8_t* cols = reinterpret_cast<uint8_t*>(
+              gemm_scratch(5, static_cast<size_t>(a.p.batch * cols_args.p.in_channels * a.p.out_pixels() / 4 + 1)));
+          im2col_u8(a.p, x->data<uint8_t>(), static_cast<uint8_t>(a.x_zp), cols);
+          qconv_pointwise_u8s8(cols_args, uw, cols, static_cast<uint8_t*>(y->raw()));
+          return Status::ok();
+        }
         impl_ = vnni ? "qconv_1x1_u8s8_4x64__avx512vnni" : "qconv_1x1_u8s8_4x16__avx2";
         qconv_pointwise_u8s8(a, uw, x->data<uint8_t>(), static_cast<uint8_t*>(y->raw()));
         return Status::ok();
@@ -457,9 +470,10 @@ class QConvKernel final : public Kernel {
   // depth. With VNNI's whole weights it takes them all.
   bool u8s8_candidate(const Tensor& w, const std::vector<int32_t>& w_zp) const {
     if (!qlinear_ || w.dtype() != DType::kInt8 || attrs_.group != 1 || w.dim(0) % 4 != 0) return false;
-    if (w.rank() < 2 || (w.dim(0) > 2 * w.dim(1) && !u8s8_use_vnni())) return false;
+    const bool vnni = u8s8_use_vnni();
+    if (w.rank() < 2 || (w.dim(0) > 2 * w.dim(1) && !vnni)) return false;
     for (int64_t d = 2; d < w.rank(); ++d)
-      if (w.dim(d) != 1) return false;
+      if (w.dim(d) != 1 && !(vnni && w.rank() == 4)) return false;  // 2-D kernels: im2col, VNNI only
     return std::all_of(w_zp.begin(), w_zp.end(), [](int32_t z) { return z == 0; });
   }
 

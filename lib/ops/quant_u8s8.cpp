@@ -74,6 +74,36 @@ void qinterleave4_u8__scalar(const uint8_t* const rows[4], int64_t n, uint8_t* d
     for (int i = 0; i < 4; ++i) dst[4 * j + i] = rows[i] ? rows[i][j] : 0;
 }
 
+void im2col_u8(const ConvParams& p, const uint8_t* x, uint8_t zp, uint8_t* cols) {
+  const int64_t C = p.in_channels, R = p.kernel[1], S = p.kernel[2], in_h = p.in[1], in_w = p.in[2];
+  const int64_t out_h = p.out[1], out_w = p.out[2], P = out_h * out_w, rows = C * R * S;
+  parallel_for(0, p.batch * rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, P)), [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t n = t / rows, row = t % rows, c = row / (R * S), ky = (row / S) % R, kx = row % S;
+      const uint8_t* plane = x + (n * C + c) * in_h * in_w;
+      uint8_t* dst = cols + t * P;
+      for (int64_t oy = 0; oy < out_h; ++oy, dst += out_w) {
+        const int64_t iy = oy * p.stride[1] - p.pad_begin[1] + ky * p.dilation[1];
+        if (iy < 0 || iy >= in_h) {
+          std::memset(dst, zp, static_cast<size_t>(out_w));
+          continue;
+        }
+        // ix = ox * sw + x0 lies in [0, in_w) for ox in [lo, hi): the padding either side
+        // is a fill, the inside a branch-free (for stride 1, contiguous) copy.
+        const int64_t sw = p.stride[2], x0 = kx * p.dilation[2] - p.pad_begin[2];
+        const int64_t lo = std::clamp<int64_t>(x0 >= 0 ? 0 : (-x0 + sw - 1) / sw, 0, out_w);
+        const int64_t hi = std::clamp<int64_t>(in_w - x0 <= 0 ? 0 : (in_w - x0 + sw - 1) / sw, lo, out_w);
+        std::memset(dst, zp, static_cast<size_t>(lo));
+        const uint8_t* src = plane + iy * in_w + x0;
+        if (sw == 1) std::memcpy(dst + lo, src + lo, static_cast<size_t>(hi - lo));
+        else if (sw == 2) for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = src[2 * ox];
+        else for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = src[ox * sw];
+        std::memset(dst + hi, zp, static_cast<size_t>(out_w - hi));
+      }
+    }
+  });
+}
+
 void qconv_pointwise_u8s8(const QConvArgs& a, const QU8S8Weights& w, const uint8_t* x, uint8_t* y) {
   const bool avx2 = active_isa() >= Isa::kAvx2;
   const auto kernel = avx2 ? qgemm_u8s8_requant_4x16__avx2 : qgemm_u8s8_requant_4x16__scalar;

@@ -73,6 +73,11 @@ void qgemm_u8s8_requant_4x64__scalar(const QU8S8Tile& t, const QRequantRows& rq,
 void qinterleave4_u8__avx2(const uint8_t* const rows[4], int64_t n, uint8_t* dst) noexcept;
 void qinterleave4_u8__scalar(const uint8_t* const rows[4], int64_t n, uint8_t* dst) noexcept;
 
+/// A 2-D, ungrouped conv's u8 input as im2col rows for the pointwise driver below:
+/// cols (N, C * R * S, P) with row c * R * S + ky * S + kx holding x at each output
+/// pixel's tap, or the zero point where the tap falls in the padding (so x - zp is 0).
+void im2col_u8(const ConvParams& p, const uint8_t* x, uint8_t zp, uint8_t* cols);
+
 /// The fast path for a pointwise, ungrouped QLinearConv with u8 x, s8 w (zero
 /// points 0) and 8-bit y, on AVX2 (split weights) or AVX-512 VNNI (whole ones).
 /// x (N, C, P) u8, y (N, K, P).

@@ -126,6 +126,9 @@ TEST_CASE("QLinearConv / ConvInteger fast paths match the reference on odd shape
       {1, 3, 8, 30, 70, 3, 3, 1, 2, 1, 1},
       // depthwise, stride 3 with dilation (the generic phase copy), and a 4x4 kernel at stride 2
       {1, 3, 3, 11, 16, 3, 3, 3, 3, 2, 2},   {2, 2, 2, 10, 10, 4, 4, 2, 2, 1, 1},
+      // 2-D kernels with rows a multiple of 4: the u8 im2col + vpdpbusd path with VNNI (stride 1
+      // in a batch of 2; stride 3, dilation 2, 3x5 kernel, padding 3)
+      {2, 5, 8, 11, 13, 3, 3, 1, 1, 1, 1},   {1, 4, 12, 10, 23, 3, 5, 1, 3, 2, 3},
   };
   for (const Case& cs : cases)
     for (int variant = 0; variant < 3; ++variant) {
