@@ -245,6 +245,13 @@ bool is_dw3x3s1_same(const ConvParams& p) {
          p.out[0] == 1 && p.in[0] == 1 && p.out[1] == p.in[1] && p.out[2] == p.in[2];
 }
 
+// 3x3, stride 2, dilation 1, padding at most 2 before (the taps then start within 2 of the plane).
+bool is_dw3x3s2(const ConvParams& p) {
+  return p.kernel[0] == 1 && p.kernel[1] == 3 && p.kernel[2] == 3 && p.stride[1] == 2 && p.stride[2] == 2 &&
+         p.dilation[1] == 1 && p.dilation[2] == 1 && p.pad_begin[1] <= 2 && p.pad_begin[2] <= 2 && p.in[0] == 1 &&
+         p.out[0] == 1;
+}
+
 // Depthwise 2-D: each plane is copied into its phase-split padded form
 // (PhaseLayout) and computed as one run of out_h * phase_w outputs, whatever the
 // stride; MobileNet's 14x14 and 7x7 rows would otherwise be mostly vector tails.
@@ -258,6 +265,18 @@ void conv_depthwise(const ConvParams& p, Isa isa, const float* x, const float* w
         const int64_t c = plane % p.in_channels, at = plane * h * wd;
         conv_dw3x3s1_f32_plane__avx512(x + at, w + c * 9, bias ? bias[c] : 0.f, h, wd, residual ? residual + at : nullptr,
                                        y + at, p.activation);
+      }
+    });
+    return;
+  }
+  if (isa >= Isa::kAvx512 && is_dw3x3s2(p)) {
+    const int64_t planes = p.batch * p.in_channels;
+    const DwPlaneGeometry g{p.in[1], p.in[2], p.out[1], p.out[2], p.pad_begin[1], p.pad_begin[2]};
+    parallel_for(0, planes, std::max<int64_t>(1, planes / (4 * current_concurrency())), [&](int64_t lo, int64_t hi) {
+      for (int64_t plane = lo; plane < hi; ++plane) {
+        const int64_t c = plane % p.in_channels, at = plane * p.out_pixels();
+        conv_dw3x3s2_f32_plane__avx512(g, x + plane * p.in_pixels(), w + c * 9, bias ? bias[c] : 0.f,
+                                       residual ? residual + at : nullptr, y + at, p.activation);
       }
     });
     return;
@@ -397,8 +416,10 @@ class ConvKernel final : public Kernel {
       return;
     }
     if (use_direct_depthwise(p)) {
-      impl_ = ks_->isa >= Isa::kAvx512 && is_dw3x3s1_same(p) ? "conv_f32_dw3x3s1__avx512"
-                                                             : std::string("conv_f32_dw__") + isa_name(ks_->isa);
+      impl_ = ks_->isa < Isa::kAvx512 ? std::string("conv_f32_dw__") + isa_name(ks_->isa)
+              : is_dw3x3s1_same(p)      ? "conv_f32_dw3x3s1__avx512"
+              : is_dw3x3s2(p)           ? "conv_f32_dw3x3s2__avx512"
+                                        : "conv_f32_dw__avx512";
       conv_depthwise(p, ks_->isa, x.data<float>(), w.data<float>(), bias, y, residual);
       return;
     }

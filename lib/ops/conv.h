@@ -232,5 +232,11 @@ void conv_dw_f32_plane__avx512(const DepthwisePlane& d, const Epilogue& e) noexc
 /// read and written in place (no phase copy): y = e(conv + bias (+ residual)).
 void conv_dw3x3s1_f32_plane__avx512(const float* x, const float* w, float bias, int64_t h, int64_t wd,
                                     const float* residual, float* y, const Epilogue& e) noexcept;
+/// A 3x3 stride-2 depthwise plane, straight from NCHW: taps outside the input read 0.
+struct DwPlaneGeometry {
+  int64_t in_h, in_w, out_h, out_w, pad_top, pad_left;
+};
+void conv_dw3x3s2_f32_plane__avx512(const DwPlaneGeometry& g, const float* x, const float* w, float bias,
+                                    const float* residual, float* y, const Epilogue& e) noexcept;
 
 }  // namespace cvt

@@ -78,4 +78,47 @@ void conv_dw3x3s1_f32_plane__avx512(const float* x, const float* w, float bias, 
   }
 }
 
+namespace {
+
+// Lanes whose column c0 + lane lies in [0, w).
+inline __mmask16 columns_inside(int64_t c0, int64_t w) {
+  const __m512i c = _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                     _mm512_set1_epi32(static_cast<int>(c0)));
+  return _mm512_cmpge_epi32_mask(c, _mm512_setzero_si512()) & _mm512_cmplt_epi32_mask(c, _mm512_set1_epi32(static_cast<int>(w)));
+}
+
+}  // namespace
+
+// 3x3, stride 2: 16 outputs need input columns s .. s + 32 (s = 2 ox - pad_left);
+// the even and odd lanes of [s, s + 32) are taps 0 and 1, the even lanes of
+// [s + 2, s + 34) tap 2, each window two masked loads and one permute.
+void conv_dw3x3s2_f32_plane__avx512(const DwPlaneGeometry& g, const float* x, const float* w, float bias,
+                                    const float* residual, float* y, const Epilogue& e) noexcept {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  __m512 wv[9];
+  for (int t = 0; t < 9; ++t) wv[t] = _mm512_set1_ps(w[t]);
+  for (int64_t ox = 0; ox < g.out_w; ox += 16) {
+    const int64_t s = 2 * ox - g.pad_left;
+    const __mmask16 a0 = columns_inside(s, g.in_w), a1 = columns_inside(s + 16, g.in_w);
+    const __mmask16 b0 = columns_inside(s + 2, g.in_w), b1 = columns_inside(s + 18, g.in_w);
+    const __mmask16 out = columns_inside(ox, g.out_w);
+    for (int64_t oy = 0; oy < g.out_h; ++oy) {
+      __m512 acc = _mm512_set1_ps(bias);
+      for (int ky = 0; ky < 3; ++ky) {
+        const int64_t row = 2 * oy - g.pad_top + ky;
+        if (row < 0 || row >= g.in_h) continue;
+        const float* xr = x + row * g.in_w + s;
+        const __m512 lo = _mm512_maskz_loadu_ps(a0, xr), hi = _mm512_maskz_loadu_ps(a1, xr + 16);
+        const __m512 lo2 = _mm512_maskz_loadu_ps(b0, xr + 2), hi2 = _mm512_maskz_loadu_ps(b1, xr + 18);
+        acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo, even, hi), wv[ky * 3], acc);
+        acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo, odd, hi), wv[ky * 3 + 1], acc);
+        acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo2, even, hi2), wv[ky * 3 + 2], acc);
+      }
+      if (residual) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(out, residual + oy * g.out_w + ox));
+      _mm512_mask_storeu_ps(y + oy * g.out_w + ox, out, x86::apply_epilogue512(acc, e));
+    }
+  }
+}
+
 }  // namespace cvt
