@@ -257,16 +257,16 @@ bool use_direct_depthwise_q(const ConvParams& p) {
          p.kernel_size() <= 64;
 }
 
-// Depthwise 2-D: each plane is copied once into its phase-split padded form
-// (PhaseLayout), so the whole plane is one row-kernel call over out_h rows of
-// phase_w values (the phase_w - out_w columns past each row's end are computed and
-// dropped): MobileNet's 14x14 and 7x7 planes, and every stride-2 plane, would
-// otherwise pay a call, a tail and a requantisation per 14, 7 or 56 outputs.
 // The requantising depthwise row: 32 outputs a step on AVX-512, else the table's.
 decltype(&qdw_requant_row__avx2) dw_requant_row_kernel(const QKernels& k) {
   return active_isa() >= Isa::kAvx512 ? qdw_requant_row__avx512 : k.dw_requant_row;
 }
 
+// Depthwise 2-D: each plane is copied once into its phase-split padded form
+// (PhaseLayout), so the whole plane is one row-kernel call over out_h rows of
+// phase_w values (the phase_w - out_w columns past each row's end are computed and
+// dropped): MobileNet's 14x14 and 7x7 planes, and every stride-2 plane, would
+// otherwise pay a call, a tail and a requantisation per 14, 7 or 56 outputs.
 void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const void* w, void* y) {
   const ConvParams& p = a.p;
   const PhaseLayout L = phase_layout(p);
