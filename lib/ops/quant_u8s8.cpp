@@ -88,17 +88,17 @@ void im2col_u8(const ConvParams& p, const uint8_t* x, uint8_t zp, uint8_t* cols)
           std::memset(dst, zp, static_cast<size_t>(out_w));
           continue;
         }
-        // ix = ox * sw + x0 lies in [0, in_w) for ox in [lo, hi): the padding either side
-        // is a fill, the inside a branch-free (for stride 1, contiguous) copy.
+        // ix = ox * sw + x0 lies in [0, in_w) for ox in [first, last): the padding either
+        // side is a fill, the inside a branch-free (for stride 1, contiguous) copy.
         const int64_t sw = p.stride[2], x0 = kx * p.dilation[2] - p.pad_begin[2];
-        const int64_t lo = std::clamp<int64_t>(x0 >= 0 ? 0 : (-x0 + sw - 1) / sw, 0, out_w);
-        const int64_t hi = std::clamp<int64_t>(in_w - x0 <= 0 ? 0 : (in_w - x0 + sw - 1) / sw, lo, out_w);
-        std::memset(dst, zp, static_cast<size_t>(lo));
-        const uint8_t* src = plane + iy * in_w + x0;
-        if (sw == 1) std::memcpy(dst + lo, src + lo, static_cast<size_t>(hi - lo));
-        else if (sw == 2) for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = src[2 * ox];
-        else for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = src[ox * sw];
-        std::memset(dst + hi, zp, static_cast<size_t>(out_w - hi));
+        const int64_t first = std::clamp<int64_t>(x0 >= 0 ? 0 : (-x0 + sw - 1) / sw, 0, out_w);
+        const int64_t last = std::clamp<int64_t>(in_w - x0 <= 0 ? 0 : (in_w - x0 + sw - 1) / sw, first, out_w);
+        std::memset(dst, zp, static_cast<size_t>(first));
+        const uint8_t* src = plane + iy * in_w;
+        if (sw == 1) std::memcpy(dst + first, src + first + x0, static_cast<size_t>(last - first));
+        else if (sw == 2) for (int64_t ox = first; ox < last; ++ox) dst[ox] = src[2 * ox + x0];
+        else for (int64_t ox = first; ox < last; ++ox) dst[ox] = src[ox * sw + x0];
+        std::memset(dst + last, zp, static_cast<size_t>(out_w - last));
       }
     }
   });
