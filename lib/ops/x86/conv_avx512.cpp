@@ -1,6 +1,8 @@
-// Depthwise conv plane kernel for AVX-512F: 16 outputs per vector, up to four
-// vectors in flight to cover FMA latency; the last vector is masked, so it reads
-// and writes nothing past the run (the AVX2 kernel's 8-wide tail uses the slack).
+// Depthwise conv kernels for AVX-512F. The phase-plane kernel: 16 outputs per
+// vector, up to four vectors in flight to cover FMA latency; the last vector is
+// masked, so it reads and writes nothing past the run (the AVX2 kernel's 8-wide
+// tail uses the slack). And 3x3 stride-1 / stride-2 kernels reading the NCHW plane
+// directly, taps masked to the columns that exist.
 #include <immintrin.h>
 
 // GCC 12's _mm512_max_ps/_mm512_min_ps pass an _mm512_undefined_ps() operand
@@ -12,6 +14,13 @@
 
 namespace cvt {
 namespace {
+
+// Lanes whose column c0 + lane lies in [0, w).
+inline __mmask16 columns_inside(int64_t c0, int64_t w) {
+  const __m512i c = _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                     _mm512_set1_epi32(static_cast<int>(c0)));
+  return _mm512_cmpge_epi32_mask(c, _mm512_setzero_si512()) & _mm512_cmplt_epi32_mask(c, _mm512_set1_epi32(static_cast<int>(w)));
+}
 
 // NV vectors of outputs from i on, NV independent FMA chains; the last one covers `mask` lanes.
 template <int NV>
@@ -51,17 +60,11 @@ void conv_dw_f32_plane__avx512(const DepthwisePlane& d, const Epilogue& e) noexc
 // plane are skipped, so there is no padded copy of the input and no row copy out.
 void conv_dw3x3s1_f32_plane__avx512(const float* x, const float* w, float bias, int64_t h, int64_t wd,
                                     const float* residual, float* y, const Epilogue& e) noexcept {
-  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   __m512 wv[9];
   for (int t = 0; t < 9; ++t) wv[t] = _mm512_set1_ps(w[t]);
   for (int64_t ox = 0; ox < wd; ox += 16) {
     // Lanes whose column ox + dx + lane lies in [0, wd), for dx = -1, 0, 1.
-    __mmask16 cols[3];
-    for (int dx = -1; dx <= 1; ++dx) {
-      const __m512i c = _mm512_add_epi32(lane, _mm512_set1_epi32(static_cast<int>(ox + dx)));
-      cols[dx + 1] = _mm512_cmpge_epi32_mask(c, _mm512_setzero_si512()) &
-                     _mm512_cmplt_epi32_mask(c, _mm512_set1_epi32(static_cast<int>(wd)));
-    }
+    const __mmask16 cols[3] = {columns_inside(ox - 1, wd), columns_inside(ox, wd), columns_inside(ox + 1, wd)};
     const __mmask16 out = cols[1];
     for (int64_t oy = 0; oy < h; ++oy) {
       __m512 acc = _mm512_set1_ps(bias);
@@ -77,17 +80,6 @@ void conv_dw3x3s1_f32_plane__avx512(const float* x, const float* w, float bias, 
     }
   }
 }
-
-namespace {
-
-// Lanes whose column c0 + lane lies in [0, w).
-inline __mmask16 columns_inside(int64_t c0, int64_t w) {
-  const __m512i c = _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                     _mm512_set1_epi32(static_cast<int>(c0)));
-  return _mm512_cmpge_epi32_mask(c, _mm512_setzero_si512()) & _mm512_cmplt_epi32_mask(c, _mm512_set1_epi32(static_cast<int>(w)));
-}
-
-}  // namespace
 
 // 3x3, stride 2: 16 outputs need input columns s .. s + 32 (s = 2 ox - pad_left);
 // the even and odd lanes of [s, s + 32) are taps 0 and 1, the even lanes of
