@@ -114,6 +114,57 @@ void qconv_pointwise_u8s8(const QConvArgs& a, const QU8S8Weights& w, const uint8
   const ConvParams& p = a.p;
   const int64_t C = p.in_channels, K = p.out_channels, P = p.out_pixels(), quads = w.quads;
   const int64_t npx = round_up(P, 16), tiles = (P + tile_px - 1) / tile_px;
+  const int64_t tiles_per_task = 256 / tile_px;
+  const int64_t tile_blocks = (tiles + tiles_per_task - 1) / tiles_per_task;
+  // x's zero point through the row sums: sum (a - zx) w = sum a w - zx sum w.
+  std::vector<int32_t> bias(static_cast<size_t>(K));
+  for (int64_t k = 0; k < K; ++k) bias[k] = (a.bias ? a.bias[k] : 0) - a.x_zp * w.row_sum[k];
+  const bool y_signed = a.y_type == DType::kInt8;
+  // One 4-row output tile at pixel j of image n; its B (ldb bytes per quad) at bt.
+  auto run_tile = [&](int64_t n, int64_t j, int64_t r0, const uint8_t* bt, int64_t ldb, const uint8_t* xr, int64_t ldx,
+                      uint8_t* tail) {
+    const QU8S8Tile t{quads, w.main.data() + r0 * quads * 4, bt, ldb,
+                      w.rem.data(), w.rem_start.data() + r0, xr + n * C * ldx + j, ldx};
+    const QRequantRows rq{bias.data() + r0, a.out_scale.data() + r0, a.y_zp, y_signed};
+    uint8_t* yo = y + (n * K + r0) * P + j;
+    if (!w.split) {
+      wide_kernel(t, rq, yo, P, std::min(tile_px, P - j));
+    } else if (j + 16 <= P) {
+      kernel(t, rq, yo, P);
+    } else {  // the last, short tile: through a 4 x 16 buffer
+      kernel(t, rq, tail, 16);
+      for (int i = 0; i < 4; ++i) std::memcpy(yo + i * P, tail + i * 16, static_cast<size_t>(P - j));
+    }
+  };
+  // Maps with pixel blocks enough for every thread (56x56 and up on 2 threads): one
+  // task per (image, 256-pixel block) interleaves its own block of B into thread
+  // scratch, then makes all K rows of it. One fork instead of two, and B never
+  // crosses cores (the pre-pass below splits B by channels, the GEMM by pixels).
+  if (w.rem.empty() && p.batch * tile_blocks >= 4 * current_concurrency()) {
+    const int64_t block_px = tiles_per_task * tile_px, ldb = block_px * 4;
+    const int64_t task_macs = K * block_px * quads * 4;
+    const int64_t tasks = p.batch * tile_blocks;
+    const int64_t grain = std::clamp<int64_t>((int64_t(1) << 20) / task_macs, 1,
+                                              std::max<int64_t>(1, tasks / (4 * current_concurrency())));
+    parallel_for(0, tasks, grain, [&](int64_t lo, int64_t hi) {
+      alignas(32) uint8_t tail[4 * 16];
+      // Slot 3 of the running thread: nothing else inside these tasks uses it.
+      uint8_t* bt = reinterpret_cast<uint8_t*>(gemm_scratch(3, static_cast<size_t>(quads * block_px + 1)));
+      for (int64_t task = lo; task < hi; ++task) {
+        const int64_t n = task / tile_blocks, j0 = (task % tile_blocks) * block_px;
+        const int64_t px = std::min(block_px, P - j0), px16 = round_up(px, 16);
+        for (int64_t q = 0; q < quads; ++q) {
+          const uint8_t* rows[4];
+          for (int i = 0; i < 4; ++i) rows[i] = 4 * q + i < C ? x + (n * C + 4 * q + i) * P + j0 : nullptr;
+          interleave(rows, px, bt + q * ldb);
+          std::memset(bt + q * ldb + px * 4, 0, static_cast<size_t>((px16 - px) * 4));
+        }
+        for (int64_t j = j0; j < j0 + px; j += tile_px)
+          for (int64_t r0 = 0; r0 < K; r0 += 4) run_tile(n, j, r0, bt + (j - j0) * 4, ldb, x, P, tail);
+      }
+    });
+    return;
+  }
   // B: per image and quad, npx pixels x 4 bytes, zero past P; slot 3 of the calling thread.
   uint8_t* b = reinterpret_cast<uint8_t*>(gemm_scratch(3, static_cast<size_t>(p.batch * quads * npx + 1)));
   parallel_for(0, p.batch * quads, std::max<int64_t>(1, 4096 / npx), [&](int64_t lo, int64_t hi) {
@@ -138,15 +189,9 @@ void qconv_pointwise_u8s8(const QConvArgs& a, const QU8S8Weights& w, const uint8
     });
     xr = xp, ldx = npx;
   }
-  // x's zero point through the row sums: sum (a - zx) w = sum a w - zx sum w.
-  std::vector<int32_t> bias(static_cast<size_t>(K));
-  for (int64_t k = 0; k < K; ++k) bias[k] = (a.bias ? a.bias[k] : 0) - a.x_zp * w.row_sum[k];
-  const bool y_signed = a.y_type == DType::kInt8;
   // Tasks: (image, 256 pixels, up to 32 rows); each B tile serves all the row panels
   // of its task. Fewer rows per task where small maps leave few tiles (96 rows of
   // a 14x14 map were 3 tasks, 2 on one thread and 1 on the other).
-  const int64_t tiles_per_task = 256 / tile_px;
-  const int64_t tile_blocks = (tiles + tiles_per_task - 1) / tiles_per_task;
   const int64_t task_rows = qpack::rows_per_task(K, p.batch * tile_blocks, 4, 32);
   const int64_t row_blocks = (K + task_rows - 1) / task_rows;
   // Consecutive tasks (row blocks of one pixel block) run as one chunk of at least
@@ -163,20 +208,8 @@ void qconv_pointwise_u8s8(const QConvArgs& a, const QU8S8Weights& w, const uint8
       const int64_t r_end = std::min(K, (rb + 1) * task_rows);
       for (int64_t tile = tb * tiles_per_task; tile < std::min(tiles, (tb + 1) * tiles_per_task); ++tile) {
         const int64_t j = tile * tile_px;
-        for (int64_t r0 = rb * task_rows; r0 < r_end; r0 += 4) {
-          const QU8S8Tile t{quads, w.main.data() + r0 * quads * 4, b + n * quads * npx * 4 + j * 4, npx * 4,
-                            w.rem.data(), w.rem_start.data() + r0, xr + n * C * ldx + j, ldx};
-          const QRequantRows rq{bias.data() + r0, a.out_scale.data() + r0, a.y_zp, y_signed};
-          uint8_t* yo = y + (n * K + r0) * P + j;
-          if (!w.split) {
-            wide_kernel(t, rq, yo, P, std::min(tile_px, P - j));
-          } else if (j + 16 <= P) {
-            kernel(t, rq, yo, P);
-          } else {  // the last, short tile: through a 4 x 16 buffer
-            kernel(t, rq, tail, 16);
-            for (int i = 0; i < 4; ++i) std::memcpy(yo + i * P, tail + i * 16, static_cast<size_t>(P - j));
-          }
-        }
+        for (int64_t r0 = rb * task_rows; r0 < r_end; r0 += 4)
+          run_tile(n, j, r0, b + (n * quads * npx + j) * 4, npx * 4, xr, ldx, tail);
       }
     }
   });

@@ -300,10 +300,13 @@ TEST_CASE("QLinearConv u8 x s8 1x1 (split weights on vpmaddubsw, whole on vpdpbu
     int64_t n, c, k, h, w;
     int mode;  // 0 random, 1 x = 255 and same-sign weights near +-127 (a remainder in most pairs), 2 w = -128
   };
-  // The last row: expansions (rows > 2 x depth), which only the VNNI path takes; 7x7 and 14x14 maps.
-  const Case cases[] = {{1, 16, 8, 16, 16, 0},  {2, 13, 12, 14, 14, 0}, {1, 96, 24, 7, 7, 0}, {1, 5, 4, 3, 5, 0},
-                        {1, 64, 32, 28, 28, 0}, {1, 16, 8, 16, 16, 1},  {1, 7, 4, 5, 11, 1},  {1, 8, 4, 4, 4, 2},
-                        {1, 16, 96, 9, 13, 0},  {2, 24, 144, 7, 7, 0},  {1, 6, 36, 14, 14, 1}};
+  // The third row: expansions (rows > 2 x depth), which only the VNNI path takes; 7x7 and 14x14 maps.
+  // The last row: maps of >= 8 blocks of 256 pixels over the batch, where each task interleaves
+  // its own block (at 1 and 2 threads): short last blocks (2115 = 8 x 256 + 67, 1023 px), depth 13.
+  const Case cases[] = {{1, 16, 8, 16, 16, 0},  {2, 13, 12, 14, 14, 0}, {1, 96, 24, 7, 7, 0},  {1, 5, 4, 3, 5, 0},
+                        {1, 64, 32, 28, 28, 0}, {1, 16, 8, 16, 16, 1},  {1, 7, 4, 5, 11, 1},   {1, 8, 4, 4, 4, 2},
+                        {1, 16, 96, 9, 13, 0},  {2, 24, 144, 7, 7, 0},  {1, 6, 36, 14, 14, 1},
+                        {1, 24, 40, 45, 47, 0}, {2, 13, 12, 33, 31, 0}, {1, 16, 8, 47, 45, 1}};
   for (const Case& cs : cases)
     for (bool y_signed : {false, true}) {
       INFO("c=" << cs.c << " k=" << cs.k << " " << cs.h << "x" << cs.w << " batch " << cs.n << " mode " << cs.mode
