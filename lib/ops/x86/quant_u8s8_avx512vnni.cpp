@@ -28,40 +28,75 @@ inline __m512i dpbusd(__m512i acc, __m512i u8, __m512i s8) {
 #endif
 }
 
+// requantize() of 16 sums (bias included): the float product clamped to the range
+// minus the zero point, rounded half to even (vcvtps2dq); int32 in [-255, 255].
+inline __m512i requant_to_zp_range(__m512i sum, __m512 scale, __m512 lo, __m512 hi) {
+  const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(sum), scale);
+  return _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(f, lo), hi));
+}
+
 template <int Vecs>
 inline void tile(const QU8S8Tile& t, const QRequantRows& rq, uint8_t* y, int64_t ldy, int64_t pixels) {
-  __m512i c[4][Vecs];
-  for (int i = 0; i < 4; ++i)
-    for (int v = 0; v < Vecs; ++v) c[i][v] = _mm512_setzero_si512();
+  // One flat array, loops fully unrolled (as the float tile does): with c[4][Vecs]
+  // GCC 12 kept the 16 sums in stack slots around the loop.
+  __m512i c[4 * Vecs];
+#pragma GCC unroll 16
+  for (int e = 0; e < 4 * Vecs; ++e) c[e] = _mm512_set1_epi32(rq.bias ? rq.bias[e / Vecs] : 0);  // the bias first
   const int32_t* a32 = reinterpret_cast<const int32_t*>(t.a);  // one int32 = one row's 4 weights of a quad
   const uint8_t* b = t.b;
   for (int64_t q = 0; q < t.quads; ++q, a32 += 4, b += t.ldb) {
     __m512i bv[Vecs];
+#pragma GCC unroll 4
     for (int v = 0; v < Vecs; ++v) bv[v] = _mm512_loadu_si512(b + 64 * v);
+#pragma GCC unroll 4
     for (int i = 0; i < 4; ++i) {
       const __m512i w = _mm512_set1_epi32(a32[i]);
-      for (int v = 0; v < Vecs; ++v) c[i][v] = dpbusd(c[i][v], bv[v], w);
+#pragma GCC unroll 4
+      for (int v = 0; v < Vecs; ++v) c[i * Vecs + v] = dpbusd(c[i * Vecs + v], bv[v], w);
     }
   }
-  // requantize(): the float product clamped to the range minus the zero point,
-  // rounded half to even (vcvtps2dq), plus the zero point; then in range, so a
-  // truncating narrow to bytes is exact.
+  // After requant_to_zp_range the zero point is added; the sum is then in the
+  // output range, so narrowing (saturating or truncating) is exact.
   const float lo = float((rq.is_signed ? -128 : 0) - rq.zp), hi = float((rq.is_signed ? 127 : 255) - rq.zp);
   const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
-  const __m512i vzp = _mm512_set1_epi32(rq.zp);
-  for (int i = 0; i < 4; ++i) {
-    const __m512i bias = _mm512_set1_epi32(rq.bias ? rq.bias[i] : 0);
-    const __m512 scale = _mm512_set1_ps(rq.scale[i]);
-    for (int v = 0; v < Vecs; ++v) {
-      __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(c[i][v], bias)), scale);
-      f = _mm512_min_ps(_mm512_max_ps(f, vlo), vhi);
-      const __m128i bytes = _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f), vzp));
-      uint8_t* out = y + i * ldy + 16 * v;
-      const int64_t n = std::min<int64_t>(16, pixels - 16 * v);
-      if (n == 16)
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(out), bytes);
+  if constexpr (Vecs == 4) {
+    // 64 pixels a row: two int32 -> int16 packs, the zero point added in int16, one
+    // int16 -> 8-bit pack; the packs work per 128-bit lane, so lane L holds dword L
+    // of each of the 4 vectors, put back in order by one dword permute.
+    const __m512i zp16 = _mm512_set1_epi16(static_cast<int16_t>(rq.zp));
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __mmask64 keep = pixels >= 64 ? ~__mmask64(0) : (__mmask64(1) << pixels) - 1;
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+      const __m512 scale = _mm512_set1_ps(rq.scale[i]);
+      __m512i r[4];
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; ++v) r[v] = requant_to_zp_range(c[i * 4 + v], scale, vlo, vhi);
+      const __m512i h01 = _mm512_adds_epi16(_mm512_packs_epi32(r[0], r[1]), zp16);
+      const __m512i h23 = _mm512_adds_epi16(_mm512_packs_epi32(r[2], r[3]), zp16);
+      const __m512i bytes = rq.is_signed ? _mm512_packs_epi16(h01, h23) : _mm512_packus_epi16(h01, h23);
+      const __m512i out = _mm512_permutexvar_epi32(order, bytes);
+      if (pixels >= 64)
+        _mm512_storeu_si512(y + i * ldy, out);
       else
-        _mm_mask_storeu_epi8(out, static_cast<__mmask16>((1u << n) - 1), bytes);
+        _mm512_mask_storeu_epi8(y + i * ldy, keep, out);
+    }
+  } else {
+    const __m512i vzp = _mm512_set1_epi32(rq.zp);
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+      const __m512 scale = _mm512_set1_ps(rq.scale[i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < Vecs; ++v) {
+        const __m512i q = _mm512_add_epi32(requant_to_zp_range(c[i * Vecs + v], scale, vlo, vhi), vzp);
+        const __m128i bytes = _mm512_cvtepi32_epi8(q);
+        uint8_t* out = y + i * ldy + 16 * v;
+        const int64_t n = std::min<int64_t>(16, pixels - 16 * v);
+        if (n == 16)
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(out), bytes);
+        else
+          _mm_mask_storeu_epi8(out, static_cast<__mmask16>((1u << n) - 1), bytes);
+      }
     }
   }
 }
