@@ -252,6 +252,33 @@ void qconv_gemm(const QConvArgs& a, const QKernels& k, const std::vector<std::ve
   });
 }
 
+}  // namespace
+
+QDwBlockGeometry qdw3x3_block16_geometry(const ConvParams& p) {
+  return {(p.out[1] - 1) * p.stride[1] + 3, (p.out[2] - 1) * p.stride[2] + 3};
+}
+
+std::vector<int32_t> qdw3x3_block16_pairs(const int16_t* w, int64_t channels) {
+  std::vector<int32_t> pairs(static_cast<size_t>((channels + 15) / 16 * 96), 0);
+  const auto pair = [](int16_t lo, int16_t hi) { return int32_t(uint32_t(uint16_t(lo)) | uint32_t(uint16_t(hi)) << 16); };
+  for (int64_t c = 0; c < channels; ++c)
+    for (int64_t ky = 0; ky < 3; ++ky) {
+      const int16_t* wc = w + c * 9 + ky * 3;
+      int32_t* at = pairs.data() + (c / 16) * 96 + ky * 32 + c % 16;
+      at[0] = pair(wc[0], wc[1]);
+      at[16] = pair(wc[2], 0);
+    }
+  return pairs;
+}
+
+bool use_qdw3x3_block16(const ConvParams& p) {
+  return p.is_depthwise() && p.in[0] == 1 && p.kernel[0] == 1 && p.out[0] == 1 && p.pad_begin[0] == 0 &&
+         p.kernel[1] == 3 && p.kernel[2] == 3 && p.dilation[1] == 1 && p.dilation[2] == 1 && p.stride[1] <= 2 &&
+         p.stride[2] <= 2 && p.in[1] * p.in[2] <= 1024 && cpu_features().avx512vnni && active_isa() >= Isa::kAvx512;
+}
+
+namespace {
+
 bool use_direct_depthwise_q(const ConvParams& p) {
   return p.is_depthwise() && p.in[0] == 1 && p.kernel[0] == 1 && p.out[0] == 1 && p.pad_begin[0] == 0 &&
          p.kernel_size() <= 64;
@@ -269,6 +296,26 @@ decltype(&qdw_requant_row__avx2) dw_requant_row_kernel(const QKernels& k) {
 // otherwise pay a call, a tail and a requantisation per 14, 7 or 56 outputs.
 void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const void* w, void* y) {
   const ConvParams& p = a.p;
+  if (a.requant && use_qdw3x3_block16(p)) {
+    std::vector<int16_t> wv(static_cast<size_t>(p.in_channels * 9));
+    for (int64_t c = 0; c < p.in_channels; ++c)
+      for (int t = 0; t < 9; ++t) wv[c * 9 + t] = static_cast<int16_t>(load_q8(w, a.w_type, c * 9 + t) - a.w_zp[c]);
+    const std::vector<int32_t> pairs = qdw3x3_block16_pairs(wv.data(), p.in_channels);
+    const int64_t blocks = (p.in_channels + 15) / 16, scratch = qdw3x3_block16_geometry(p).scratch_int16();
+    const int64_t in_image = p.in_channels * p.in[1] * p.in[2], out_image = p.out_channels * p.out[1] * p.out[2];
+    parallel_for(0, p.batch * blocks, 1, [&](int64_t lo, int64_t hi) {
+      int16_t* xpad = scratch16(0, static_cast<size_t>(scratch));
+      std::memset(xpad, 0, sizeof(int16_t) * scratch);  // the padding; blocks write only the inside
+      for (int64_t t = lo; t < hi; ++t) {
+        const int64_t n = t / blocks;
+        const QDwBlock b{&p, static_cast<const uint8_t*>(x) + n * in_image, a.x_type == DType::kInt8, a.x_zp,
+                         pairs.data(), a.bias, a.out_scale.data(), a.y_zp, a.y_type == DType::kInt8,
+                         static_cast<uint8_t*>(y) + n * out_image};
+        qdw3x3_block16__avx512vnni(b, (t % blocks) * 16, xpad);
+      }
+    });
+    return;
+  }
   const PhaseLayout L = phase_layout(p);
   const int64_t r = p.kernel[1], s = p.kernel[2], q = p.out[2], out_h = p.out[1];
   const int taps = static_cast<int>(r * s);
@@ -413,7 +460,9 @@ class QConvKernel final : public Kernel {
     }
     const QKernels k = qkernels();
     if (use_direct_depthwise_q(a.p)) {
-      impl_ = std::string("qconv_dw_s16") + (a.requant && active_isa() >= Isa::kAvx512 ? "__avx512" : k.suffix);
+      impl_ = a.requant && use_qdw3x3_block16(a.p)
+                  ? "qconv_dw3x3_block16__avx512vnni"
+                  : std::string("qconv_dw_s16") + (a.requant && active_isa() >= Isa::kAvx512 ? "__avx512" : k.suffix);
       qconv_depthwise(a, k, x->raw(), w->raw(), y->raw());
       return Status::ok();
     }

@@ -168,6 +168,39 @@ void qdw_requant_row__scalar(const int16_t* x, const int64_t* tap_offset, const 
 void qdw_requant_row__avx512(const int16_t* x, const int64_t* tap_offset, const int16_t* w, int taps, int64_t n,
                              const QDwRequant& rq, uint8_t* y) noexcept;
 
+/// Depthwise 3x3 QLinearConv (stride 1 or 2, dilation 1) with 16 channels in the
+/// vector lanes, for small maps: the 16 planes of a block are transposed into a
+/// zero-padded [row][column][16] int16 copy of x minus its zero point (the caller
+/// zeroes it once; every block writes the same places), each output pixel takes
+/// 6 vpdpwssd of tap pairs, and 16 output pixels are transposed back into their
+/// NCHW planes. No padded columns computed, no per-row calls or copies.
+struct QDwBlock {
+  const ConvParams* p;
+  const uint8_t* x;  // one image, NCHW, 8-bit
+  bool x_signed;
+  int32_t x_zp;
+  const int32_t* w_pairs;  // qdw3x3_block16_pairs()
+  const int32_t* bias;  // C, or null
+  const float* scale;   // C: x_scale * w_scale / y_scale
+  int32_t y_zp;
+  bool y_signed;
+  uint8_t* y;  // one image
+};
+/// The padded copy's extent: rows x cols pixels of 16 int16.
+struct QDwBlockGeometry {
+  int64_t rows, cols;
+  int64_t scratch_int16() const { return rows * cols * 16; }
+};
+QDwBlockGeometry qdw3x3_block16_geometry(const ConvParams& p);
+/// The weights (C x 9, minus their zero points) as the block kernel reads them: per block of 16
+/// channels and kernel row ky, 16 lanes of int16 pairs (w[ky][0], w[ky][1]), then 16 of (w[ky][2], 0).
+std::vector<int32_t> qdw3x3_block16_pairs(const int16_t* w, int64_t channels);
+/// Whether the block kernel takes this conv: 2-D depthwise 3x3, stride 1 or 2,
+/// dilation 1, at most 1024 output pixels, AVX-512 VNNI here and allowed.
+bool use_qdw3x3_block16(const ConvParams& p);
+/// Channels [c0, c0 + 16) (fewer at the end) of one image.
+void qdw3x3_block16__avx512vnni(const QDwBlock& b, int64_t c0, int16_t* xpad) noexcept;
+
 /// dst[i] = src[i] - zp as int16, i < n; src is int8 (is_signed) or uint8.
 void qwiden_row__avx2(const void* src, bool is_signed, int32_t zp, int64_t n, int16_t* dst) noexcept;
 void qwiden_row__scalar(const void* src, bool is_signed, int32_t zp, int64_t n, int16_t* dst) noexcept;

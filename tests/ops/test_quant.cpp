@@ -162,6 +162,40 @@ TEST_CASE("QLinearConv / ConvInteger fast paths match the reference on odd shape
     }
 }
 
+TEST_CASE("int8 depthwise 3x3 with 16 channels a vector (small maps) matches the reference bit for bit", "[quant]") {
+  // The block kernel takes 3x3 depthwise convs of stride 1 or 2 up to 1024 output pixels
+  // where the CPU has AVX-512 VNNI (elsewhere these run the row kernels, still checked):
+  // 1, 16 and 37 channels (a short last block), pixel counts off 16, asymmetric padding,
+  // signed and unsigned x and y, per-channel weight zero points, batch 2.
+  std::mt19937 rng(31);
+  struct Case {
+    int64_t n, c, h, w, stride;
+    std::vector<int64_t> pads;  // top, left, bottom, right
+  };
+  const Case cases[] = {{1, 37, 7, 7, 1, {1, 1, 1, 1}},    {2, 16, 14, 14, 2, {1, 1, 1, 1}}, {1, 1, 15, 9, 2, {1, 1, 1, 1}},
+                        {1, 19, 30, 31, 1, {1, 1, 1, 1}},  {1, 5, 32, 32, 1, {1, 1, 1, 1}},  {1, 20, 5, 5, 1, {0, 0, 0, 0}},
+                        {1, 33, 9, 11, 2, {0, 1, 1, 0}},   {1, 17, 4, 6, 1, {2, 0, 1, 2}}};
+  for (const Case& cs : cases)
+    for (bool is_signed : {false, true}) {
+      INFO("c=" << cs.c << " " << cs.h << "x" << cs.w << " stride " << cs.stride << " batch " << cs.n
+                << (is_signed ? " int8" : " uint8"));
+      std::vector<std::pair<std::string, Attribute>> attrs = {{"group", attr_int(cs.c)},
+                                                              {"strides", attr_ints({cs.stride, cs.stride})},
+                                                              {"pads", attr_ints({cs.pads[0], cs.pads[1], cs.pads[2], cs.pads[3]})}};
+      Tensor x = is_signed ? random_q<int8_t>({cs.n, cs.c, cs.h, cs.w}, rng, -128, 127)
+                           : random_q<uint8_t>({cs.n, cs.c, cs.h, cs.w}, rng, 0, 255);
+      Tensor w = is_signed ? random_q<int8_t>({cs.c, 1, 3, 3}, rng, -128, 127) : random_q<uint8_t>({cs.c, 1, 3, 3}, rng, 0, 255);
+      Tensor wz = is_signed ? random_q<int8_t>({cs.c}, rng, -20, 20) : random_q<uint8_t>({cs.c}, rng, 100, 160);
+      Tensor wscale(DType::kFloat32, {cs.c});
+      for (int64_t i = 0; i < cs.c; ++i) wscale.data<float>()[i] = 0.0005f * float(1 + i % 7);
+      Tensor bias = random_q<int32_t>({cs.c}, rng, -30000, 30000);
+      Tensor x_zp = is_signed ? Tensor::scalar<int8_t>(-7) : Tensor::scalar<uint8_t>(131);
+      Tensor y_zp = is_signed ? Tensor::scalar<int8_t>(5) : Tensor::scalar<uint8_t>(120);
+      run_all_bit_exact(make_node("QLinearConv", 13, attrs),
+                        {x, Tensor::scalar<float>(0.02f), x_zp, w, wscale, wz, Tensor::scalar<float>(0.05f), y_zp, bias});
+    }
+}
+
 TEST_CASE("int8 widening row kernels match their scalar loops", "[quant]") {
   if (!cpu_features().avx2) SKIP("no AVX2");
   std::mt19937 rng(5);
