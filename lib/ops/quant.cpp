@@ -303,7 +303,9 @@ void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const
     const std::vector<int32_t> pairs = qdw3x3_block16_pairs(wv.data(), p.in_channels);
     const int64_t blocks = (p.in_channels + 15) / 16, scratch = qdw3x3_block16_geometry(p).scratch_int16();
     const int64_t in_image = p.in_channels * p.in[1] * p.in[2], out_image = p.out_channels * p.out[1] * p.out[2];
-    parallel_for(0, p.batch * blocks, 1, [&](int64_t lo, int64_t hi) {
+    // ~4 chunks a thread: one TBB task per ~1 us block cost more than it saved on 2 threads.
+    const int64_t grain = std::max<int64_t>(1, p.batch * blocks / (4 * current_concurrency()));
+    parallel_for(0, p.batch * blocks, grain, [&](int64_t lo, int64_t hi) {
       int16_t* xpad = scratch16(0, static_cast<size_t>(scratch));
       std::memset(xpad, 0, sizeof(int16_t) * scratch);  // the padding; blocks write only the inside
       for (int64_t t = lo; t < hi; ++t) {

@@ -57,7 +57,10 @@ void qmatmul_fast(const QKernels& kern, int64_t m, int64_t n, int64_t k, const v
   const std::vector<int16_t> a_panels = pack_rows(a, at, 0, m, k, zp);
   const int64_t pdepth = round_up(k, 2), row_panels = (m + kQgemmMr - 1) / kQgemmMr;
   const int64_t col_panels = (n + kQgemmNr - 1) / kQgemmNr;
-  parallel_for(0, row_panels * col_panels, 4, [&](int64_t lo, int64_t hi) {
+  // At least 4 tiles a chunk, and ~4 chunks a thread: the classifier head's 63 tiles
+  // were 16 TBB tasks of ~2 us.
+  const int64_t tiles = row_panels * col_panels;
+  parallel_for(0, tiles, std::max<int64_t>(4, tiles / (4 * current_concurrency())), [&](int64_t lo, int64_t hi) {
     alignas(32) int32_t tile[kQgemmMr * kQgemmNr];
     for (int64_t task = lo; task < hi; ++task) {
       const int64_t rp = task / col_panels, cp = task % col_panels;

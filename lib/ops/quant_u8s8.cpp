@@ -142,10 +142,9 @@ void qconv_pointwise_u8s8(const QConvArgs& a, const QU8S8Weights& w, const uint8
   // crosses cores (the pre-pass below splits B by channels, the GEMM by pixels).
   if (w.rem.empty() && p.batch * tile_blocks >= 4 * current_concurrency()) {
     const int64_t block_px = tiles_per_task * tile_px, ldb = block_px * 4;
-    const int64_t task_macs = K * block_px * quads * 4;
+    // ~4 chunks a thread (each TBB task costs a few us of hand-over on 2 threads here).
     const int64_t tasks = p.batch * tile_blocks;
-    const int64_t grain = std::clamp<int64_t>((int64_t(1) << 20) / task_macs, 1,
-                                              std::max<int64_t>(1, tasks / (4 * current_concurrency())));
+    const int64_t grain = std::max<int64_t>(1, tasks / (4 * current_concurrency()));
     parallel_for(0, tasks, grain, [&](int64_t lo, int64_t hi) {
       alignas(32) uint8_t tail[4 * 16];
       // Slot 3 of the running thread: nothing else inside these tasks uses it.
