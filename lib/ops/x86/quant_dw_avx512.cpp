@@ -9,6 +9,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include "ops/quant.h"
+#include "ops/x86/quant_requant_avx512.h"
 
 namespace cvt {
 namespace {
@@ -45,15 +46,6 @@ inline void sums32(const int16_t* x, const DwTaps512<kTaps>& d, int64_t ox, __mm
   }
 }
 
-// requantize(): the float product clamped to the range minus the zero point,
-// rounded half to even (vcvtps2dq), plus the zero point; in range, so narrowing
-// to bytes by truncation is exact.
-inline __m128i requant16(__m512i v, __m512i bias, __m512 scale, __m512 lo, __m512 hi, __m512i zp) {
-  __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(v, bias)), scale);
-  f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
-  return _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f), zp));
-}
-
 template <int kTaps>
 void dw_requant_row(const int16_t* x, const DwTaps512<kTaps>& d, int64_t n, const QDwRequant& rq, uint8_t* y) {
   const float lo = float((rq.is_signed ? -128 : 0) - rq.zp), hi = float((rq.is_signed ? 127 : 255) - rq.zp);
@@ -63,8 +55,8 @@ void dw_requant_row(const int16_t* x, const DwTaps512<kTaps>& d, int64_t n, cons
     const bool half = ox + 32 > n;  // n is a multiple of 16: the last step may hold 16
     __m512i s_lo, s_hi;
     sums32(x, d, ox, half ? __mmask32(0xFFFF) : ~__mmask32(0), s_lo, s_hi);
-    const __m128i b_lo = requant16(s_lo, bias, scale, vlo, vhi, vzp);  // bytes of 0-3, 8-11, 16-19, 24-27
-    const __m128i b_hi = requant16(s_hi, bias, scale, vlo, vhi, vzp);  // 4-7, 12-15, 20-23, 28-31
+    const __m128i b_lo = x86::requant16_bytes(_mm512_add_epi32(s_lo, bias), scale, vlo, vhi, vzp);  // 0-3, 8-11, 16-19, 24-27
+    const __m128i b_hi = x86::requant16_bytes(_mm512_add_epi32(s_hi, bias), scale, vlo, vhi, vzp);  // 4-7, 12-15, 20-23, 28-31
     _mm_storeu_si128(reinterpret_cast<__m128i*>(y + ox), _mm_unpacklo_epi32(b_lo, b_hi));
     if (!half) _mm_storeu_si128(reinterpret_cast<__m128i*>(y + ox + 16), _mm_unpackhi_epi32(b_lo, b_hi));
   }

@@ -12,6 +12,7 @@
 #include <algorithm>
 
 #include "ops/quant.h"
+#include "ops/x86/quant_requant_avx512.h"
 
 namespace cvt {
 namespace {
@@ -121,10 +122,7 @@ void qdw3x3_block16__avx512vnni(const QDwBlock& blk, int64_t c0, int16_t* xpad) 
         row_sum[ky] = dpwssd(dpwssd(ky == 0 ? bias : _mm512_setzero_si512(), x01, w01[ky]), x2, w2[ky]);
       }  // x2's zero high half pairs with w2's 0
       const __m512i acc = _mm512_add_epi32(_mm512_add_epi32(row_sum[0], row_sum[1]), row_sum[2]);
-      // requantize(): clamped to the range minus the zero point, rounded half to
-      // even, plus the zero point; in range, so the truncating narrow is exact.
-      const __m512 f = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), scale), lo), hi);
-      px[j] = _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f), y_zp));
+      px[j] = x86::requant16_bytes(acc, scale, lo, hi, y_zp);
       if (++ox == Wo) ox = 0, ++oy;
     }
     transpose16x16_u8(px, planes);

@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "ops/quant_u8s8.h"
+#include "ops/x86/quant_requant_avx512.h"
 
 namespace cvt {
 namespace {
@@ -26,13 +27,6 @@ inline __m512i dpbusd(__m512i acc, __m512i u8, __m512i s8) {
 #else
   return _mm512_dpbusd_epi32(acc, u8, s8);
 #endif
-}
-
-// requantize() of 16 sums (bias included): the float product clamped to the range
-// minus the zero point, rounded half to even (vcvtps2dq); int32 in [-255, 255].
-inline __m512i requant_to_zp_range(__m512i sum, __m512 scale, __m512 lo, __m512 hi) {
-  const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(sum), scale);
-  return _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(f, lo), hi));
 }
 
 template <int Vecs>
@@ -55,7 +49,7 @@ inline void tile(const QU8S8Tile& t, const QRequantRows& rq, uint8_t* y, int64_t
       for (int v = 0; v < Vecs; ++v) c[i * Vecs + v] = dpbusd(c[i * Vecs + v], bv[v], w);
     }
   }
-  // After requant_to_zp_range the zero point is added; the sum is then in the
+  // After requant16_zp_relative the zero point is added; the sum is then in the
   // output range, so narrowing (saturating or truncating) is exact.
   const float lo = float((rq.is_signed ? -128 : 0) - rq.zp), hi = float((rq.is_signed ? 127 : 255) - rq.zp);
   const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
@@ -71,7 +65,7 @@ inline void tile(const QU8S8Tile& t, const QRequantRows& rq, uint8_t* y, int64_t
       const __m512 scale = _mm512_set1_ps(rq.scale[i]);
       __m512i r[4];
 #pragma GCC unroll 4
-      for (int v = 0; v < 4; ++v) r[v] = requant_to_zp_range(c[i * 4 + v], scale, vlo, vhi);
+      for (int v = 0; v < 4; ++v) r[v] = x86::requant16_zp_relative(c[i * 4 + v], scale, vlo, vhi);
       const __m512i h01 = _mm512_adds_epi16(_mm512_packs_epi32(r[0], r[1]), zp16);
       const __m512i h23 = _mm512_adds_epi16(_mm512_packs_epi32(r[2], r[3]), zp16);
       const __m512i bytes = rq.is_signed ? _mm512_packs_epi16(h01, h23) : _mm512_packus_epi16(h01, h23);
@@ -88,8 +82,7 @@ inline void tile(const QU8S8Tile& t, const QRequantRows& rq, uint8_t* y, int64_t
       const __m512 scale = _mm512_set1_ps(rq.scale[i]);
 #pragma GCC unroll 4
       for (int v = 0; v < Vecs; ++v) {
-        const __m512i q = _mm512_add_epi32(requant_to_zp_range(c[i * Vecs + v], scale, vlo, vhi), vzp);
-        const __m128i bytes = _mm512_cvtepi32_epi8(q);
+        const __m128i bytes = x86::requant16_bytes(c[i * Vecs + v], scale, vlo, vhi, vzp);
         uint8_t* out = y + i * ldy + 16 * v;
         const int64_t n = std::min<int64_t>(16, pixels - 16 * v);
         if (n == 16)
