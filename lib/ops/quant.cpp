@@ -271,6 +271,29 @@ std::vector<int32_t> qdw3x3_block16_pairs(const int16_t* w, int64_t channels) {
   return pairs;
 }
 
+namespace {
+
+// Zeroes the places of qdw3x3_block16's padded copy that hold no input pixel (a 28x28
+// map's ring is 116 of 900 pixels: zeroing all of it per task cost ~1 us).
+void zero_block16_padding(const ConvParams& p, int16_t* xpad) {
+  const QDwBlockGeometry g = qdw3x3_block16_geometry(p);
+  const int64_t top = std::min(g.rows, p.pad_begin[1]), bottom = std::min(g.rows, top + p.in[1]);
+  const int64_t left = std::min(g.cols, p.pad_begin[2]), right = std::min(g.cols, left + p.in[2]);
+  const auto zero = [&](int64_t row, int64_t c0, int64_t c1) {
+    if (c1 > c0) std::memset(xpad + (row * g.cols + c0) * 16, 0, sizeof(int16_t) * 16 * (c1 - c0));
+  };
+  for (int64_t row = 0; row < g.rows; ++row) {
+    if (row < top || row >= bottom) {
+      zero(row, 0, g.cols);
+    } else {
+      zero(row, 0, left);
+      zero(row, right, g.cols);
+    }
+  }
+}
+
+}  // namespace
+
 bool use_qdw3x3_block16(const ConvParams& p) {
   return p.is_depthwise() && p.in[0] == 1 && p.kernel[0] == 1 && p.out[0] == 1 && p.pad_begin[0] == 0 &&
          p.kernel[1] == 3 && p.kernel[2] == 3 && p.dilation[1] == 1 && p.dilation[2] == 1 && p.stride[1] <= 2 &&
@@ -307,7 +330,7 @@ void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const
     const int64_t grain = std::max<int64_t>(1, p.batch * blocks / (4 * current_concurrency()));
     parallel_for(0, p.batch * blocks, grain, [&](int64_t lo, int64_t hi) {
       int16_t* xpad = scratch16(0, static_cast<size_t>(scratch));
-      std::memset(xpad, 0, sizeof(int16_t) * scratch);  // the padding; blocks write only the inside
+      zero_block16_padding(p, xpad);  // blocks write only the inside
       for (int64_t t = lo; t < hi; ++t) {
         const int64_t n = t / blocks;
         const QDwBlock b{&p, static_cast<const uint8_t*>(x) + n * in_image, a.x_type == DType::kInt8, a.x_zp,
