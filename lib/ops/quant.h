@@ -171,7 +171,7 @@ void qdw_requant_row__avx512(const int16_t* x, const int64_t* tap_offset, const 
 /// Depthwise 3x3 QLinearConv (stride 1 or 2, dilation 1) with 16 channels in the
 /// vector lanes, for small maps: the 16 planes of a block are transposed into a
 /// zero-padded [row][column][16] int16 copy of x minus its zero point (the caller
-/// zeroes it once; every block writes the same places), each output pixel takes
+/// zeroes the padding once; every block writes the same inside places), each output pixel takes
 /// 6 vpdpwssd of tap pairs, and 16 output pixels are transposed back into their
 /// NCHW planes. No padded columns computed, no per-row calls or copies.
 struct QDwBlock {
@@ -196,7 +196,8 @@ QDwBlockGeometry qdw3x3_block16_geometry(const ConvParams& p);
 /// channels and kernel row ky, 16 lanes of int16 pairs (w[ky][0], w[ky][1]), then 16 of (w[ky][2], 0).
 std::vector<int32_t> qdw3x3_block16_pairs(const int16_t* w, int64_t channels);
 /// Whether the block kernel takes this conv: 2-D depthwise 3x3, stride 1 or 2,
-/// dilation 1, at most 1024 output pixels, AVX-512 VNNI here and allowed.
+/// dilation 1, inputs of at most 1024 pixels (32x32; the padded copy stays in L1 / L2,
+/// and 56x56 maps were slower than the row kernel), AVX-512 VNNI here and allowed.
 bool use_qdw3x3_block16(const ConvParams& p);
 /// Channels [c0, c0 + 16) (fewer at the end) of one image.
 void qdw3x3_block16__avx512vnni(const QDwBlock& b, int64_t c0, int16_t* xpad) noexcept;
