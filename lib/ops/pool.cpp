@@ -14,6 +14,7 @@
 #include "core/parallel.h"
 #include "ops/conv.h"
 #include "ops/eltwise.h"
+#include "ops/gemm.h"
 #include "ops/registry.h"
 
 namespace cvt {
@@ -249,20 +250,23 @@ void maxpool2d_avx2(const PoolGeometry& g, const float* x, float* y) {
   const int64_t planes = g.batch * g.channels, in_plane = g.in_plane(), out_plane = g.out_plane();
   const int64_t grain = std::max<int64_t>(1, planes / (4 * current_concurrency()));
   parallel_for(0, planes, grain, [&](int64_t lo, int64_t hi) {
+    // The thread's scratch, not fresh vectors: a VGG-size plane's copy is ~200 KB,
+    // which malloc maps afresh each time, and on this VM a page fault costs ~11 us.
     // -inf once per task: every plane writes its values to the same places.
-    std::vector<float> padded(static_cast<size_t>(plane_len), -std::numeric_limits<float>::infinity());
-    std::vector<float> run(static_cast<size_t>(n_run)), rows(static_cast<size_t>(separable ? L.sub : 0));
+    float* padded = gemm_scratch(0, static_cast<size_t>(plane_len));
+    std::fill(padded, padded + plane_len, -std::numeric_limits<float>::infinity());
+    float* run = gemm_scratch(1, static_cast<size_t>(n_run));
+    float* rows = separable ? gemm_scratch(2, static_cast<size_t>(L.sub)) : nullptr;
     for (int64_t c = lo; c < hi; ++c) {
-      fill_phase_plane_f32(L, Isa::kAvx2, x + c * in_plane, padded.data());
+      fill_phase_plane_f32(L, Isa::kAvx2, x + c * in_plane, padded);
       if (separable) {
-        maxpool_run_f32__avx2(padded.data(), offset.data(), static_cast<int64_t>(offset.size()), L.sub, rows.data());
-        maxpool_run_f32__avx2(rows.data(), column_offset.data(), static_cast<int64_t>(column_offset.size()), n_run,
-                              run.data());
+        maxpool_run_f32__avx2(padded, offset.data(), static_cast<int64_t>(offset.size()), L.sub, rows);
+        maxpool_run_f32__avx2(rows, column_offset.data(), static_cast<int64_t>(column_offset.size()), n_run, run);
       } else {
-        maxpool_run_f32__avx2(padded.data(), offset.data(), static_cast<int64_t>(offset.size()), n_run, run.data());
+        maxpool_run_f32__avx2(padded, offset.data(), static_cast<int64_t>(offset.size()), n_run, run);
       }
       float* yp = y + c * out_plane;
-      for (int64_t oh = 0; oh < ah.out; ++oh) std::memcpy(yp + oh * q, run.data() + oh * L.phase_w, sizeof(float) * q);
+      for (int64_t oh = 0; oh < ah.out; ++oh) std::memcpy(yp + oh * q, run + oh * L.phase_w, sizeof(float) * q);
     }
   });
 }
