@@ -163,7 +163,7 @@ TEST_CASE("QLinearConv / ConvInteger fast paths match the reference on odd shape
 }
 
 TEST_CASE("int8 depthwise 3x3 with 16 channels a vector (small maps) matches the reference bit for bit", "[quant]") {
-  // The block kernel takes 3x3 depthwise convs of stride 1 or 2 up to 1024 output pixels
+  // The block kernel takes 3x3 depthwise convs of stride 1 or 2 on inputs of up to 1024 pixels
   // where the CPU has AVX-512 VNNI (elsewhere these run the row kernels, still checked):
   // 1, 16 and 37 channels (a short last block), pixel counts off 16, asymmetric padding,
   // signed and unsigned x and y, per-channel weight zero points, batch 2.
