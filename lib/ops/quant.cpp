@@ -319,10 +319,13 @@ decltype(&qdw_requant_row__avx2) dw_requant_row_kernel(const QKernels& k) {
 // otherwise pay a call, a tail and a requantisation per 14, 7 or 56 outputs.
 void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const void* w, void* y) {
   const ConvParams& p = a.p;
+  const int64_t r = p.kernel[1], s = p.kernel[2], q = p.out[2], out_h = p.out[1];
+  const int taps = static_cast<int>(r * s);
+  // Zero-point-free weights of every channel, once per call (both kernels read them).
+  std::vector<int16_t> wv(static_cast<size_t>(p.in_channels * taps));
+  for (int64_t c = 0; c < p.in_channels; ++c)
+    for (int t = 0; t < taps; ++t) wv[c * taps + t] = static_cast<int16_t>(load_q8(w, a.w_type, c * taps + t) - a.w_zp[c]);
   if (a.requant && use_qdw3x3_block16(p)) {
-    std::vector<int16_t> wv(static_cast<size_t>(p.in_channels * 9));
-    for (int64_t c = 0; c < p.in_channels; ++c)
-      for (int t = 0; t < 9; ++t) wv[c * 9 + t] = static_cast<int16_t>(load_q8(w, a.w_type, c * 9 + t) - a.w_zp[c]);
     const std::vector<int32_t> pairs = qdw3x3_block16_pairs(wv.data(), p.in_channels);
     const int64_t blocks = (p.in_channels + 15) / 16, scratch = qdw3x3_block16_geometry(p).scratch_int16();
     const int64_t in_image = p.in_channels * p.in[1] * p.in[2], out_image = p.out_channels * p.out[1] * p.out[2];
@@ -342,8 +345,6 @@ void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const
     return;
   }
   const PhaseLayout L = phase_layout(p);
-  const int64_t r = p.kernel[1], s = p.kernel[2], q = p.out[2], out_h = p.out[1];
-  const int taps = static_cast<int>(r * s);
   const std::vector<int64_t> tap0 = L.tap_offsets(r, s, p.dilation[1], p.dilation[2]);
   // The run is rounded up to whole 16-wide chunks (the row kernel's and the
   // requantisation's vectors, no tails): the extra sums read the slack below and are dropped.
@@ -351,10 +352,6 @@ void qconv_depthwise(const QConvArgs& a, const QKernels& k, const void* x, const
   // Past the sub-planes: the run's rounding up to 16 (kQdwSlack), plus the last
   // row's dropped columns reaching one row further.
   const int64_t plane_len = L.plane_len() + kQdwSlack + L.phase_w;
-  // Zero-point-free weights of every channel, once per call.
-  std::vector<int16_t> wv(static_cast<size_t>(p.in_channels * taps));
-  for (int64_t c = 0; c < p.in_channels; ++c)
-    for (int t = 0; t < taps; ++t) wv[c * taps + t] = static_cast<int16_t>(load_q8(w, a.w_type, c * taps + t) - a.w_zp[c]);
   const bool x_signed = a.x_type == DType::kInt8, y_signed = a.y_type == DType::kInt8;
   const uint8_t* xb = static_cast<const uint8_t*>(x);  // 8-bit input
   // A few tasks per thread: each zeroes its plane buffer once, and small planes

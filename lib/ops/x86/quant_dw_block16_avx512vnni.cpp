@@ -13,20 +13,10 @@
 
 #include "ops/quant.h"
 #include "ops/x86/quant_requant_avx512.h"
+#include "ops/x86/vnni_avx512.h"
 
 namespace cvt {
 namespace {
-
-// acc += lo16(a) * lo16(b) + hi16(a) * hi16(b) per int32 lane; the asm form keeps
-// GCC 12 from copying the accumulator around every instruction (as for vpdpbusd).
-inline __m512i dpwssd(__m512i acc, __m512i a, __m512i b) {
-#if defined(__GNUC__) && !defined(__clang__)
-  asm("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
-  return acc;
-#else
-  return _mm512_dpwssd_epi32(acc, a, b);
-#endif
-}
 
 void transpose16x16_u8(const __m128i in[16], __m128i out[16]) {
   // Four unpack stages: bytes, words, dwords, qwords; afterwards out[j] byte i = in[i] byte j.
@@ -119,7 +109,7 @@ void qdw3x3_block16__avx512vnni(const QDwBlock& blk, int64_t c0, int16_t* xpad) 
         const int16_t* r = at + ky * g.cols * 16;
         const __m512i x01 = _mm512_permutexvar_epi16(pair_words, _mm512_loadu_si512(r));
         const __m512i x2 = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + 32)));
-        row_sum[ky] = dpwssd(dpwssd(ky == 0 ? bias : _mm512_setzero_si512(), x01, w01[ky]), x2, w2[ky]);
+        row_sum[ky] = x86::dpwssd(x86::dpwssd(ky == 0 ? bias : _mm512_setzero_si512(), x01, w01[ky]), x2, w2[ky]);
       }  // x2's zero high half pairs with w2's 0
       const __m512i acc = _mm512_add_epi32(_mm512_add_epi32(row_sum[0], row_sum[1]), row_sum[2]);
       px[j] = x86::requant16_bytes(acc, scale, lo, hi, y_zp);

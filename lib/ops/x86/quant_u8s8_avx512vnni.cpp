@@ -12,22 +12,10 @@
 
 #include "ops/quant_u8s8.h"
 #include "ops/x86/quant_requant_avx512.h"
+#include "ops/x86/vnni_avx512.h"
 
 namespace cvt {
 namespace {
-
-// acc += the four u8 x s8 products of each 32-bit lane. GCC 12 compiles the
-// intrinsic with a register copy before and after every vpdpbusd (two moves per
-// multiply-add in the tile loop, measured with perf annotate); the asm form ties
-// the accumulator to its register.
-inline __m512i dpbusd(__m512i acc, __m512i u8, __m512i s8) {
-#if defined(__GNUC__) && !defined(__clang__)
-  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "v"(s8));
-  return acc;
-#else
-  return _mm512_dpbusd_epi32(acc, u8, s8);
-#endif
-}
 
 template <int Vecs>
 inline void tile(const QU8S8Tile& t, const QRequantRows& rq, uint8_t* y, int64_t ldy, int64_t pixels) {
@@ -46,7 +34,7 @@ inline void tile(const QU8S8Tile& t, const QRequantRows& rq, uint8_t* y, int64_t
     for (int i = 0; i < 4; ++i) {
       const __m512i w = _mm512_set1_epi32(a32[i]);
 #pragma GCC unroll 4
-      for (int v = 0; v < Vecs; ++v) c[i * Vecs + v] = dpbusd(c[i * Vecs + v], bv[v], w);
+      for (int v = 0; v < Vecs; ++v) c[i * Vecs + v] = x86::dpbusd(c[i * Vecs + v], bv[v], w);
     }
   }
   // After requant16_zp_relative the zero point is added; the sum is then in the
