@@ -27,4 +27,22 @@ class SerialScope {
   SerialScope& operator=(const SerialScope&) = delete;
 };
 
+struct ParallelTeam;
+
+// While one lives (on the thread that made it, inside a task_arena of 2+ threads),
+// that thread's parallel_for calls go to a team of the arena's threads held for
+// the scope, instead of a tbb::parallel_for each: for a sequence of short loops
+// such as one graph run. Chunking, and so every result, is the same either way.
+// Scopes nest (inner ones do nothing); other threads are unaffected.
+class TeamScope {
+ public:
+  TeamScope();
+  ~TeamScope();
+  TeamScope(const TeamScope&) = delete;
+  TeamScope& operator=(const TeamScope&) = delete;
+
+ private:
+  ParallelTeam* team_ = nullptr;
+};
+
 }  // namespace cvt

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "core/parallel.h"
 #include "graph/memory_plan.h"
 
 namespace cvt {
@@ -239,7 +240,10 @@ Result<std::vector<Tensor>> Session::run(const std::vector<Tensor>& inputs) {
   eo.profile_out = opts_.profile ? &profile_ : nullptr;
   eo.shapes_out = &value_shapes_;
   Result<std::vector<Tensor>> result = Status(ErrorCode::kInternal, "not run");
-  arena_->execute([&] { result = execute_graph(g, inputs, nullptr, eo); });
+  arena_->execute([&] {
+    TeamScope team;  // one set of threads for the run's many short loops
+    result = execute_graph(g, inputs, nullptr, eo);
+  });
   return result;
 }
 
