@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "ops/conv.h"
 #include "ops/quant.h"
 
 namespace cvt::qpack {
@@ -48,4 +49,26 @@ std::vector<int16_t> pack_rows(const void* w, DType t, int64_t row0, int64_t row
 /// Thread-local scratch (gemm_scratch) counted in int16.
 int16_t* scratch16(int slot, size_t n);
 
+/// Writes one 8-bit input plane, zero point removed, into its phase-split int16
+/// copy (PhaseLayout, ops/conv.h); the padding is left as it is (the caller zeroes
+/// it once: every plane writes the same places).
+void fill_phase_plane(const PhaseLayout& L, const QKernels& k, const uint8_t* src, bool x_signed, int32_t x_zp,
+                      int16_t* dst);
+
 }  // namespace cvt::qpack
+
+namespace cvt {
+
+/// The depthwise driver (quant_depthwise.cpp), for 2-D depthwise convs of up to 64 taps.
+bool use_direct_depthwise_q(const ConvParams& p);
+/// Its weights: C x taps int16 minus their zero points, and the block kernel's pairs
+/// where it applies (qdw3x3_block16_pairs). Made once for constant weights.
+struct QDwWeights {
+  std::vector<int16_t> taps;
+  std::vector<int32_t> block16_pairs;
+};
+QDwWeights prepare_qdw_weights(const QConvArgs& a, const void* w);
+/// y = x conv w, requantised (a.requant) or int32.
+void qconv_depthwise(const QConvArgs& a, const qpack::QKernels& k, const QDwWeights& w, const void* x, void* y);
+
+}  // namespace cvt
