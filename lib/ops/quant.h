@@ -202,7 +202,6 @@ bool use_qdw3x3_block16(const ConvParams& p);
 /// Channels [c0, c0 + 16) (fewer at the end) of one image.
 void qdw3x3_block16__avx512vnni(const QDwBlock& b, int64_t c0, int16_t* xpad) noexcept;
 
-
 /// dst[i] = src[i] - zp as int16, i < n; src is int8 (is_signed) or uint8.
 void qwiden_row__avx2(const void* src, bool is_signed, int32_t zp, int64_t n, int16_t* dst) noexcept;
 void qwiden_row__scalar(const void* src, bool is_signed, int32_t zp, int64_t n, int16_t* dst) noexcept;

@@ -114,7 +114,8 @@ uint64_t next_b_copy_id() {
 }
 }  // namespace
 
-void qconv_pointwise_u8s8(const QConvArgs& a, const QU8S8Weights& w, const uint8_t* x, uint8_t* y) {
+void qconv_pointwise_u8s8(const QConvArgs& a, const QU8S8Weights& w, const uint8_t* x, uint8_t* y,
+                          const int32_t* folded_bias) {
   const bool avx2 = active_isa() >= Isa::kAvx2;
   const auto kernel = avx2 ? qgemm_u8s8_requant_4x16__avx2 : qgemm_u8s8_requant_4x16__scalar;
   // Whole weights: 64-pixel tiles (vpdpbusd, or its scalar twin where the ISA cap forbids it).
@@ -127,15 +128,19 @@ void qconv_pointwise_u8s8(const QConvArgs& a, const QU8S8Weights& w, const uint8
   const int64_t tiles_per_task = 256 / tile_px;
   const int64_t tile_blocks = (tiles + tiles_per_task - 1) / tiles_per_task;
   // x's zero point through the row sums: sum (a - zx) w = sum a w - zx sum w.
-  std::vector<int32_t> bias(static_cast<size_t>(K));
-  for (int64_t k = 0; k < K; ++k) bias[k] = (a.bias ? a.bias[k] : 0) - a.x_zp * w.row_sum[k];
+  std::vector<int32_t> own_bias;
+  if (!folded_bias) {
+    own_bias.resize(static_cast<size_t>(K));
+    for (int64_t k = 0; k < K; ++k) own_bias[k] = (a.bias ? a.bias[k] : 0) - a.x_zp * w.row_sum[k];
+    folded_bias = own_bias.data();
+  }
   const bool y_signed = a.y_type == DType::kInt8;
   // One 4-row output tile at pixel j of image n; its B (ldb bytes per quad) at bt.
   auto run_tile = [&](int64_t n, int64_t j, int64_t r0, const uint8_t* bt, int64_t ldb, const uint8_t* xr, int64_t ldx,
                       uint8_t* tail) {
     const QU8S8Tile t{quads, w.main.data() + r0 * quads * 4, bt, ldb,
                       w.rem.data(), w.rem_start.data() + r0, xr + n * C * ldx + j, ldx};
-    const QRequantRows rq{bias.data() + r0, a.out_scale.data() + r0, a.y_zp, y_signed};
+    const QRequantRows rq{folded_bias + r0, a.out_scale.data() + r0, a.y_zp, y_signed};
     uint8_t* yo = y + (n * K + r0) * P + j;
     if (!w.split) {
       wide_kernel(t, rq, yo, P, std::min(tile_px, P - j));

@@ -81,6 +81,8 @@ void im2col_u8(const ConvParams& p, const uint8_t* x, uint8_t zp, uint8_t* cols)
 /// The fast path for a pointwise, ungrouped QLinearConv with u8 x, s8 w (zero
 /// points 0) and 8-bit y, on AVX2 (split weights) or AVX-512 VNNI (whole ones).
 /// x (N, C, P) u8, y (N, K, P).
-void qconv_pointwise_u8s8(const QConvArgs& a, const QU8S8Weights& w, const uint8_t* x, uint8_t* y);
+/// folded_bias: bias - x_zp * w.row_sum per row, when the caller keeps it (else made here).
+void qconv_pointwise_u8s8(const QConvArgs& a, const QU8S8Weights& w, const uint8_t* x, uint8_t* y,
+                          const int32_t* folded_bias = nullptr);
 
 }  // namespace cvt

@@ -588,3 +588,65 @@ TEST_CASE("int8 dispatch picks AVX-512 VNNI exactly when the CPU has it and the 
     if (isa < Isa::kAvx512) CHECK(impl.find("avx512") == std::string::npos);
   }
 }
+
+TEST_CASE("QLinearConv with constant parameters: arguments kept across calls follow X's shape, the ISA and computed scales", "[quant]") {
+  // Constant weights, scales, zero points and bias are read once and kept while X's
+  // shape and type and the ISA stay; every call below must still equal a fresh
+  // reference run. The last case's y scale is computed (not a constant): never kept.
+  std::mt19937 rng(77);
+  struct Case {
+    int64_t c, k, r, group, stride;
+  };
+  // pointwise (u8 x s8), depthwise 3x3 (block kernel up to 32x32, row kernel above),
+  // a 3x3 conv (im2col), a 5x5 depthwise (row kernel).
+  const Case cases[] = {{24, 40, 1, 1, 1}, {32, 32, 3, 32, 1}, {17, 17, 3, 17, 2}, {8, 12, 3, 1, 1}, {5, 5, 5, 5, 1}};
+  // Repeated shapes: the kept arguments are used; changed ones: they are remade.
+  const Shape maps[] = {{1, 0, 14, 14}, {1, 0, 14, 14}, {1, 0, 7, 9},  {2, 0, 14, 14},
+                        {1, 0, 40, 36}, {1, 0, 40, 36}, {1, 0, 14, 14}};
+  IsaCapGuard guard;
+  for (const Case& cs : cases)
+    for (bool computed_y_scale : {false, true}) {
+      INFO("c=" << cs.c << " k=" << cs.k << " " << cs.r << "x" << cs.r << " group " << cs.group << " stride "
+                << cs.stride << (computed_y_scale ? ", computed y scale" : ""));
+      Tensor w = random_q<int8_t>({cs.k, cs.c / cs.group, cs.r, cs.r}, rng, -128, 127);
+      Tensor wscale(DType::kFloat32, {cs.k});
+      for (int64_t i = 0; i < cs.k; ++i) wscale.data<float>()[i] = 0.0005f * float(1 + i % 3);
+      Tensor bias = random_q<int32_t>({cs.k}, rng, -5000, 5000);
+      std::vector<Tensor> params = {Tensor::scalar<float>(0.02f), Tensor::scalar<uint8_t>(121), w, wscale,
+                                    Tensor(DType::kInt8, {cs.k}), Tensor::scalar<float>(0.04f),
+                                    Tensor::scalar<uint8_t>(118), bias};
+      NodeDesc n = make_node("QLinearConv", 13);
+      n.attrs.set("kernel_shape", attr_ints({cs.r, cs.r}));
+      n.attrs.set("pads", attr_ints({cs.r / 2, cs.r / 2, cs.r / 2, cs.r / 2}));
+      n.attrs.set("strides", attr_ints({cs.stride, cs.stride}));
+      n.attrs.set("group", attr_int(cs.group));
+      n.inputs = {"x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"};
+      n.constant_inputs.resize(9);
+      for (size_t i = 1; i < 9; ++i)
+        if (!(computed_y_scale && i == 6)) n.constant_inputs[i] = std::make_shared<const Tensor>(params[i - 1]);
+      auto kernel = create_kernel(n);
+      REQUIRE_OK(kernel);
+      int call = 0;
+      for (Isa isa : runnable_isas())
+        for (Shape shape : maps) {
+          set_isa_cap(isa);
+          shape[1] = cs.c;
+          INFO("isa " << isa_name(isa) << ", x " << shape_str(shape) << ", call " << call);
+          Tensor x = random_q<uint8_t>(shape, rng, 0, 255);
+          Tensor y_scale = Tensor::scalar<float>(computed_y_scale ? 0.03f + 0.01f * float(call % 3) : 0.04f);
+          std::vector<const Tensor*> in = {&x};
+          for (size_t i = 0; i < params.size(); ++i) in.push_back(i == 5 ? &y_scale : &params[i]);
+          HeapKernelContext fast(in, 1, false), ref(in, 1, true);
+          const Status fast_run = kernel.value()->run(fast);
+          INFO(fast_run.to_string());
+          REQUIRE(fast_run.is_ok());
+          auto ref_kernel = create_kernel(n);
+          REQUIRE_OK(ref_kernel);
+          const Status ref_run = ref_kernel.value()->run(ref);
+          INFO(ref_run.to_string());
+          REQUIRE(ref_run.is_ok());
+          CHECK(diff_exact(fast.outputs()[0], ref.outputs()[0]) == "");
+          ++call;
+        }
+    }
+}
