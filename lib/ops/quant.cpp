@@ -1,7 +1,8 @@
 // QLinearConv and ConvInteger: validation, weight packing and the fast paths
 // (u8 x s8 for 1x1 and VNNI im2col, int16 im2col GEMM, the depthwise driver of
-// quant_depthwise.cpp), with the plain loops of quant_ref.cpp behind --kernels ref. Integer sums are exact, so any tiling or thread count
-// gives the same bits. QLinearMatMul / MatMulInteger: quant_matmul.cpp.
+// quant_depthwise.cpp), with the plain loops of quant_ref.cpp behind --kernels ref.
+// Integer sums are exact, so any tiling or thread count gives the same bits.
+// QLinearMatMul / MatMulInteger: quant_matmul.cpp.
 #include "ops/quant.h"
 
 #include <algorithm>
