@@ -14,15 +14,17 @@ namespace {
 // in the planned arena slot when one fits, else on the heap.
 class NodeContext final : public KernelContext, public SubgraphRunner {
  public:
-  NodeContext(const Graph& g, const Node& node, std::vector<Tensor>& values, std::vector<int>& root,
-              std::vector<int64_t>& produced_bytes, const ExecOptions& opts, const OuterLookup& outer_lookup)
-      : g_(g), node_(node), values_(values), root_(root), produced_bytes_(produced_bytes), opts_(opts),
+  NodeContext(const Graph& g, const Node& node, std::vector<Tensor>& values, const std::vector<const Tensor*>& fixed,
+              std::vector<int>& root, std::vector<int64_t>& produced_bytes, const ExecOptions& opts,
+              const OuterLookup& outer_lookup)
+      : g_(g), node_(node), values_(values), fixed_(fixed), root_(root), produced_bytes_(produced_bytes), opts_(opts),
         outer_(outer_lookup) {}
 
   int num_inputs() const override { return static_cast<int>(node_.inputs.size()); }
   const Tensor* input(int i) const override {
     if (i < 0 || i >= num_inputs() || node_.inputs[i] < 0) return nullptr;
-    return &values_[node_.inputs[i]];
+    const int v = node_.inputs[i];
+    return fixed_[v] ? fixed_[v] : &values_[v];
   }
   int num_outputs() const override { return static_cast<int>(node_.outputs.size()); }
 
@@ -57,7 +59,7 @@ class NodeContext final : public KernelContext, public SubgraphRunner {
     int src_root = -1;
     for (int in : node_.inputs) {
       if (in < 0) continue;
-      const Tensor& t = values_[in];
+      const Tensor& t = fixed_[in] ? *fixed_[in] : values_[in];
       const char* p = static_cast<const char*>(view.raw());
       const char* lo = static_cast<const char*>(t.raw());
       if (p && lo && p >= lo && p <= lo + t.nbytes()) {
@@ -86,6 +88,7 @@ class NodeContext final : public KernelContext, public SubgraphRunner {
   Result<std::vector<Tensor>> run(const Graph& sub, const std::vector<Tensor>& inputs) override {
     OuterLookup lookup = [this](const std::string& name) -> const Tensor* {
       int id = g_.find_value(name);
+      if (id >= 0 && fixed_[id]) return fixed_[id];
       if (id >= 0 && (values_[id].raw() || values_[id].numel() == 0) && !values_[id].empty_handle()) return &values_[id];
       return outer_ ? outer_(name) : nullptr;
     };
@@ -98,6 +101,7 @@ class NodeContext final : public KernelContext, public SubgraphRunner {
   const Graph& g_;
   const Node& node_;
   std::vector<Tensor>& values_;
+  const std::vector<const Tensor*>& fixed_;
   std::vector<int>& root_;
   std::vector<int64_t>& produced_bytes_;
   const ExecOptions& opts_;
@@ -107,7 +111,8 @@ class NodeContext final : public KernelContext, public SubgraphRunner {
 
 // A Concat with nothing outside its axis: its inputs are whole chunks of its
 // output, which the planner may place there (memory_plan.h).
-void record_concat(const Node& node, int index, const std::vector<Tensor>& values, std::vector<ConcatRecord>& out) {
+void record_concat(const Node& node, int index, const std::vector<Tensor>& values,
+                   const std::vector<const Tensor*>& fixed, std::vector<ConcatRecord>& out) {
   if (node.desc.op_type != "Concat" || !node.desc.domain.empty() || node.outputs.empty() || node.outputs[0] < 0) return;
   const Tensor& y = values[node.outputs[0]];
   int64_t axis = node.desc.attrs.get_int("axis", 1);
@@ -118,7 +123,7 @@ void record_concat(const Node& node, int index, const std::vector<Tensor>& value
   ConcatRecord r{index, {}};
   for (int in : node.inputs) {
     if (in < 0) return;
-    r.chunk_bytes.push_back(static_cast<int64_t>(values[in].nbytes()));
+    r.chunk_bytes.push_back(static_cast<int64_t>((fixed[in] ? *fixed[in] : values[in]).nbytes()));
   }
   out.push_back(std::move(r));
 }
@@ -134,13 +139,19 @@ Result<std::vector<Tensor>> execute_graph(const Graph& g, const std::vector<Tens
   std::vector<int> root(nv, -1);
   std::vector<int64_t> produced_bytes(nv, 0);
   std::vector<ConcatRecord> concats;  // for the planner, when it will plan after this run
-  for (int v = 0; v < nv; ++v)
-    if (g.constant(v)) values[v] = *g.constant(v);
-  for (size_t i = 0; i < inputs.size(); ++i) values[g.input_ids[i]] = inputs[i];
+  // Constants are read in place (fixed), not copied into the value table each run:
+  // a few hundred Tensor copies a run for a quantised model.
+  std::vector<const Tensor*> fixed(nv, nullptr);
+  for (int v = 0; v < nv; ++v) fixed[v] = g.constant(v).get();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    values[g.input_ids[i]] = inputs[i];
+    fixed[g.input_ids[i]] = nullptr;  // an input overrides an initializer of its name
+  }
   for (const std::string& name : g.outer_refs) {
     const Tensor* t = outer ? outer(name) : nullptr;
     if (!t) return invalid_model("sub-graph reads '" + name + "', which the enclosing graph does not provide");
     values[g.find_value(name)] = *t;
+    fixed[g.find_value(name)] = nullptr;
   }
   const std::vector<int> last_use = compute_last_use(g);
   std::vector<bool> is_output(nv, false);
@@ -151,10 +162,10 @@ Result<std::vector<Tensor>> execute_graph(const Graph& g, const std::vector<Tens
     const Node& node = g.nodes[k];
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       int in = node.inputs[i];
-      if (in >= 0 && values[in].empty_handle() && !g.constant(in))
+      if (in >= 0 && values[in].empty_handle() && !fixed[in])
         return internal_error(node.desc.label() + ": input '" + node.desc.inputs[i] + "' was not computed");
     }
-    NodeContext ctx(g, node, values, root, produced_bytes, opts, outer);
+    NodeContext ctx(g, node, values, fixed, root, produced_bytes, opts, outer);
     auto t0 = std::chrono::steady_clock::now();
     Status st = node.kernel->run(ctx);
     if (!st.is_ok()) return st.with_context(node.desc.label());
@@ -170,7 +181,7 @@ Result<std::vector<Tensor>> execute_graph(const Graph& g, const std::vector<Tens
     for (int out : node.outputs)
       if (out >= 0 && values[out].empty_handle())
         return internal_error(node.desc.label() + ": kernel did not produce output '" + g.value_name(out) + "'");
-    if (opts.plan && !opts.plan->valid) record_concat(node, static_cast<int>(k), values, concats);
+    if (opts.plan && !opts.plan->valid) record_concat(node, static_cast<int>(k), values, fixed, concats);
     // Release heap values nobody reads any more (arena slots are simply reused).
     for (int in : node.inputs)
       if (in >= 0 && last_use[in] == static_cast<int>(k) && !is_output[in] && !g.constant(in)) {
@@ -184,13 +195,14 @@ Result<std::vector<Tensor>> execute_graph(const Graph& g, const std::vector<Tens
   if (opts.shapes_out) {
     if (opts.shapes_out->size() != static_cast<size_t>(nv)) opts.shapes_out->assign(nv, Shape{});
     for (int v = 0; v < nv; ++v)
-      if (!values[v].empty_handle()) (*opts.shapes_out)[v] = values[v].shape();
+      if (fixed[v]) (*opts.shapes_out)[v] = fixed[v]->shape();
+      else if (!values[v].empty_handle()) (*opts.shapes_out)[v] = values[v].shape();
   }
   if (opts.plan && !opts.plan->valid) build_memory_plan(g, produced_bytes, concats, root, last_use, *opts.plan);
 
   std::vector<Tensor> outputs;
   for (int id : g.output_ids) {
-    const Tensor& t = values[id];
+    const Tensor& t = fixed[id] ? *fixed[id] : values[id];
     // Outputs never live in the arena (the plan excludes them). An output that
     // is, or views, a constant or a graph input is copied so callers own it.
     outputs.push_back(root[id] < 0 && !t.empty_handle() ? t.clone() : t);
