@@ -49,7 +49,7 @@ SerialScope::~SerialScope() { --serial_depth; }
 // ParallelTeam: the threads of one arena held for a whole graph run.
 //
 // A tbb::parallel_for costs a hand-over of ~2.5-5 us on this class of VM, and a
-// quantised MobileNetV2 makes ~84 of them in ~2 ms. The team's helpers are TBB
+// quantised MobileNetV2 makes 63 of them in ~2 ms. The team's helpers are TBB
 // tasks that stay in the arena and spin between loops, so a loop is posted by
 // writing a few atomics. Each participant owns a fixed share of the chunks (the
 // leader the first), so ops that split the same way keep their data on one core;
