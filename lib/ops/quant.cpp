@@ -291,7 +291,6 @@ class QConvKernel final : public Kernel {
       impl_ = a.requant && use_qdw3x3_block16(a.p)
                   ? "qconv_dw3x3_block16__avx512vnni"
                   : std::string("qconv_dw_s16") + (a.requant && active_isa() >= Isa::kAvx512 ? "__avx512" : k.suffix);
-      if (!dw_at_load_) dw_weights_ = prepare_qdw_weights(a, w->raw());
       qconv_depthwise(a, k, dw_weights_, x->raw(), y->raw());
       return Status::ok();
     }
@@ -324,7 +323,7 @@ class QConvKernel final : public Kernel {
     const PhaseLayout* ph = phases ? &*phases : nullptr;
     impl_ = std::string("qconv_im2col_s16_4x16") + k.suffix;
     // Constant weights (initializers) were packed at load time; others are packed per call.
-    if (!packed_.empty() && packed_zp_ == a.w_zp && packed_shape_ == w->shape()) {
+    if (gemm_at_load_) {
       qconv_gemm(a, k, packed_, x16, pairs, ph, y->raw());
       return Status::ok();
     }
@@ -387,8 +386,9 @@ class QConvKernel final : public Kernel {
     u8s8_bias_.clear();
     if (u8s8_at_load_)  // x's zero point through the row sums: sum (a - zx) w = sum a w - zx sum w
       for (int64_t k = 0; k < K; ++k) u8s8_bias_.push_back((a.bias ? a.bias[k] : 0) - a.x_zp * u8s8_.row_sum[k]);
-    dw_at_load_ = !u8s8_path_ && use_direct_depthwise_q(a.p) && params_constant_;
-    if (dw_at_load_) dw_weights_ = prepare_qdw_weights(a, w.raw());
+    // Made here, so once for constant parameters and on every call otherwise.
+    if (!u8s8_path_ && use_direct_depthwise_q(a.p)) dw_weights_ = prepare_qdw_weights(a, w.raw());
+    gemm_at_load_ = !packed_.empty() && packed_zp_ == a.w_zp && packed_shape_ == w.shape();
     return Status::ok();
   }
 
@@ -425,7 +425,7 @@ class QConvKernel final : public Kernel {
   QConvArgs args_;
   Shape args_x_shape_;
   Isa args_isa_ = Isa::kScalar;
-  bool u8s8_path_ = false, u8s8_at_load_ = false, dw_at_load_ = false;
+  bool u8s8_path_ = false, u8s8_at_load_ = false, gemm_at_load_ = false;
   std::vector<int32_t> u8s8_bias_;  // bias - x_zp * row sums, with u8s8_
   QDwWeights dw_weights_;
 };

@@ -156,7 +156,7 @@ void qconv_pointwise_u8s8(const QConvArgs& a, const QU8S8Weights& w, const uint8
   // scratch, then makes all K rows of it. One fork, and B never crosses cores.
   if (w.rem.empty() && p.batch * tile_blocks >= 4 * current_concurrency()) {
     const int64_t block_px = tiles_per_task * tile_px, ldb = block_px * 4;
-    // ~4 chunks a thread (each TBB task costs a few us of hand-over on 2 threads here).
+    // ~4 chunks a thread: enough for a fast core to take over a slow one's last chunks.
     const int64_t tasks = p.batch * tile_blocks;
     const int64_t grain = std::max<int64_t>(1, tasks / (4 * current_concurrency()));
     parallel_for(0, tasks, grain, [&](int64_t lo, int64_t hi) {
