@@ -57,6 +57,25 @@ struct WinogradTileOut {
 void winograd_scatter_tiles__avx2(const float (*o)[8], int lanes, const WinogradTileOut& t, float bias,
                                   const Epilogue& e, int64_t ld) noexcept;
 
+/// One image's planes as the AVX-512 passes see them: tiles in row-major order,
+/// tiles_w to a tile row.
+struct WinogradPlane {
+  int64_t in_h, in_w, pad_h, pad_w;  // input plane and its top / left padding
+  int64_t out_h, out_w, tiles_w;
+};
+/// Input pass, 16 tiles of a tile row a vector: tiles [t_first, t_first + count)
+/// of the input plane x, transformed, into v[xi * v_pos + (t - t_first)].
+/// scratch: winograd_input_scratch_floats(g) floats, this thread's own.
+void winograd_input_run__avx512(const WinogradPlane& g, const float* x, int64_t t_first, int64_t count, float* v,
+                                int64_t v_pos, float* scratch) noexcept;
+int64_t winograd_input_scratch_floats(const WinogradPlane& g);
+/// Output pass for one output channel: m[xi * m_pos + (t - t_first)] of those
+/// tiles, transformed, + bias (+ residual, laid out like y) through e (none,
+/// clamp or leaky relu) into the output plane y.
+void winograd_output_run__avx512(const WinogradPlane& g, const float* m, int64_t m_pos, int64_t t_first,
+                                 int64_t count, float bias, const Epilogue& e, const float* residual,
+                                 float* y) noexcept;
+
 /// The single-tile transforms, exposed for tests: 3x3 -> 6x6 (weights), 6x6 -> 6x6 (input), 6x6 -> 4x4 (output).
 void winograd_f43_weight_tile(const float* g, float* u);
 void winograd_f43_input_tile(const float* d, float* v);

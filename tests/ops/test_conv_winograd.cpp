@@ -168,3 +168,107 @@ TEST_CASE("winograd scatter of any 8 tiles (AVX2) equals the scalar formula, cut
         }
       }
 }
+
+TEST_CASE("winograd AVX-512 passes equal the single-tile transforms bit for bit, runs cut anywhere", "[ops][conv][winograd]") {
+  if (!cpu_features().has_avx512()) SKIP("no AVX-512");
+  struct Case {
+    int64_t in_h, in_w, pad_h, pad_w, out_h, out_w;
+  };
+  // Tile rows of 1..20 tiles (four, two or one tile rows a vector), edge tiles cut short.
+  const Case c = GENERATE(Case{4, 4, 1, 1, 4, 4}, Case{13, 11, 0, 1, 13, 10}, Case{9, 10, 1, 1, 9, 10},
+                          Case{30, 22, 1, 1, 30, 22}, Case{17, 17, 1, 1, 17, 17}, Case{30, 30, 1, 1, 30, 30},
+                          Case{58, 50, 1, 1, 58, 50}, Case{21, 78, 2, 0, 22, 77});
+  const int64_t tiles_h = (c.out_h + 3) / 4, tiles_w = (c.out_w + 3) / 4, tiles = tiles_h * tiles_w;
+  const WinogradPlane g{c.in_h, c.in_w, c.pad_h, c.pad_w, c.out_h, c.out_w, tiles_w};
+  CAPTURE(c.in_h, c.in_w, tiles_w);
+  const Tensor x = random_tensor({c.in_h, c.in_w}, 51), m = random_tensor({36, tiles}, 52);
+  const Tensor residual = random_tensor({c.out_h, c.out_w}, 53);
+  std::vector<float> scratch(static_cast<size_t>(winograd_input_scratch_floats(g)));
+  // Runs: the whole plane, and pieces cut mid-row of every length up to 2 tile rows + 3.
+  std::vector<std::pair<int64_t, int64_t>> runs{{0, tiles}};
+  for (int64_t len = 1; len <= 2 * tiles_w + 3; len += 1 + len / 3)
+    for (int64_t t = len % 5 % tiles; t < tiles; t += len) runs.emplace_back(t, std::min(len, tiles - t));
+  for (auto [first, count] : runs) {
+    CAPTURE(first, count);
+    // Input: V[position][tile], with a sentinel around the run.
+    const int64_t v_pos = count + 5;
+    std::vector<float> v(static_cast<size_t>(36 * v_pos + 2), -9.f);
+    winograd_input_run__avx512(g, x.data<float>(), first, count, v.data() + 1, v_pos, scratch.data());
+    int bad = 0;
+    for (int64_t t = first; t < first + count; ++t) {
+      float d[36], want[36];
+      const int64_t ih0 = t / tiles_w * 4 - c.pad_h, iw0 = t % tiles_w * 4 - c.pad_w;
+      for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 6; ++j) {
+          const int64_t ih = ih0 + i, iw = iw0 + j;
+          d[i * 6 + j] = ih >= 0 && ih < c.in_h && iw >= 0 && iw < c.in_w ? x.data<float>()[ih * c.in_w + iw] : 0.f;
+        }
+      winograd_f43_input_tile(d, want);
+      for (int xi = 0; xi < 36; ++xi) bad += v[1 + xi * v_pos + (t - first)] != want[xi];
+    }
+    for (int xi = 0; xi < 36; ++xi)
+      for (int64_t i = count; i < v_pos; ++i) bad += v[1 + xi * v_pos + i] != -9.f;
+    CHECK(bad == 0);
+    // Output: every epilogue, with and without a residual; pixels outside the run untouched.
+    for (const Epilogue& e : {Epilogue::none(), Epilogue::clamp(0.f, 0.5f), Epilogue::leaky_relu(0.1f)})
+      for (bool with_residual : {false, true}) {
+        CAPTURE(int(e.kind), with_residual);
+        std::vector<float> y(static_cast<size_t>(c.out_h * c.out_w), -9.f), want = y;
+        winograd_output_run__avx512(g, m.data<float>() + first, tiles, first, count, 0.25f, e,
+                                    with_residual ? residual.data<float>() : nullptr, y.data());
+        for (int64_t t = first; t < first + count; ++t) {
+          float mt[36], o[16];
+          for (int xi = 0; xi < 36; ++xi) mt[xi] = m.data<float>()[xi * tiles + t];
+          winograd_f43_output_tile(mt, o);
+          for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j) {
+              const int64_t oy = t / tiles_w * 4 + i, ox = t % tiles_w * 4 + j;
+              if (oy >= c.out_h || ox >= c.out_w) continue;
+              float val = o[i * 4 + j] + 0.25f;
+              if (with_residual) val += residual.data<float>()[oy * c.out_w + ox];
+              want[oy * c.out_w + ox] = e.apply(val);
+            }
+        }
+        CHECK(std::memcmp(y.data(), want.data(), y.size() * sizeof(float)) == 0);
+      }
+  }
+}
+
+TEST_CASE("winograd on AVX-512: 1 and 2 threads agree bit for bit and match the 8-lane path", "[ops][conv][winograd]") {
+  if (!cpu_features().has_avx512()) SKIP("no AVX-512");
+  struct Case {
+    Shape x;
+    int64_t k;
+    std::vector<int64_t> pads;
+  };
+  // Enough tiles that 2 threads run blocks starting mid-row, with 3, 6 and 13 tiles a row.
+  const Case c = GENERATE(Case{{1, 8, 300, 10}, 9, {1, 1, 1, 1}}, Case{{1, 8, 130, 22}, 12, {1, 1, 1, 1}},
+                          Case{{3, 8, 17, 17}, 12, {1, 1, 1, 1}}, Case{{1, 8, 58, 50}, 12, {1, 1, 1, 1}},
+                          Case{{2, 8, 30, 46}, 10, {1, 1, 1, 1}});
+  CAPTURE(shape_str(c.x), c.k);
+  const Tensor x = random_tensor(c.x, 41), w = random_tensor({c.k, c.x[1], 3, 3}, 42, -0.5f, 0.5f);
+  const Tensor bias = random_tensor({c.k}, 43);
+  NodeDesc node = conv_node({x, w}, c.pads, false);
+  auto attrs = parse_conv_attrs(node, false);
+  REQUIRE_OK(attrs);
+  auto resolved = resolve_conv(attrs.value(), c.x, w.shape());
+  REQUIRE_OK(resolved);
+  ConvParams p = resolved.value();
+  REQUIRE(winograd_eligible(p));
+  p.activation = Epilogue::clamp(0.f, 6.f);
+  const Tensor residual = random_tensor(p.output_shape(), 44);
+  auto run = [&](Isa isa, int threads) {
+    const GemmKernelSet& ks = gemm_kernels(isa);
+    const WinogradWeights u = winograd_pack_weights(ks, w.data<float>(), c.k, c.x[1]);
+    Tensor y(DType::kFloat32, p.output_shape());
+    tbb::task_arena arena(threads);
+    arena.execute([&] {
+      conv_winograd_f43(p, ks, u, x.data<float>(), bias.data<float>(), y.data<float>(), residual.data<float>());
+    });
+    return y;
+  };
+  const Tensor one = run(Isa::kAvx512, 1), two = run(Isa::kAvx512, 2), lanes8 = run(Isa::kAvx2, 1);
+  CHECK(std::memcmp(one.raw(), two.raw(), one.nbytes()) == 0);
+  // The GEMMs' micro-kernels differ in summation order, so only close to the AVX2 path.
+  CHECK_TENSOR_NEAR(one, lanes8, 1e-4 * max_abs(lanes8), 0);
+}
