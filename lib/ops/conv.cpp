@@ -424,7 +424,7 @@ class ConvKernel final : public Kernel {
       return;
     }
     const bool constant_w = packed_shape_ == w.shape() && (packed_at_load_ || winograd_candidate_);
-    if (constant_w && winograd_candidate_ && winograd_preferred(p)) {
+    if (constant_w && winograd_candidate_ && winograd_preferred(p, ks_->isa)) {
       std::call_once(winograd_packed_, [&] { winograd_w_ = winograd_pack_weights(*ks_, w.data<float>(), w.dim(0), w.dim(1)); });
       impl_ = std::string("conv_f32_winograd_f43_") + ks_->name;
       if (p.activation.kind == Epilogue::Kind::kSilu) {  // its output transform applies epilogues one value at a time

@@ -19,7 +19,9 @@ inline constexpr int kWinogradTile = 4;   // output tile side
 bool winograd_eligible(const ConvParams& p);
 /// Eligible and with at least 9 output tiles: below that (e.g. a 7x7 output) the
 /// 36 GEMMs are too narrow and im2col is faster (ResNet-18 layer4: 7.0 vs 4.7 ms).
-bool winograd_preferred(const ConvParams& p);
+/// The channels it takes to pay for the transforms depend on the ISA (the GEMM
+/// kernel set's, whose passes the conv runs).
+bool winograd_preferred(const ConvParams& p, Isa isa);
 /// Same test from the weight shape and attributes alone (for packing at load).
 bool winograd_eligible_weights(const ConvAttrs& a, const Shape& w);
 

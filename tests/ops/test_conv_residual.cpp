@@ -66,7 +66,7 @@ TEST_CASE("Conv fused residual: every path vs the unfused reference", "[ops][con
       ResidualCase{"im2col stride 2", {1, 5, 13, 11}, {7, 5, 3, 3}, 1, {2, 2}, {1, 1, 1, 1}},
       ResidualCase{"1x1 batch 2", {2, 9, 7, 13}, {11, 9, 1, 1}},
       ResidualCase{"1x1 no bias", {1, 17, 5, 3}, {19, 17, 1, 1}, 1, {}, {}, false},
-      // Winograd is preferred from 64 input channels and 9 output tiles (winograd_preferred)
+      // Winograd is preferred from 64 input channels (16 on AVX-512) and 9 output tiles (winograd_preferred)
       ResidualCase{"winograd", {1, 64, 13, 11}, {40, 64, 3, 3}, 1, {}, {1, 1, 1, 1}},
       ResidualCase{"winograd batch 2 no bias", {2, 64, 9, 9}, {64, 64, 3, 3}, 1, {}, {1, 1, 1, 1}, false},
       ResidualCase{"winograd, rows of 18 tiles (vector scatter)", {1, 64, 10, 70}, {32, 64, 3, 3}, 1, {}, {1, 1, 1, 1}},

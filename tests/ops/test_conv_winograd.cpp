@@ -126,14 +126,22 @@ TEST_CASE("winograd is preferred only where it measured faster than im2col", "[o
     p.pad_begin = {0, 1, 1}, p.pad_end = {0, 1, 1};
     return p;
   };
-  CHECK(winograd_preferred(params(64, 64, 56)));     // ResNet-18 layer1
-  CHECK(winograd_preferred(params(256, 256, 14)));   // ResNet layer3
-  CHECK(winograd_preferred(params(160, 320, 14)));   // GoogLeNet 4e, 3x3 branch
-  CHECK_FALSE(winograd_preferred(params(16, 64, 55)));   // SqueezeNet expand3x3: few input channels
-  CHECK(winograd_preferred(params(64, 192, 56)));         // GoogLeNet conv3: 3x the outputs, still faster
-  CHECK(winograd_preferred(params(64, 256, 13)));         // SqueezeNet's last expands
-  CHECK_FALSE(winograd_preferred(params(48, 192, 13)));  // SqueezeNet fire 9/10: a tie, im2col kept
-  CHECK_FALSE(winograd_preferred(params(64, 64, 8)));    // 4 tiles: transforms do not pay off
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    CAPTURE(int(isa));
+    CHECK(winograd_preferred(params(64, 64, 56), isa));     // ResNet-18 layer1
+    CHECK(winograd_preferred(params(256, 256, 14), isa));   // ResNet layer3
+    CHECK(winograd_preferred(params(160, 320, 14), isa));   // GoogLeNet 4e, 3x3 branch
+    CHECK(winograd_preferred(params(64, 192, 56), isa));    // GoogLeNet conv3: 3x the outputs, still faster
+    CHECK(winograd_preferred(params(64, 256, 13), isa));    // SqueezeNet's last expands
+    CHECK_FALSE(winograd_preferred(params(64, 64, 8), isa));  // 4 tiles: transforms do not pay off
+    CHECK_FALSE(winograd_preferred(params(9, 16, 56), isa));  // few input channels: im2col
+  }
+  // SqueezeNet's expands from 16 and 48 channels: im2col with the 8-lane transforms
+  // (slower / a tie), Winograd with the AVX-512 ones.
+  CHECK_FALSE(winograd_preferred(params(16, 64, 55), Isa::kAvx2));
+  CHECK_FALSE(winograd_preferred(params(48, 192, 13), Isa::kAvx2));
+  CHECK(winograd_preferred(params(16, 64, 55), Isa::kAvx512));
+  CHECK(winograd_preferred(params(48, 192, 13), Isa::kAvx512));
 }
 
 TEST_CASE("winograd scatter of any 8 tiles (AVX2) equals the scalar formula, cut-short tiles included", "[ops][conv][winograd]") {
