@@ -1,6 +1,6 @@
 // Pooling ops: attribute parsing per opset, output geometry, and the fast path.
-// Float 2-D MaxPool on AVX2 runs over phase-split planes padded with -inf
-// (x86/pool_avx2.cpp). Otherwise Max (without Indices) and Average pool are
+// Float 2-D MaxPool on AVX-512 runs a row at a time (x86/pool_avx512.cpp), on AVX2
+// over phase-split planes padded with -inf (x86/pool_avx2.cpp). Otherwise Max (without Indices) and Average pool are
 // separable: one 1-D pass per axis (D, then H, then W) turns k^2 work into 2k and
 // keeps inner loops contiguous. Indices and LpPool use direct windows. Parallel
 // over N*C planes.
@@ -214,17 +214,41 @@ bool separable_maxpool_run(const PoolGeometry& g) {
   return g.axes[1].stride == 1 && g.axes[2].stride == 1 && g.axes[1].kernel > 1 && g.axes[2].kernel > 1;
 }
 
-// The AVX2 2-D MaxPool applies: float values only, at most 64 taps unless
-// separable, and every window holds an input value (otherwise the generic
-// path's identity rules).
-bool use_maxpool2d_avx2(const PoolParams& p, const PoolGeometry& g, const PlaneTaps& taps, bool indices) {
-  if (p.kind != PoolKind::kMax || indices || active_isa() < Isa::kAvx2) return false;
-  if (g.axes[0].in != 1 || !g.axes[0].identity()) return false;  // 1-D and 2-D only
-  if (g.axes[1].kernel * g.axes[2].kernel > 64 && !separable_maxpool_run(g)) return false;
+// The SIMD 2-D MaxPools apply: float values only, 1-D or 2-D, and every window
+// holds an input value (otherwise the generic path's identity rules).
+bool simd_maxpool2d_applies(const PoolParams& p, const PoolGeometry& g, const PlaneTaps& taps, bool indices) {
+  if (p.kind != PoolKind::kMax || indices) return false;
+  if (g.axes[0].in != 1 || !g.axes[0].identity()) return false;
   for (int a = 1; a < 3; ++a)
     for (int64_t c : taps.axes[a].count)
       if (c == 0) return false;
   return true;
+}
+
+// The AVX2 one: at most 64 taps unless separable.
+bool use_maxpool2d_avx2(const PoolParams& p, const PoolGeometry& g, const PlaneTaps& taps, bool indices) {
+  if (active_isa() < Isa::kAvx2 || !simd_maxpool2d_applies(p, g, taps, indices)) return false;
+  return g.axes[1].kernel * g.axes[2].kernel <= 64 || separable_maxpool_run(g);
+}
+
+// The AVX-512 one, window rows then W taps (no phase-split copy of the plane): undilated,
+// W stride 1 or 2. Sums of the pools, 1 thread, in-model minima: ResNet-18 0.24 ->
+// 0.20 ms, SqueezeNet 0.34 -> 0.33, GoogLeNet 1.02 -> 0.97.
+bool use_maxpool2d_avx512(const PoolParams& p, const PoolGeometry& g, const PlaneTaps& taps, bool indices) {
+  return active_isa() >= Isa::kAvx512 && simd_maxpool2d_applies(p, g, taps, indices) &&
+         maxpool2d_rows_supported(g.axes[1], g.axes[2]);
+}
+
+void maxpool2d_avx512(const PoolGeometry& g, const float* x, float* y) {
+  const int64_t planes = g.batch * g.channels, in_plane = g.in_plane(), out_plane = g.out_plane();
+  const int64_t grain = std::max<int64_t>(1, planes / (4 * current_concurrency()));
+  parallel_for(0, planes, grain, [&](int64_t lo, int64_t hi) {
+    const int64_t n = maxpool2d_rows_scratch_floats(g.axes[1], g.axes[2]);
+    float* scratch = gemm_scratch(0, static_cast<size_t>(n));
+    std::fill(scratch, scratch + n, -std::numeric_limits<float>::infinity());  // the rows' padding, once a task
+    for (int64_t c = lo; c < hi; ++c)
+      maxpool2d_rows_f32__avx512(g.axes[1], g.axes[2], x + c * in_plane, y + c * out_plane, scratch);
+  });
 }
 
 // Each plane is copied into the conv kernels' phase-split layout, padded with
@@ -276,6 +300,10 @@ const char* pool_fast_typed(const PoolParams& p, const PoolGeometry& g, const Te
   PlaneTaps taps;
   for (int a = 0; a < 3; ++a) taps.axes[a] = make_taps(g.axes[a], p.count_include_pad);
   if constexpr (std::is_same_v<T, float>) {
+    if (use_maxpool2d_avx512(p, g, taps, indices != nullptr)) {
+      maxpool2d_avx512(g, x.data<float>(), y.data<float>());
+      return "rows__avx512";
+    }
     if (use_maxpool2d_avx2(p, g, taps, indices != nullptr)) {
       maxpool2d_avx2(g, x.data<float>(), y.data<float>());
       return separable_maxpool_run(g) ? "phase_separable__avx2" : "phase__avx2";

@@ -83,9 +83,13 @@ TEST_CASE("the pool kernel names the path it took (for --profile)", "[ops][pool]
   for (Isa isa : runnable_isas()) {
     set_isa_cap(isa);
     INFO("isa " << isa_name(isa));
-    CHECK(impl_after_run("MaxPool", x, 2) == (isa >= Isa::kAvx2 ? "MaxPool_phase__avx2" : "MaxPool_separable"));
+    const std::string simd = isa >= Isa::kAvx512 ? "MaxPool_rows__avx512" : "";
+    CHECK(impl_after_run("MaxPool", x, 2) ==
+          (!simd.empty() ? simd : isa >= Isa::kAvx2 ? "MaxPool_phase__avx2" : "MaxPool_separable"));
     CHECK(impl_after_run("MaxPool", x, 1) ==
-          (isa >= Isa::kAvx2 ? "MaxPool_phase_separable__avx2" : "MaxPool_separable"));
+          (!simd.empty() ? simd : isa >= Isa::kAvx2 ? "MaxPool_phase_separable__avx2" : "MaxPool_separable"));
+    // W stride 3: the row kernel splits columns in two phases only.
+    CHECK(impl_after_run("MaxPool", x, 3) == (isa >= Isa::kAvx2 ? "MaxPool_phase__avx2" : "MaxPool_separable"));
     CHECK(impl_after_run("AveragePool", x, 2) == "AveragePool_separable");
   }
 }
@@ -103,6 +107,29 @@ TEST_CASE("MaxPool stride 1 as a row pass then a column pass equals the referenc
                                               {"dilations", attr_ints({win.dil, win.dil})},
                                               {"pads", attr_ints({ph, pw, ph, pw})}});
     check_nans_as_reference(node, x);
+  }
+}
+
+TEST_CASE("MaxPool a row at a time (AVX-512): odd widths, strides, pads, ceil_mode, NaNs", "[ops][pool]") {
+  // Widths around the 16-lane vectors, H strides 1-3 over W strides 1 and 2, windows
+  // 2-13, pads on either side, ceil_mode windows running past the end.
+  struct Pool { int64_t kh, kw, sh, sw, pt, pl, pb, pr, ceil; };
+  for (int64_t w : {1, 5, 16, 17, 31, 33, 56, 111}) {
+    Tensor x = random_tensor({2, 3, 9, w}, 29, -2.f, 2.f);
+    for (int64_t i = 0; i < x.numel(); i += 37) x.data<float>()[i] = std::numeric_limits<float>::quiet_NaN();
+    for (Pool q : {Pool{3, 3, 2, 2, 0, 0, 0, 0, 1}, Pool{3, 3, 2, 2, 1, 1, 1, 1, 0}, Pool{3, 3, 1, 1, 1, 1, 1, 1, 0},
+                   Pool{2, 2, 2, 2, 0, 0, 0, 0, 0}, Pool{5, 4, 3, 2, 2, 0, 1, 3, 1}, Pool{2, 7, 1, 2, 0, 3, 1, 3, 0},
+                   Pool{13, 13, 1, 1, 6, 6, 6, 6, 0}, Pool{1, 3, 2, 1, 0, 2, 0, 0, 1}}) {
+      if (q.kw > w + q.pl + q.pr) continue;
+      INFO("width " << w << " window " << q.kh << "x" << q.kw << " strides " << q.sh << "," << q.sw << " ceil " << q.ceil);
+      NodeDesc node = make_node("MaxPool", 12, {{"kernel_shape", attr_ints({q.kh, q.kw})},
+                                                {"strides", attr_ints({q.sh, q.sw})},
+                                                {"pads", attr_ints({q.pt, q.pl, q.pb, q.pr})},
+                                                {"ceil_mode", attr_int(q.ceil)}});
+      check_nans_as_reference(node, x);
+      Tensor clean = random_tensor({1, 2, 9, w}, 30, -2.f, 2.f);
+      run_all(node, {clean});
+    }
   }
 }
 
