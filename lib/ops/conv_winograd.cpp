@@ -257,32 +257,32 @@ void input_pass_lanes8(const ConvParams& p, const Lanes8Plan& plan, TransformFn 
   const int64_t C = p.in_channels, in_h = p.in[1], in_w = p.in[2];
   const std::vector<TileSpot>& spots = plan.spots;
   parallel_for(0, C, 4, [&](int64_t c_lo, int64_t c_hi) {
-      alignas(32) float d[kPositions][kLanes], vt[kPositions][kLanes];
-      for (int64_t c = c_lo; c < c_hi; ++c)
-        for (int64_t b0 = 0; b0 < nt; b0 += kLanes) {
-          if (plan.gather_run[b0 / kLanes]) {
-            const TileSpot& s = spots[b0];
-            winograd_gather8__avx2(x + (s.image * C + c) * in_h * in_w + s.in_at, in_w, d);
-          } else {
-            for (int l = 0; l < kLanes; ++l) {
-              if (b0 + l < nt) {
-                const TileSpot& s = spots[b0 + l];
-                gather_tile(x + (s.image * C + c) * in_h * in_w, in_h, in_w, s, l, d);
-              } else {
-                for (int i = 0; i < kPositions; ++i) d[i][l] = 0.f;
-              }
+    alignas(32) float d[kPositions][kLanes], vt[kPositions][kLanes];
+    for (int64_t c = c_lo; c < c_hi; ++c)
+      for (int64_t b0 = 0; b0 < nt; b0 += kLanes) {
+        if (plan.gather_run[b0 / kLanes]) {
+          const TileSpot& s = spots[b0];
+          winograd_gather8__avx2(x + (s.image * C + c) * in_h * in_w + s.in_at, in_w, d);
+        } else {
+          for (int l = 0; l < kLanes; ++l) {
+            if (b0 + l < nt) {
+              const TileSpot& s = spots[b0 + l];
+              gather_tile(x + (s.image * C + c) * in_h * in_w, in_h, in_w, s, l, d);
+            } else {
+              for (int i = 0; i < kPositions; ++i) d[i][l] = 0.f;
             }
           }
-          transform(d, vt);
-          const int64_t lanes = std::min<int64_t>(kLanes, nt - b0);
-          if (lanes == kLanes)  // fixed-size copies: one vector move each
-            for (int xi = 0; xi < kPositions; ++xi)
-              std::memcpy(v + xi * v_pos + c * block + b0, vt[xi], sizeof(vt[xi]));
-          else
-            for (int xi = 0; xi < kPositions; ++xi)
-              std::memcpy(v + xi * v_pos + c * block + b0, vt[xi], sizeof(float) * lanes);
         }
-    });
+        transform(d, vt);
+        const int64_t lanes = std::min<int64_t>(kLanes, nt - b0);
+        if (lanes == kLanes)  // fixed-size copies: one vector move each
+          for (int xi = 0; xi < kPositions; ++xi)
+            std::memcpy(v + xi * v_pos + c * block + b0, vt[xi], sizeof(vt[xi]));
+        else
+          for (int xi = 0; xi < kPositions; ++xi)
+            std::memcpy(v + xi * v_pos + c * block + b0, vt[xi], sizeof(float) * lanes);
+      }
+  });
 }
 
 }  // namespace
