@@ -1,6 +1,7 @@
 // Winograd F(4x4, 3x3): the tiled driver and weight transform. See conv_winograd.h.
 // The tile transforms (ops/winograd_transforms.h) are built twice, baseline here
-// and AVX2 in x86/winograd_avx2.cpp, and chosen by the GEMM kernel set's ISA.
+// and AVX2 in x86/winograd_avx2.cpp; AVX-512 has its own 16-lane input and output
+// passes (x86/winograd_avx512.cpp). The GEMM kernel set's ISA picks.
 #include "ops/conv_winograd.h"
 
 #include <algorithm>

@@ -2,7 +2,7 @@
 // undilated, ungrouped 2-D convolutions: each 4x4 output tile costs 36
 // multiplies per (input, output) channel pair instead of 144. The 36 products
 // are 36 GEMMs (K x C) * (C x tiles) on the packed SGEMM; the transforms run
-// on 8 tiles at a time. Error grows with the transform constants (up to 8 and
+// on 8 tiles at a time (16 on AVX-512). Error grows with the transform constants (up to 8 and
 // 1/24): tests/ops/test_conv_winograd.cpp bounds it against the reference.
 #pragma once
 #include <vector>

@@ -1,9 +1,9 @@
 // 2-D float MaxPool on AVX-512 in two passes over a plane: every output row's
 // window rows are reduced first (contiguous vectors, into rows padded with -inf),
-// then each row is pooled along W: at stride 1 with one unaligned load a tap, at stride 2 from
-// its even and odd columns split apart once a row (tap s is E[j + s/2] or
-// O[j + s/2]). Max is exact in any order; a NaN in the window wins, as in the
-// generic path's MaxOp.
+// then each row is pooled along W: at stride 1 with one unaligned load a tap, at
+// stride 2 from its even and odd columns split apart once a row (tap s is
+// E[j + s/2] or O[j + s/2]). Max is exact in any order; a NaN in the window wins,
+// as in the generic path's MaxOp.
 // GCC 12's 512-bit max passes an _mm512_undefined_ps() operand that trips a false
 // -Wmaybe-uninitialized.
 #if defined(__GNUC__) && !defined(__clang__)
