@@ -7,13 +7,12 @@
 
 #include "ops/conv.h"
 
+#include "core/int_math.h"
 #include "core/parallel.h"
 
 namespace cvt {
 
 namespace {
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // im2col of one image and group, straight into packed B panels of NR
 // columns: rows are (c, kd, kh, kw), columns output pixels (od, oh, ow).

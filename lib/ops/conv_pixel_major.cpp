@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/int_math.h"
 #include "core/parallel.h"
 #include "ops/conv.h"
 
@@ -14,7 +15,6 @@ namespace cvt {
 
 namespace {
 
-int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 // Share of a tiled dimension's slots holding real rows or columns.
 double tile_fill(int64_t v, int64_t tile) { return double(v) / double(round_up(v, tile)); }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/int_math.h"
 #include "core/parallel.h"
 #include "ops/conv.h"
 
@@ -102,8 +103,6 @@ void conv_transpose_ref(const ConvParams& p, const float* x, const float* w, con
 }
 
 namespace {
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Per group g: op(A) = W_g^T, (M/g * KS) x (C/g), from W_g stored (C/g, M/g * KS).
 std::vector<PackedA> pack_transposed_weights(const GemmKernelSet& ks, const ConvParams& p, const float* w) {

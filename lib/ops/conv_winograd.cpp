@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/int_math.h"
 #include "core/parallel.h"
 #include "ops/winograd_transforms.h"
 
@@ -22,8 +23,6 @@ constexpr int64_t kBlockBytes = int64_t(3) << 20;
 using TransformFn = void (*)(const float (*)[kLanes], float (*)[kLanes]) noexcept;
 void input_transform__baseline(const float (*d)[kLanes], float (*v)[kLanes]) noexcept { input_transform(d, v); }
 void output_transform__baseline(const float (*m)[kLanes], float (*o)[kLanes]) noexcept { output_transform(m, o); }
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 struct TileGeometry {
   int64_t tiles_h, tiles_w, per_image, total;
@@ -317,7 +316,7 @@ void conv_winograd_f43(const ConvParams& p, const GemmKernelSet& ks, const Winog
   // a whole number of 4 KiB pages plus one cache line apart, they fall in 36
   // different L1 sets. At C * block floats apart (often a page multiple) they
   // shared a few sets and every store or load missed (10x slower stores, measured).
-  const auto position_stride = [](int64_t floats) { return (floats + 1023) / 1024 * 1024 + 16; };
+  const auto position_stride = [](int64_t floats) { return round_up(floats, 1024) + 16; };
   const int64_t v_pos = position_stride(C * block), m_pos = position_stride(K * block);
   const bool avx2 = ks.isa >= Isa::kAvx2;
   const TransformFn in_transform = avx2 ? winograd_input_transform__avx2 : input_transform__baseline;

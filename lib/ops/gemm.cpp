@@ -7,6 +7,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "core/int_math.h"
 #include "core/parallel.h"
 #include "ops/registry.h"
 
@@ -61,9 +62,6 @@ float* gemm_scratch(int slot, size_t floats) {
 }
 
 // ---- packing -------------------------------------------------------------------
-
-static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
-static int64_t ceil_div(int64_t v, int64_t d) { return (v + d - 1) / d; }
 
 // Rows [m0, m0+mc) x depth [k0, k0+kc) of op(A) -> MR panels, each kc x mr, scaled.
 static void pack_a_block(MatrixView a, int64_t m0, int64_t mc, int64_t k0, int64_t kc, int mr, float scale,

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/int_math.h"
 #include "ops/conv.h"
 #include "ops/quant.h"
 
@@ -15,8 +16,6 @@ inline bool is_q8(DType t) { return t == DType::kUInt8 || t == DType::kInt8; }
 inline int32_t load_q8(const void* p, DType t, int64_t i) {
   return t == DType::kUInt8 ? int32_t(static_cast<const uint8_t*>(p)[i]) : int32_t(static_cast<const int8_t*>(p)[i]);
 }
-
-inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 /// Rows of A per task when `outer` column blocks alone would give fewer than ~4
 /// tasks per thread: a multiple of `step`, at most `max_rows` (small maps with

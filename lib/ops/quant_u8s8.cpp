@@ -13,8 +13,6 @@
 
 namespace cvt {
 
-using qpack::round_up;
-
 bool u8s8_use_vnni() { return cpu_features().avx512vnni && active_isa() >= Isa::kAvx512; }
 
 QU8S8Weights pack_u8s8_weights(const int8_t* w, int64_t rows, int64_t depth, bool split) {

@@ -14,14 +14,13 @@
 #include <algorithm>
 #include <limits>
 
+#include "core/int_math.h"
 #include "ops/pool.h"
 
 namespace cvt {
 namespace {
 
 constexpr int64_t kV = 16;
-
-int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 // max(acc, v), and NaN if either is NaN (MAXPS alone returns v when acc is NaN).
 inline __m512 max_nan(__m512 acc, __m512 v) {

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "core/int_math.h"
 #include "ops/conv_winograd.h"
 
 namespace cvt {
@@ -29,8 +30,6 @@ namespace {
 constexpr int kA = kWinogradAlpha, kT = kWinogradTile;
 constexpr int kV = 16;     // tiles a vector
 constexpr int kRing = 32;  // split rows kept: a group of 4 tile rows reads 18
-
-int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 // Phase entries a split row holds: every tile's tx + 1 and a whole vector past the last.
 int64_t phase_width(const WinogradPlane& g) { return round_up(g.tiles_w, kV) + kV; }
