@@ -285,13 +285,79 @@ void input_pass_lanes8(const ConvParams& p, const Lanes8Plan& plan, TransformFn 
   });
 }
 
+// Tiles [t0, t0 + nt) cut at image boundaries: body(image, first tile in it, count, offset in the block).
+template <class Body>
+void for_each_image_run(const TileGeometry& g, int64_t t0, int64_t nt, Body body) {
+  for (int64_t t = t0; t < t0 + nt;) {
+    const int64_t image = t / g.per_image, end = std::min(t0 + nt, (image + 1) * g.per_image);
+    body(image, t - image * g.per_image, end - t, t - t0);
+    t = end;
+  }
+}
+
+WinogradPlane winograd_plane(const ConvParams& p, const TileGeometry& g) {
+  return WinogradPlane{p.in[1], p.in[2], p.pad_begin[1], p.pad_begin[2], p.out[1], p.out[2], g.tiles_w};
+}
+
+// Input transform of a block's nt tiles on AVX-512, per channel, into v[xi * v_pos + c * block + tile].
+void input_pass_avx512(const ConvParams& p, const TileGeometry& g, const float* x, int64_t t0, int64_t nt,
+                       int64_t block, int64_t v_pos, float* v) {
+  const WinogradPlane plane = winograd_plane(p, g);
+  const int64_t C = p.in_channels, in_plane = p.in[1] * p.in[2];
+  parallel_for(0, C, 4, [&](int64_t c_lo, int64_t c_hi) {
+    float* rows = gemm_scratch(2, static_cast<size_t>(winograd_input_scratch_floats(plane)));  // split rows
+    for (int64_t c = c_lo; c < c_hi; ++c)
+      for_each_image_run(g, t0, nt, [&](int64_t image, int64_t first, int64_t count, int64_t at) {
+        winograd_input_run__avx512(plane, x + (image * C + c) * in_plane, first, count, v + c * block + at, v_pos,
+                                   rows);
+      });
+  });
+}
+
+// Output transform of the block on AVX-512, per output channel, + bias (+ residual) through the epilogue.
+void output_pass_avx512(const ConvParams& p, const TileGeometry& g, const float* m, int64_t t0, int64_t nt,
+                        int64_t block, int64_t m_pos, const float* bias, const float* residual, float* y) {
+  const WinogradPlane plane = winograd_plane(p, g);
+  const int64_t K = p.out_channels, out_plane = p.out[1] * p.out[2];
+  parallel_for(0, K, 4, [&](int64_t k_lo, int64_t k_hi) {
+    for (int64_t k = k_lo; k < k_hi; ++k)
+      for_each_image_run(g, t0, nt, [&](int64_t image, int64_t first, int64_t count, int64_t at) {
+        const int64_t plane_at = (image * K + k) * out_plane;
+        winograd_output_run__avx512(plane, m + k * block + at, m_pos, first, count, bias ? bias[k] : 0.f,
+                                    p.activation, residual ? residual + plane_at : nullptr, y + plane_at);
+      });
+  });
+}
+
+// The 8-lane output pass, built per epilogue kind.
+void output_pass_lanes8(const ConvParams& p, bool avx2, TransformFn transform, const Lanes8Plan& plan, int64_t nt,
+                        int64_t block, int64_t m_pos, const float* m, const float* bias, const float* residual,
+                        float* y) {
+  const auto pass = [&](auto kind) {
+    output_pass<decltype(kind)::value>(p, avx2, transform, plan.spots.data(), plan.scatter_run.data(), nt, block,
+                                       m_pos, m, bias, residual, y);
+  };
+  using Kind = Epilogue::Kind;
+  switch (p.activation.kind) {
+    case Kind::kClamp:
+      pass(std::integral_constant<Kind, Kind::kClamp>{});
+      break;
+    case Kind::kLeakyRelu:
+      pass(std::integral_constant<Kind, Kind::kLeakyRelu>{});
+      break;
+    case Kind::kNone:
+      pass(std::integral_constant<Kind, Kind::kNone>{});
+      break;
+    default:  // SiLU: never fused here (conv_winograd_f43 asserts)
+      break;
+  }
+}
+
 }  // namespace
 
 void conv_winograd_f43(const ConvParams& p, const GemmKernelSet& ks, const WinogradWeights& u, const float* x,
                        const float* bias, float* y, const float* residual) {
   const int64_t C = p.in_channels, K = p.out_channels;
-  const int64_t in_h = p.in[1], in_w = p.in[2], out_h = p.out[1], out_w = p.out[2];
-  const int64_t pad_h = p.pad_begin[1], pad_w = p.pad_begin[2];
   const TileGeometry g = tile_geometry(p);
   // SiLU is not fused here: the caller applies it over the finished output.
   CVT_ASSERT(p.activation.kind != Epilogue::Kind::kSilu);
@@ -323,15 +389,6 @@ void conv_winograd_f43(const ConvParams& p, const GemmKernelSet& ks, const Winog
   const TransformFn out_transform = avx2 ? winograd_output_transform__avx2 : output_transform__baseline;
 
   const bool avx512 = ks.isa >= Isa::kAvx512;
-  const WinogradPlane plane{in_h, in_w, pad_h, pad_w, out_h, out_w, g.tiles_w};
-  // Tiles [t0, t0 + nt) cut at image boundaries: body(image, first tile in it, count).
-  const auto for_each_image_run = [&](int64_t t0, int64_t nt, auto body) {
-    for (int64_t t = t0; t < t0 + nt;) {
-      const int64_t image = t / g.per_image, end = std::min(t0 + nt, (image + 1) * g.per_image);
-      body(image, t - image * g.per_image, end - t, t - t0);
-      t = end;
-    }
-  };
 
   const auto run_block = [&](int64_t t0) {
     const int64_t nt = std::min(block, g.total - t0);
@@ -341,14 +398,7 @@ void conv_winograd_f43(const ConvParams& p, const GemmKernelSet& ks, const Winog
     // 1. Input transform.
     Lanes8Plan plan;
     if (avx512) {
-      parallel_for(0, C, 4, [&](int64_t c_lo, int64_t c_hi) {
-        float* rows = gemm_scratch(2, static_cast<size_t>(winograd_input_scratch_floats(plane)));  // split rows
-        for (int64_t c = c_lo; c < c_hi; ++c)
-          for_each_image_run(t0, nt, [&](int64_t image, int64_t first, int64_t count, int64_t at) {
-            winograd_input_run__avx512(plane, x + (image * C + c) * in_h * in_w, first, count, v + c * block + at,
-                                       v_pos, rows);
-          });
-      });
+      input_pass_avx512(p, g, x, t0, nt, block, v_pos, v);
     } else {
       plan = plan_lanes8(p, g, avx2, t0, nt);
       input_pass_lanes8(p, plan, in_transform, x, nt, block, v_pos, v);
@@ -363,36 +413,10 @@ void conv_winograd_f43(const ConvParams& p, const GemmKernelSet& ks, const Winog
       op.ldc = block;
     });
     // 3. Output transform, bias, residual and activation, scattered into the output planes.
-    if (avx512) {
-      const int64_t out_plane = out_h * out_w;
-      parallel_for(0, K, 4, [&](int64_t k_lo, int64_t k_hi) {
-        for (int64_t k = k_lo; k < k_hi; ++k)
-          for_each_image_run(t0, nt, [&](int64_t image, int64_t first, int64_t count, int64_t at) {
-            const int64_t plane_at = (image * K + k) * out_plane;
-            winograd_output_run__avx512(plane, m + k * block + at, m_pos, first, count, bias ? bias[k] : 0.f,
-                                        p.activation, residual ? residual + plane_at : nullptr, y + plane_at);
-          });
-      });
-      return;
-    }
-    const auto pass = [&](auto kind) {
-      output_pass<decltype(kind)::value>(p, avx2, out_transform, plan.spots.data(), plan.scatter_run.data(), nt, block,
-                                         m_pos, m, bias, residual, y);
-    };
-    using Kind = Epilogue::Kind;
-    switch (p.activation.kind) {
-      case Kind::kClamp:
-        pass(std::integral_constant<Kind, Kind::kClamp>{});
-        break;
-      case Kind::kLeakyRelu:
-        pass(std::integral_constant<Kind, Kind::kLeakyRelu>{});
-        break;
-      case Kind::kNone:
-        pass(std::integral_constant<Kind, Kind::kNone>{});
-        break;
-      default:  // SiLU: asserted above
-        break;
-    }
+    if (avx512)
+      output_pass_avx512(p, g, m, t0, nt, block, m_pos, bias, residual, y);
+    else
+      output_pass_lanes8(p, avx2, out_transform, plan, nt, block, m_pos, m, bias, residual, y);
   };
   const int64_t blocks = ceil_div(g.total, block);
   if (!by_blocks) {
