@@ -10,6 +10,11 @@
 namespace cvt {
 namespace {
 
+// Value v of a run: a constant read in place (fixed), else the run's value table.
+const Tensor& value_of(const std::vector<Tensor>& values, const std::vector<const Tensor*>& fixed, int v) {
+  return fixed[v] ? *fixed[v] : values[v];
+}
+
 // The context one node runs in: inputs from the value table, outputs placed
 // in the planned arena slot when one fits, else on the heap.
 class NodeContext final : public KernelContext, public SubgraphRunner {
@@ -23,8 +28,7 @@ class NodeContext final : public KernelContext, public SubgraphRunner {
   int num_inputs() const override { return static_cast<int>(node_.inputs.size()); }
   const Tensor* input(int i) const override {
     if (i < 0 || i >= num_inputs() || node_.inputs[i] < 0) return nullptr;
-    const int v = node_.inputs[i];
-    return fixed_[v] ? fixed_[v] : &values_[v];
+    return &value_of(values_, fixed_, node_.inputs[i]);
   }
   int num_outputs() const override { return static_cast<int>(node_.outputs.size()); }
 
@@ -59,7 +63,7 @@ class NodeContext final : public KernelContext, public SubgraphRunner {
     int src_root = -1;
     for (int in : node_.inputs) {
       if (in < 0) continue;
-      const Tensor& t = fixed_[in] ? *fixed_[in] : values_[in];
+      const Tensor& t = value_of(values_, fixed_, in);
       const char* p = static_cast<const char*>(view.raw());
       const char* lo = static_cast<const char*>(t.raw());
       if (p && lo && p >= lo && p <= lo + t.nbytes()) {
@@ -123,7 +127,7 @@ void record_concat(const Node& node, int index, const std::vector<Tensor>& value
   ConcatRecord r{index, {}};
   for (int in : node.inputs) {
     if (in < 0) return;
-    r.chunk_bytes.push_back(static_cast<int64_t>((fixed[in] ? *fixed[in] : values[in]).nbytes()));
+    r.chunk_bytes.push_back(static_cast<int64_t>(value_of(values, fixed, in).nbytes()));
   }
   out.push_back(std::move(r));
 }
@@ -202,7 +206,7 @@ Result<std::vector<Tensor>> execute_graph(const Graph& g, const std::vector<Tens
 
   std::vector<Tensor> outputs;
   for (int id : g.output_ids) {
-    const Tensor& t = fixed[id] ? *fixed[id] : values[id];
+    const Tensor& t = value_of(values, fixed, id);
     // Outputs never live in the arena (the plan excludes them). An output that
     // is, or views, a constant or a graph input is copied so callers own it.
     outputs.push_back(root[id] < 0 && !t.empty_handle() ? t.clone() : t);
