@@ -88,7 +88,7 @@ TEST_CASE("MatMul hand-computed: vectors and batch broadcasting", "[ops][gemm]")
 
 TEST_CASE("Gemm odd shapes: packed SGEMM vs reference", "[ops][gemm]") {
   const int64_t m = GENERATE(1, 3, 7, 13, 127);
-  const int64_t n = GENERATE(1, 7, 17, 127);
+  const int64_t n = GENERATE(1, 7, 16, 17, 48, 127);
   const int64_t k = GENERATE(1, 13, 300);
   const int trans = GENERATE(0, 1, 2, 3);
   const int c_kind = GENERATE(0, 1, 2, 3);  // none, (N), (M,1), (M,N)
@@ -123,7 +123,7 @@ TEST_CASE("MatMul odd shapes and batches: packed SGEMM vs reference", "[ops][gem
 }
 
 TEST_CASE("gemm_f32 row bias, accumulate and fused epilogues", "[ops][gemm]") {
-  const int64_t m = GENERATE(5, 31), n = GENERATE(9, 40), k = GENERATE(3, 600);
+  const int64_t m = GENERATE(5, 31), n = GENERATE(9, 16, 40), k = GENERATE(3, 600);
   const Epilogue ep = GENERATE(Epilogue::none(), Epilogue::relu(), Epilogue::clamp(-0.5f, 0.25f),
                                Epilogue::leaky_relu(0.1f), Epilogue::silu());
   const bool accumulate = GENERATE(false, true);

@@ -16,23 +16,26 @@ namespace {
 constexpr int kMr = 14, kNr = 32;
 using x86::apply_epilogue512;
 
-// Full-width tile of `Rows` rows; c has at least 32 writable columns per row.
+// A tile of `Rows` rows and `Vecs` column vectors (32 or 16 columns); the last
+// vector's stores (and C loads) take `last` as their mask, so a right edge writes
+// only its columns. A panel of at most 16 columns runs the one-vector tile: half
+// the multiply-adds of the full one (Winograd's 16-tile blocks, 7x7 planes).
 // B's k rows are ldb apart: kNr in a packed panel, the matrix's stride when read in place.
-template <int Rows>
+template <int Rows, int Vecs>
 inline void tile_rows(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
-                      const UkernelParams& p) noexcept {
-  __m512 lo[Rows], hi[Rows];
+                      __mmask16 last, const UkernelParams& p) noexcept {
+  __m512 acc[Vecs][Rows];
 #pragma GCC unroll 14
-  for (int i = 0; i < Rows; ++i) lo[i] = hi[i] = _mm512_setzero_ps();
+  for (int i = 0; i < Rows; ++i)
+    for (int v = 0; v < Vecs; ++v) acc[v][i] = _mm512_setzero_ps();
 #pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k) {
-    const __m512 b0 = _mm512_loadu_ps(b);
-    const __m512 b1 = _mm512_loadu_ps(b + 16);
+    __m512 bv[Vecs];
+    for (int v = 0; v < Vecs; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
 #pragma GCC unroll 14
     for (int i = 0; i < Rows; ++i) {
       const __m512 ai = _mm512_set1_ps(a[i]);
-      lo[i] = _mm512_fmadd_ps(ai, b0, lo[i]);
-      hi[i] = _mm512_fmadd_ps(ai, b1, hi[i]);
+      for (int v = 0; v < Vecs; ++v) acc[v][i] = _mm512_fmadd_ps(ai, bv[v], acc[v][i]);
     }
     a += kMr;
     b += ldb;
@@ -40,43 +43,37 @@ inline void tile_rows(int64_t kc, const float* a, const float* b, int64_t ldb, f
 #pragma GCC unroll 14
   for (int i = 0; i < Rows; ++i) {
     float* ci = c + i * ldc;
-    __m512 v0 = lo[i], v1 = hi[i];
-    if (p.load_c) {
-      const float* old = p.c_in ? p.c_in + i * ldc : ci;
-      v0 = _mm512_add_ps(v0, _mm512_loadu_ps(old));
-      v1 = _mm512_add_ps(v1, _mm512_loadu_ps(old + 16));
+    const float* old = p.c_in ? p.c_in + i * ldc : ci;
+    const __m512 bias = _mm512_set1_ps(p.row_bias ? p.row_bias[i] : 0.f);
+    for (int v = 0; v < Vecs; ++v) {
+      const __mmask16 mask = v == Vecs - 1 ? last : __mmask16(0xFFFF);
+      __m512 r = acc[v][i];
+      if (p.load_c) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mask, old + 16 * v));
+      if (p.row_bias) r = _mm512_add_ps(r, bias);
+      if (p.finish) r = apply_epilogue512(r, p.epilogue);
+      _mm512_mask_storeu_ps(ci + 16 * v, mask, r);
     }
-    if (p.row_bias) {
-      const __m512 bias = _mm512_set1_ps(p.row_bias[i]);
-      v0 = _mm512_add_ps(v0, bias);
-      v1 = _mm512_add_ps(v1, bias);
-    }
-    if (p.finish) {
-      v0 = apply_epilogue512(v0, p.epilogue);
-      v1 = apply_epilogue512(v1, p.epilogue);
-    }
-    _mm512_storeu_ps(ci, v0);
-    _mm512_storeu_ps(ci + 16, v1);
   }
 }
 
+template <int Vecs>
 inline void tile_dispatch(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc, int mr,
-                          const UkernelParams& p) noexcept {
+                          __mmask16 last, const UkernelParams& p) noexcept {
   switch (mr) {
-    case 1: tile_rows<1>(kc, a, b, ldb, c, ldc, p); break;
-    case 2: tile_rows<2>(kc, a, b, ldb, c, ldc, p); break;
-    case 3: tile_rows<3>(kc, a, b, ldb, c, ldc, p); break;
-    case 4: tile_rows<4>(kc, a, b, ldb, c, ldc, p); break;
-    case 5: tile_rows<5>(kc, a, b, ldb, c, ldc, p); break;
-    case 6: tile_rows<6>(kc, a, b, ldb, c, ldc, p); break;
-    case 7: tile_rows<7>(kc, a, b, ldb, c, ldc, p); break;
-    case 8: tile_rows<8>(kc, a, b, ldb, c, ldc, p); break;
-    case 9: tile_rows<9>(kc, a, b, ldb, c, ldc, p); break;
-    case 10: tile_rows<10>(kc, a, b, ldb, c, ldc, p); break;
-    case 11: tile_rows<11>(kc, a, b, ldb, c, ldc, p); break;
-    case 12: tile_rows<12>(kc, a, b, ldb, c, ldc, p); break;
-    case 13: tile_rows<13>(kc, a, b, ldb, c, ldc, p); break;
-    default: tile_rows<14>(kc, a, b, ldb, c, ldc, p); break;
+    case 1: tile_rows<1, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
+    case 2: tile_rows<2, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
+    case 3: tile_rows<3, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
+    case 4: tile_rows<4, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
+    case 5: tile_rows<5, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
+    case 6: tile_rows<6, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
+    case 7: tile_rows<7, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
+    case 8: tile_rows<8, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
+    case 9: tile_rows<9, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
+    case 10: tile_rows<10, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
+    case 11: tile_rows<11, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
+    case 12: tile_rows<12, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
+    case 13: tile_rows<13, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
+    default: tile_rows<14, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
   }
 }
 
@@ -84,26 +81,17 @@ inline void tile_dispatch(int64_t kc, const float* a, const float* b, int64_t ld
 
 void gemm_f32_ukernel_14x32_strided_b__avx512(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
                                               int64_t ldc, int mr, const UkernelParams& p) noexcept {
-  tile_dispatch(kc, a, b, ldb, c, ldc, mr, p);
+  tile_dispatch<2>(kc, a, b, ldb, c, ldc, mr, __mmask16(0xFFFF), p);
 }
 
 void gemm_f32_ukernel_14x32__avx512(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
-                                 int nr, const UkernelParams& p) noexcept {
-  if (nr == kNr) {
-    tile_dispatch(kc, a, b, kNr, c, ldc, mr, p);
-    return;
-  }
-  // Right edge: run the full-width tile on a local copy, write back nr columns.
-  alignas(64) float tmp[kMr * kNr] = {};
-  const float* old = p.c_in ? p.c_in : c;
-  if (p.load_c)
-    for (int i = 0; i < mr; ++i)
-      for (int j = 0; j < nr; ++j) tmp[i * kNr + j] = old[i * ldc + j];
-  UkernelParams local = p;
-  local.c_in = nullptr;
-  tile_dispatch(kc, a, b, kNr, tmp, kNr, mr, local);
-  for (int i = 0; i < mr; ++i)
-    for (int j = 0; j < nr; ++j) c[i * ldc + j] = tmp[i * kNr + j];
+                                    int nr, const UkernelParams& p) noexcept {
+  // Columns of the last vector this tile writes: 16 unless nr is not a multiple of 16.
+  const __mmask16 last = static_cast<__mmask16>((1u << ((nr - 1) % 16 + 1)) - 1);
+  if (nr > 16)
+    tile_dispatch<2>(kc, a, b, kNr, c, ldc, mr, last, p);
+  else
+    tile_dispatch<1>(kc, a, b, kNr, c, ldc, mr, last, p);
 }
 
 }  // namespace cvt
