@@ -77,12 +77,14 @@ PackedA pack_conv_weights_nchw(const GemmKernelSet& ks, const PackedB& wt);
 /// y = act(conv(x, w) + bias [+ residual]) with group 1 and `wt` from above.
 void conv_gemm_pixel_major(const ConvParams& p, const GemmKernelSet& ks, const PackedB& wt, const float* x,
                            const float* bias, float* y, const float* residual);
-/// The pixel-major GEMM's output (pixels rows, ldc apart) into NCHW channels
-/// [c0, c1): y[c][i] = act(yt[i][c] + bias[c] (+ residual[c][i])). y may be
-/// the residual's buffer. bias and residual may be null.
+/// The pixel-major GEMM's output (rows ldc apart) into NCHW channels [c0, c1):
+/// y[c][i] = act(yt[i - i0][c] + bias[c] (+ residual[c][i])) for the pixels
+/// [i0, i1) that yt holds. y and residual are planes of `pixels`; y may be the
+/// residual's buffer. bias and residual may be null.
 struct PixelMajorOut {
   const float* yt;
   int64_t ldc, pixels;
+  int64_t i0, i1;
   const float* bias;
   const float* residual;
   float* y;

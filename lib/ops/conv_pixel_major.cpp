@@ -89,6 +89,21 @@ PackedA pack_conv_weights_nchw(const GemmKernelSet& ks, const PackedB& wt) {
   });
 }
 
+namespace {
+
+// Small weights on several threads: each task takes a range of output pixels
+// through all three steps (pack its rows, GEMM against every channel, transpose
+// out), one parallel loop instead of three, with the rows never leaving the core
+// that computed them. Each task reads all the weights, hence small ones only.
+// The products are those of the three-step path, bit for bit: the same K blocks
+// in the same order.
+bool split_by_pixels(const GemmKernelSet& ks, const PackedB& wt, int64_t pixels) {
+  constexpr int64_t kMaxWeightFloats = int64_t(1) << 17;  // 512 KB: fits each core's L2
+  return current_concurrency() > 1 && pixels > ks.mr && wt.depth() * wt.cols() <= kMaxWeightFloats;
+}
+
+}  // namespace
+
 void conv_gemm_pixel_major(const ConvParams& p, const GemmKernelSet& ks, const PackedB& wt, const float* x,
                            const float* bias, float* y, const float* residual) {
   CVT_ASSERT(p.group == 1 && wt.cols() == p.out_channels && wt.depth() == p.in_channels * p.kernel_size());
@@ -96,9 +111,12 @@ void conv_gemm_pixel_major(const ConvParams& p, const GemmKernelSet& ks, const P
   const int64_t ldc = pixel_row_stride(ks, channels);
   std::optional<Im2colPackers> im2col;
   if (!p.is_pointwise()) im2col.emplace(p, ks.isa, x);
+  const auto to_nchw = ks.isa >= Isa::kAvx2 ? pixel_major_to_nchw_f32__avx2 : pixel_major_to_nchw_f32__scalar;
+  const bool by_pixels = split_by_pixels(ks, wt, pixels);
   // The calling thread's slots 3 and 4: GEMM tasks use 0 and 1, the phase copies 5.
-  float* xt_storage = gemm_scratch(4, static_cast<size_t>(PackedA::storage_floats(ks, pixels, depth)));
-  float* yt = gemm_scratch(3, static_cast<size_t>(pixels * ldc));
+  float* xt_storage =
+      by_pixels ? nullptr : gemm_scratch(4, static_cast<size_t>(PackedA::storage_floats(ks, pixels, depth)));
+  float* yt = by_pixels ? nullptr : gemm_scratch(3, static_cast<size_t>(pixels * ldc));
   GemmShape s;
   s.m = pixels, s.n = channels, s.k = depth;
   for (int64_t image = 0; image < p.batch; ++image) {
@@ -106,16 +124,44 @@ void conv_gemm_pixel_major(const ConvParams& p, const GemmKernelSet& ks, const P
     const PackBFn pointwise = [&](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
       pack_b_panels(MatrixView{xi, pixels, false}, k0, kc, n0, nc, nr, dst);
     };
-    const PackedA xt(ks, pixels, depth, im2col ? (*im2col)[image] : pointwise, xt_storage);
+    const PackBFn& pack_pixels = im2col ? (*im2col)[image] : pointwise;
+    const int64_t at = image * channels * pixels;
+    const float* res = residual ? residual + at : nullptr;
+    if (by_pixels) {
+      // Whole row panels a task, about 4 tasks a thread.
+      const int64_t panels = ceil_div(pixels, int64_t(ks.mr));
+      const int64_t task_rows = ceil_div(panels, std::min(panels, 4 * int64_t(current_concurrency()))) * ks.mr;
+      parallel_for(0, ceil_div(pixels, task_rows), 1, [&](int64_t lo, int64_t hi) {
+        SerialScope serial;
+        for (int64_t t = lo; t < hi; ++t) {
+          const int64_t i0 = t * task_rows, rows = std::min(task_rows, pixels - i0);
+          // This thread's slots 3 and 4, as the three-step path uses the caller's.
+          float* xt_rows = gemm_scratch(4, static_cast<size_t>(PackedA::storage_floats(ks, rows, depth)));
+          float* yt_rows = gemm_scratch(3, static_cast<size_t>(rows * ldc));
+          const PackedA xt(ks, rows, depth, [&](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+            pack_pixels(k0, kc, i0 + n0, nc, nr, dst);
+          }, xt_rows);
+          GemmShape rs = s;
+          rs.m = rows;
+          gemm_f32(ks, rs, 1, [&](int64_t, GemmOperands& op) {
+            op.packed_a = &xt;
+            op.packed_b = &wt;
+            op.c = yt_rows;
+            op.ldc = ldc;
+          });
+          to_nchw(PixelMajorOut{yt_rows, ldc, pixels, i0, i0 + rows, bias, res, y + at}, 0, channels, p.activation);
+        }
+      });
+      continue;
+    }
+    const PackedA xt(ks, pixels, depth, pack_pixels, xt_storage);
     gemm_f32(ks, s, 1, [&](int64_t, GemmOperands& op) {
       op.packed_a = &xt;
       op.packed_b = &wt;
       op.c = yt;
       op.ldc = ldc;
     });
-    const int64_t at = image * channels * pixels;
-    const PixelMajorOut out{yt, ldc, pixels, bias, residual ? residual + at : nullptr, y + at};
-    const auto to_nchw = ks.isa >= Isa::kAvx2 ? pixel_major_to_nchw_f32__avx2 : pixel_major_to_nchw_f32__scalar;
+    const PixelMajorOut out{yt, ldc, pixels, 0, pixels, bias, res, y + at};
     constexpr int64_t kBlock = 32;  // channels a task
     parallel_for(0, (channels + kBlock - 1) / kBlock, 1, [&](int64_t lo, int64_t hi) {
       to_nchw(out, lo * kBlock, std::min(channels, hi * kBlock), p.activation);
@@ -125,8 +171,8 @@ void conv_gemm_pixel_major(const ConvParams& p, const GemmKernelSet& ks, const P
 
 void pixel_major_to_nchw_f32__scalar(const PixelMajorOut& o, int64_t c0, int64_t c1, const Epilogue& e) noexcept {
   for (int64_t c = c0; c < c1; ++c)
-    for (int64_t i = 0; i < o.pixels; ++i) {
-      float v = o.yt[i * o.ldc + c];
+    for (int64_t i = o.i0; i < o.i1; ++i) {
+      float v = o.yt[(i - o.i0) * o.ldc + c];
       if (o.bias) v += o.bias[c];
       if (o.residual) v += o.residual[c * o.pixels + i];
       o.y[c * o.pixels + i] = e.apply(v);

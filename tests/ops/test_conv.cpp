@@ -397,19 +397,27 @@ TEST_CASE("pixel-major output transpose: AVX2 matches the scalar loop", "[ops][c
       const Tensor bias = random_tensor({channels}, 42);
       const Tensor residual = random_tensor({channels, pixels}, 43);
       for (bool with_residual : {false, true}) {
-        // Channels [c0, channels) only: the others keep what y held. With the
-        // residual, y is the residual's buffer (the in-place case).
+        // Channels [c0, channels) and pixels [i0, pixels) only: the others keep what
+        // y held. With the residual, y is the residual's buffer (the in-place case).
         const int64_t c0 = std::min<int64_t>(3, channels - 1);
         const Tensor sentinel =
             Tensor::from_vector<float>({channels, pixels}, std::vector<float>(size_t(channels * pixels), 9.f));
         const Tensor start = with_residual ? residual : sentinel;
         Tensor fast_out = start.clone(), slow_out = start.clone();
-        PixelMajorOut a{yt.data<float>(), ldc, pixels, bias.data<float>(),
+        const int64_t i0 = pixels / 3;  // yt's first row holds pixel i0
+        const float* rows = yt.data<float>() + i0 * ldc;
+        PixelMajorOut a{rows, ldc, pixels, i0, pixels, bias.data<float>(),
                         with_residual ? fast_out.data<float>() : nullptr, fast_out.data<float>()};
-        PixelMajorOut b{yt.data<float>(), ldc, pixels, bias.data<float>(),
+        PixelMajorOut b{rows, ldc, pixels, i0, pixels, bias.data<float>(),
                         with_residual ? slow_out.data<float>() : nullptr, slow_out.data<float>()};
         pixel_major_to_nchw_f32__avx2(a, c0, channels, ep);
         pixel_major_to_nchw_f32__scalar(b, c0, channels, ep);
+        int64_t untouched = 0;
+        for (int64_t c = 0; c < channels; ++c)
+          for (int64_t i = 0; i < pixels; ++i)
+            if (c < c0 || i < i0)
+              untouched += fast_out.data<float>()[c * pixels + i] == start.data<float>()[c * pixels + i];
+        CHECK(untouched == channels * pixels - (channels - c0) * (pixels - i0));
         if (ep.kind == Epilogue::Kind::kSilu)
           CHECK_TENSOR_NEAR(fast_out, slow_out, 1e-6, 1e-6);
         else

@@ -90,12 +90,12 @@ void pixel_major_to_nchw_f32__avx2(const PixelMajorOut& o, int64_t c0, int64_t c
   for (int64_t c = c0; c < c1; c += 8) {
     const int64_t nc = std::min<int64_t>(8, c1 - c);
     const __m256i channel_mask = first_lanes(nc);
-    for (int64_t i = 0; i < o.pixels; i += 8) {
-      const int64_t np = std::min<int64_t>(8, o.pixels - i);
+    for (int64_t i = o.i0; i < o.i1; i += 8) {
+      const int64_t np = std::min<int64_t>(8, o.i1 - i);
       const __m256i pixel_mask = first_lanes(np);
       __m256 r[8];
       for (int j = 0; j < 8; ++j)
-        r[j] = j < np ? _mm256_maskload_ps(o.yt + (i + j) * o.ldc + c, channel_mask) : _mm256_setzero_ps();
+        r[j] = j < np ? _mm256_maskload_ps(o.yt + (i - o.i0 + j) * o.ldc + c, channel_mask) : _mm256_setzero_ps();
       transpose8x8(r);
       for (int j = 0; j < nc; ++j) {
         __m256 v = r[j];
