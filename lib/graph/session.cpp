@@ -48,6 +48,9 @@ class NodeContext final : public KernelContext, public SubgraphRunner {
     if (plan && plan->valid && plan->offset[v] >= 0 && bytes <= plan->slot_bytes[v]) {
       char* base = static_cast<char*>(plan->arena.get()) + plan->offset[v];
       values_[v] = Tensor::wrap(dtype, shape, base, plan->arena);
+    } else if (plan && static_cast<size_t>(v) < plan->output_buffers.size() && plan->output_buffers[v] &&
+               plan->output_buffers[v].use_count() == 1 && bytes <= plan->output_buffer_bytes[v]) {
+      values_[v] = Tensor::wrap(dtype, shape, plan->output_buffers[v].get(), plan->output_buffers[v]);
     } else {
       CVT_ASSIGN_OR_RETURN(values_[v], Tensor::try_alloc(dtype, shape));
     }
@@ -204,6 +207,16 @@ Result<std::vector<Tensor>> execute_graph(const Graph& g, const std::vector<Tens
   }
   if (opts.plan && !opts.plan->valid) build_memory_plan(g, produced_bytes, concats, root, last_use, *opts.plan);
 
+  if (opts.plan) {  // keep the outputs' own buffers for the next run
+    MemoryPlan& plan = *opts.plan;
+    plan.output_buffers.resize(static_cast<size_t>(nv));
+    plan.output_buffer_bytes.resize(static_cast<size_t>(nv), 0);
+    for (int id : g.output_ids)
+      if (root[id] == id && values[id].owner() && values[id].owner() != plan.arena) {
+        plan.output_buffers[id] = values[id].owner();
+        plan.output_buffer_bytes[id] = produced_bytes[id];
+      }
+  }
   std::vector<Tensor> outputs;
   for (int id : g.output_ids) {
     const Tensor& t = value_of(values, fixed, id);

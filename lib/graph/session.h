@@ -37,6 +37,12 @@ struct MemoryPlan {
   std::vector<int> root;            // per value id: the value whose buffer it aliases
   size_t arena_bytes = 0;
   std::shared_ptr<void> arena;
+  // Per graph output id: its buffer in the last run and that buffer's bytes, reused
+  // once the caller has let go of it. A fresh one each run page-faulted afresh
+  // whenever malloc had returned the last one to the system (YOLOX-nano's 1.2 MB
+  // output transpose: 0.1 ms, or 3.6 ms in such runs).
+  std::vector<std::shared_ptr<void>> output_buffers;
+  std::vector<int64_t> output_buffer_bytes;
 };
 
 class Session {

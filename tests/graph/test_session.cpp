@@ -69,6 +69,34 @@ TEST_CASE("session: planned arena gives the same results as heap tensors", "[gra
   }
 }
 
+TEST_CASE("session: an output's buffer is reused once the caller lets go of it, never while held", "[graph][session]") {
+  auto model = import_onnx_bytes(chain_model({2, 3, -1, -1}), ".", "chain");
+  REQUIRE_OK(model);
+  auto s = Session::create(model.value(), SessionOptions{});
+  REQUIRE_OK(s);
+  const Tensor x1 = cvt::testing::random_tensor({2, 3, 5, 7}, 7), x2 = cvt::testing::random_tensor({2, 3, 5, 7}, 8);
+  auto first = s.value()->run({x1});
+  REQUIRE_OK(first);
+  const void* first_data = first.value()[0].raw();
+  // Held: the next run writes elsewhere, and the held values stay x1's.
+  auto second = s.value()->run({x2});
+  REQUIRE_OK(second);
+  CHECK(second.value()[0].raw() != first_data);
+  const std::vector<float> want1 = expected_chain(x1), want2 = expected_chain(x2);
+  for (size_t i = 0; i < want1.size(); ++i) REQUIRE(first.value()[0].data<float>()[i] == Approx(want1[i]).margin(1e-6));
+  // Released: the run after reuses the buffer it had, and the values are the new ones.
+  // An allocation of the same size in between must not get that buffer (malloc
+  // would hand it out again had it been freed).
+  const void* second_data = second.value()[0].raw();
+  second = Status(ErrorCode::kInternal, "released");
+  const Tensor same_size(DType::kFloat32, {2, 105});
+  CHECK(same_size.raw() != second_data);
+  auto third = s.value()->run({x1});
+  REQUIRE_OK(third);
+  CHECK(third.value()[0].raw() == second_data);
+  for (size_t i = 0; i < want1.size(); ++i) REQUIRE(third.value()[0].data<float>()[i] == Approx(want1[i]).margin(1e-6));
+}
+
 TEST_CASE("session: wrong input shape or dtype is a clear error", "[graph][session]") {
   auto model = import_onnx_bytes(chain_model({1, 3, 4, 4}), ".", "chain");
   REQUIRE_OK(model);
