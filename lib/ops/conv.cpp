@@ -316,13 +316,16 @@ void conv_depthwise(const ConvParams& p, Isa isa, const float* x, const float* w
   });
 }
 
-// Per-group packed weights: group g is rows [g*K/G, (g+1)*K/G) of W as (K, C/G*R*S).
+}  // namespace
+
 std::vector<PackedA> pack_conv_weights(const GemmKernelSet& ks, const Shape& w_shape, int64_t group, const float* w) {
   const int64_t kg = w_shape[0] / group, depth = shape_numel(w_shape) / w_shape[0];
   std::vector<PackedA> packed;
   for (int64_t g = 0; g < group; ++g) packed.emplace_back(ks, kg, depth, MatrixView{w + g * kg * depth, depth, false});
   return packed;
 }
+
+namespace {
 
 // With a residual the GEMM accumulates onto it (read in place of y's old value on
 // the first K block), so the epilogue applies to conv + bias + residual.
@@ -331,6 +334,10 @@ void conv_gemm(const ConvParams& p, const GemmKernelSet& ks, const std::vector<P
   const int64_t cg = p.in_channels / p.group, kg = p.out_channels / p.group;
   const int64_t batch = p.batch * p.group;
   const bool pointwise = p.is_pointwise();
+  if (!pointwise && use_direct_taps(p, ks)) {
+    conv_direct_taps(p, ks, w, x, bias, y, residual);
+    return;
+  }
   std::optional<Im2colPackers> im2col;
   if (!pointwise) im2col.emplace(p, ks.isa, x);
   GemmShape s;
@@ -442,7 +449,10 @@ class ConvKernel final : public Kernel {
       conv_gemm_pixel_major(p, *ks_, pixel_major_weights(w), x.data<float>(), bias, y, residual);
       return;
     }
-    impl_ = std::string(p.is_pointwise() ? "conv_f32_1x1_" : "conv_f32_im2col_") + ks_->name;
+    impl_ = std::string(p.is_pointwise()             ? "conv_f32_1x1_"
+                        : use_direct_taps(p, *ks_) ? "conv_f32_direct_taps_"
+                                                   : "conv_f32_im2col_") +
+            ks_->name;
     if (constant_w) {
       conv_gemm(p, *ks_, nchw_weights(w), x.data<float>(), bias, y, residual);
     } else {  // weights computed at run time: pack for this call only

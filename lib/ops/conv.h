@@ -192,6 +192,20 @@ class Im2colPackers {
   std::vector<PackBFn> packers_;
 };
 
+/// Per-group packed weights for the NCHW GEMM: group g is rows [g*K/G, (g+1)*K/G)
+/// of W as (K, C/G*R*S).
+std::vector<PackedA> pack_conv_weights(const GemmKernelSet& ks, const Shape& w_shape, int64_t group, const float* w);
+/// Whether conv_direct_taps() runs this conv: 2-D, not 1x1 stride 1, one K block
+/// of taps, input copies that fit, and a kernel set that reads B indirectly.
+bool use_direct_taps(const ConvParams& p, const GemmKernelSet& ks);
+/// The im2col GEMM without packing B: the micro-kernel reads each tap's row of
+/// 32 output pixels straight from the phase-split input copies (an offset per
+/// k). The same products as conv_gemm, bit for bit, without writing K values
+/// per output (the stems: 27-147 taps for 16-64 output channels). `w` is
+/// pack_conv_weights()'s, per group.
+void conv_direct_taps(const ConvParams& p, const GemmKernelSet& ks, const std::vector<PackedA>& w, const float* x,
+                      const float* bias, float* y, const float* residual);
+
 /// Copies n values with fixed-size (inlined) moves, the last one overlapping, for
 /// the rows of 7x7 and 14x14 planes, where a memcpy call costs more than the copy.
 template <class T>

@@ -132,17 +132,36 @@ void phase_im2col_pack(const PhaseIm2col& s, int64_t k0, int64_t kc, int64_t n0,
   }
 }
 
-Im2colPackers::Im2colPackers(const ConvParams& p, Isa isa, const float* x) {
-  const int64_t cg = p.in_channels / p.group, batch = p.batch * p.group;
-  // The phase copies stay allocated with the thread, so they are capped at 4 MB:
-  // the style net's last 9x9 conv (32 x 232 x 232) raised its peak RSS by 14 MB.
+namespace {
+
+// The phase-split padded copies of a 2-D conv's input planes, when they fit: they
+// stay allocated with the thread, so they are capped at 4 MB (the style net's last
+// 9x9 conv, 32 x 232 x 232, raised its peak RSS by 14 MB).
+std::optional<PhaseLayout> phase_layout_if_small(const ConvParams& p) {
   constexpr int64_t kMaxPhaseFloats = int64_t(1) << 20;
   const bool flat = p.kernel[0] == 1 && p.in[0] == 1 && p.out[0] == 1 && p.pad_begin[0] == 0;
-  const int64_t planes = p.batch * p.in_channels;
-  if (flat) {
-    layout_ = phase_layout(p);
-    if (planes * layout_->plane_len() > kMaxPhaseFloats) layout_.reset();
-  }
+  if (!flat) return std::nullopt;
+  PhaseLayout layout = phase_layout(p);
+  if (p.batch * p.in_channels * layout.plane_len() > kMaxPhaseFloats) return std::nullopt;
+  return layout;
+}
+
+// Every input plane's copy, plane_len() floats apart, on the calling thread's scratch slot 5.
+const float* make_phase_copies(const ConvParams& p, const PhaseLayout& layout, Isa isa, const float* x) {
+  const int64_t stride = layout.plane_len(), planes = p.batch * p.in_channels;
+  float* xp = gemm_scratch(5, static_cast<size_t>(planes * stride));
+  parallel_for(0, planes, std::max<int64_t>(1, 16384 / stride), [&](int64_t lo, int64_t hi) {
+    std::memset(xp + lo * stride, 0, sizeof(float) * (hi - lo) * stride);
+    for (int64_t i = lo; i < hi; ++i) fill_phase_plane_f32(layout, isa, x + i * p.in_pixels(), xp + i * stride);
+  });
+  return xp;
+}
+
+}  // namespace
+
+Im2colPackers::Im2colPackers(const ConvParams& p, Isa isa, const float* x) {
+  const int64_t cg = p.in_channels / p.group, batch = p.batch * p.group;
+  layout_ = phase_layout_if_small(p);
   packers_.reserve(static_cast<size_t>(batch));
   if (!layout_) {
     for (int64_t t = 0; t < batch; ++t) {
@@ -154,11 +173,7 @@ Im2colPackers::Im2colPackers(const ConvParams& p, Isa isa, const float* x) {
     return;
   }
   const int64_t stride = layout_->plane_len();
-  float* xp = gemm_scratch(5, static_cast<size_t>(planes * stride));
-  parallel_for(0, planes, std::max<int64_t>(1, 16384 / stride), [&](int64_t lo, int64_t hi) {
-    std::memset(xp + lo * stride, 0, sizeof(float) * (hi - lo) * stride);
-    for (int64_t i = lo; i < hi; ++i) fill_phase_plane_f32(*layout_, isa, x + i * p.in_pixels(), xp + i * stride);
-  });
+  const float* xp = make_phase_copies(p, *layout_, isa, x);
   tap_offset_ = layout_->tap_offsets(p.kernel[1], p.kernel[2], p.dilation[1], p.dilation[2]);
   phase_src_.reserve(static_cast<size_t>(batch));  // the packers keep pointers into it
   for (int64_t t = 0; t < batch; ++t) {
@@ -169,6 +184,59 @@ Im2colPackers::Im2colPackers(const ConvParams& p, Isa isa, const float* x) {
       phase_im2col_pack(*src, k0, kc, n0, nc, nr, dst);
     });
   }
+}
+
+bool use_direct_taps(const ConvParams& p, const GemmKernelSet& ks) {
+  // Packing costs the same per output whatever M, so leaving it out pays most for
+  // few output channels: YOLOX-nano's 16-channel focus conv 1.9 -> 1.5 ms, the
+  // style net's 9x9 one 5.7 -> 4.5 (1 thread). With 512 (ResNet-50's stride-2
+  // downsample) the taps, read once per row tile, no longer stay in L1: 1.25 ->
+  // 1.4 ms. RGB 3x3 stride-2 stems (27 taps) ran slower at 2 threads (SqueezeNet's
+  // 0.30 -> 0.35 ms) and no faster at 1.
+  constexpr int64_t kMaxRows = 64, kMinStridedDepth = 64;
+  const int64_t rows = p.out_channels / p.group, depth = p.in_channels / p.group * p.kernel_size();
+  const bool strided = p.stride[1] > 1 || p.stride[2] > 1;
+  return ks.ukernel_indirect_b && !p.is_pointwise() && depth <= ks.kc && rows <= kMaxRows &&
+         (!strided || depth >= kMinStridedDepth) && phase_layout_if_small(p).has_value();
+}
+
+void conv_direct_taps(const ConvParams& p, const GemmKernelSet& ks, const std::vector<PackedA>& w, const float* x,
+                      const float* bias, float* y, const float* residual) {
+  const PhaseLayout layout = *phase_layout_if_small(p);
+  const float* xp = make_phase_copies(p, layout, ks.isa, x);
+  const int64_t cg = p.in_channels / p.group, kg = p.out_channels / p.group, taps = p.kernel_size();
+  const int64_t depth = cg * taps, stride = layout.plane_len(), out_h = p.out[1], out_w = p.out[2];
+  // B's row k = (channel, tap), as in the weights: that tap of the channel's copy,
+  // relative to the output pixel's place in it.
+  const std::vector<int64_t> tap = layout.tap_offsets(p.kernel[1], p.kernel[2], p.dilation[1], p.dilation[2]);
+  std::vector<int64_t> offsets(static_cast<size_t>(depth));
+  for (int64_t k = 0; k < depth; ++k)
+    offsets[static_cast<size_t>(k)] = (k / taps) * stride + tap[static_cast<size_t>(k % taps)];
+  UkernelParams up;
+  up.load_c = residual != nullptr;  // the residual read in C's place
+  up.finish = true;
+  up.epilogue = p.activation;
+  // Tasks of output rows; each row runs every row tile of A over the same taps.
+  const int64_t rows = p.batch * p.group * out_h;
+  const int64_t grain = std::max<int64_t>(1, rows / (4 * int64_t(current_concurrency())));
+  parallel_for(0, rows, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const int64_t t = r / out_h, oh = r % out_h, n = t / p.group, g = t % p.group;
+      const float* planes = xp + (n * p.in_channels + g * cg) * stride + oh * layout.phase_w;
+      const int64_t out_at = (n * p.out_channels + g * kg) * p.out_pixels() + oh * out_w;
+      for (int64_t ow = 0; ow < out_w; ow += ks.nr) {
+        const int cols = static_cast<int>(std::min<int64_t>(ks.nr, out_w - ow));
+        for (int64_t i = 0; i < kg; i += ks.mr) {
+          UkernelParams tile = up;
+          tile.row_bias = bias ? bias + g * kg + i : nullptr;
+          tile.c_in = residual ? residual + out_at + i * p.out_pixels() + ow : nullptr;
+          ks.ukernel_indirect_b(depth, w[static_cast<size_t>(g)].panel(0, depth, i), planes + ow, offsets.data(),
+                                y + out_at + i * p.out_pixels() + ow, p.out_pixels(),
+                                static_cast<int>(std::min<int64_t>(ks.mr, kg - i)), cols, tile);
+        }
+      }
+    }
+  });
 }
 
 }  // namespace cvt

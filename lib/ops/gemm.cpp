@@ -39,7 +39,8 @@ const GemmKernelSet& gemm_kernels(Isa isa) {
   static const GemmKernelSet kAvx2Set{Isa::kAvx2, 6, 16, 256, 144, 768, gemm_f32_ukernel_6x16__avx2,
                                       "gemm_f32_6x16__avx2", gemm_f32_ukernel_6x16_strided_b__avx2};
   static const GemmKernelSet kAvx512Set{Isa::kAvx512, 14, 32, 256, 140, 1024, gemm_f32_ukernel_14x32__avx512,
-                                        "gemm_f32_14x32__avx512", gemm_f32_ukernel_14x32_strided_b__avx512};
+                                        "gemm_f32_14x32__avx512", gemm_f32_ukernel_14x32_strided_b__avx512,
+                                        gemm_f32_ukernel_14x32_indirect_b__avx512};
   Isa use = std::min(isa, active_isa());
   if (use == Isa::kAvx512) return kAvx512Set;
   if (use == Isa::kAvx2) return kAvx2Set;

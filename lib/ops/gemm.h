@@ -57,6 +57,11 @@ using GemmUkernelFn = void (*)(int64_t kc, const float* a, const float* b, float
 using GemmStridedBUkernelFn = void (*)(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
                                        int mr, const UkernelParams& p) noexcept;
 
+// The same tile with B's row k read in place at b + b_offsets[k] (nr columns,
+// nr <= NR): a conv's taps straight from its input planes, no packing.
+using GemmIndirectBUkernelFn = void (*)(int64_t kc, const float* a, const float* b, const int64_t* b_offsets,
+                                        float* c, int64_t ldc, int mr, int nr, const UkernelParams& p) noexcept;
+
 /// One micro-kernel and the cache blocking that suits it.
 struct GemmKernelSet {
   Isa isa;
@@ -67,6 +72,7 @@ struct GemmKernelSet {
   GemmUkernelFn ukernel;
   const char* name;    // "gemm_f32_6x16__avx2"
   GemmStridedBUkernelFn ukernel_strided_b = nullptr;  // where the ISA has one
+  GemmIndirectBUkernelFn ukernel_indirect_b = nullptr;  // likewise
 };
 
 // ISA kernels (lib/ops/x86/gemm_*.cpp); raw pointers, no validation.
@@ -76,6 +82,9 @@ void gemm_f32_ukernel_6x16_strided_b__avx2(int64_t kc, const float* a, const flo
                                            int64_t ldc, int mr, const UkernelParams& p) noexcept;
 void gemm_f32_ukernel_14x32_strided_b__avx512(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
                                            int64_t ldc, int mr, const UkernelParams& p) noexcept;
+void gemm_f32_ukernel_14x32_indirect_b__avx512(int64_t kc, const float* a, const float* b,
+                                               const int64_t* b_offsets, float* c, int64_t ldc, int mr, int nr,
+                                               const UkernelParams& p) noexcept;
 void gemm_f32_ukernel_14x32__avx512(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
                                     int nr, const UkernelParams& p) noexcept;
 void gemm_f32_ukernel_4x8__scalar(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,

@@ -16,29 +16,52 @@ namespace {
 constexpr int kMr = 14, kNr = 32;
 using x86::apply_epilogue512;
 
+// Where a tile's k-th row of B starts: `ldb` apart (kNr in a packed panel, the
+// matrix's stride when read in place), or at its own offset (a conv's taps read
+// straight from the input planes). Rows read in place past a right edge may end
+// the buffer: the indirect ones load the last vector under the edge mask.
+// next() gives row k on its k-th call.
+struct StridedRows {
+  const float* b;
+  int64_t ldb;
+  static constexpr bool kMaskedLoads = false;
+  const float* next() {
+    const float* row = b;
+    b += ldb;
+    return row;
+  }
+};
+struct IndirectRows {
+  const float* b;
+  const int64_t* offsets;
+  static constexpr bool kMaskedLoads = true;
+  const float* next() { return b + *offsets++; }
+};
+
 // A tile of `Rows` rows and `Vecs` column vectors (32 or 16 columns); the last
 // vector's stores (and C loads) take `last` as their mask, so a right edge writes
 // only its columns. A panel of at most 16 columns runs the one-vector tile: half
 // the multiply-adds of the full one (Winograd's 16-tile blocks, 7x7 planes).
-// B's k rows are ldb apart: kNr in a packed panel, the matrix's stride when read in place.
-template <int Rows, int Vecs>
-inline void tile_rows(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
-                      __mmask16 last, const UkernelParams& p) noexcept {
+template <int Rows, int Vecs, class BRows>
+inline void tile_rows(int64_t kc, const float* a, BRows b, float* c, int64_t ldc, __mmask16 last,
+                      const UkernelParams& p) noexcept {
   __m512 acc[Vecs][Rows];
 #pragma GCC unroll 14
   for (int i = 0; i < Rows; ++i)
     for (int v = 0; v < Vecs; ++v) acc[v][i] = _mm512_setzero_ps();
 #pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k) {
+    const float* bk = b.next();
     __m512 bv[Vecs];
-    for (int v = 0; v < Vecs; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
+    for (int v = 0; v < Vecs; ++v)
+      bv[v] = BRows::kMaskedLoads && v == Vecs - 1 ? _mm512_maskz_loadu_ps(last, bk + 16 * v)
+                                                   : _mm512_loadu_ps(bk + 16 * v);
 #pragma GCC unroll 14
     for (int i = 0; i < Rows; ++i) {
       const __m512 ai = _mm512_set1_ps(a[i]);
       for (int v = 0; v < Vecs; ++v) acc[v][i] = _mm512_fmadd_ps(ai, bv[v], acc[v][i]);
     }
     a += kMr;
-    b += ldb;
   }
 #pragma GCC unroll 14
   for (int i = 0; i < Rows; ++i) {
@@ -56,42 +79,52 @@ inline void tile_rows(int64_t kc, const float* a, const float* b, int64_t ldb, f
   }
 }
 
-template <int Vecs>
-inline void tile_dispatch(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc, int mr,
-                          __mmask16 last, const UkernelParams& p) noexcept {
+template <int Vecs, class BRows>
+inline void tile_dispatch(int64_t kc, const float* a, BRows b, float* c, int64_t ldc, int mr, __mmask16 last,
+                          const UkernelParams& p) noexcept {
   switch (mr) {
-    case 1: tile_rows<1, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
-    case 2: tile_rows<2, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
-    case 3: tile_rows<3, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
-    case 4: tile_rows<4, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
-    case 5: tile_rows<5, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
-    case 6: tile_rows<6, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
-    case 7: tile_rows<7, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
-    case 8: tile_rows<8, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
-    case 9: tile_rows<9, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
-    case 10: tile_rows<10, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
-    case 11: tile_rows<11, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
-    case 12: tile_rows<12, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
-    case 13: tile_rows<13, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
-    default: tile_rows<14, Vecs>(kc, a, b, ldb, c, ldc, last, p); break;
+    case 1: tile_rows<1, Vecs>(kc, a, b, c, ldc, last, p); break;
+    case 2: tile_rows<2, Vecs>(kc, a, b, c, ldc, last, p); break;
+    case 3: tile_rows<3, Vecs>(kc, a, b, c, ldc, last, p); break;
+    case 4: tile_rows<4, Vecs>(kc, a, b, c, ldc, last, p); break;
+    case 5: tile_rows<5, Vecs>(kc, a, b, c, ldc, last, p); break;
+    case 6: tile_rows<6, Vecs>(kc, a, b, c, ldc, last, p); break;
+    case 7: tile_rows<7, Vecs>(kc, a, b, c, ldc, last, p); break;
+    case 8: tile_rows<8, Vecs>(kc, a, b, c, ldc, last, p); break;
+    case 9: tile_rows<9, Vecs>(kc, a, b, c, ldc, last, p); break;
+    case 10: tile_rows<10, Vecs>(kc, a, b, c, ldc, last, p); break;
+    case 11: tile_rows<11, Vecs>(kc, a, b, c, ldc, last, p); break;
+    case 12: tile_rows<12, Vecs>(kc, a, b, c, ldc, last, p); break;
+    case 13: tile_rows<13, Vecs>(kc, a, b, c, ldc, last, p); break;
+    default: tile_rows<14, Vecs>(kc, a, b, c, ldc, last, p); break;
   }
 }
+
+// Columns of the last vector a tile of nr columns writes: 16 unless nr is not a multiple of 16.
+inline __mmask16 edge_mask(int nr) { return static_cast<__mmask16>((1u << ((nr - 1) % 16 + 1)) - 1); }
 
 }  // namespace
 
 void gemm_f32_ukernel_14x32_strided_b__avx512(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
                                               int64_t ldc, int mr, const UkernelParams& p) noexcept {
-  tile_dispatch<2>(kc, a, b, ldb, c, ldc, mr, __mmask16(0xFFFF), p);
+  tile_dispatch<2>(kc, a, StridedRows{b, ldb}, c, ldc, mr, __mmask16(0xFFFF), p);
 }
 
 void gemm_f32_ukernel_14x32__avx512(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
                                     int nr, const UkernelParams& p) noexcept {
-  // Columns of the last vector this tile writes: 16 unless nr is not a multiple of 16.
-  const __mmask16 last = static_cast<__mmask16>((1u << ((nr - 1) % 16 + 1)) - 1);
   if (nr > 16)
-    tile_dispatch<2>(kc, a, b, kNr, c, ldc, mr, last, p);
+    tile_dispatch<2>(kc, a, StridedRows{b, kNr}, c, ldc, mr, edge_mask(nr), p);
   else
-    tile_dispatch<1>(kc, a, b, kNr, c, ldc, mr, last, p);
+    tile_dispatch<1>(kc, a, StridedRows{b, kNr}, c, ldc, mr, edge_mask(nr), p);
+}
+
+void gemm_f32_ukernel_14x32_indirect_b__avx512(int64_t kc, const float* a, const float* b,
+                                               const int64_t* b_offsets, float* c, int64_t ldc, int mr, int nr,
+                                               const UkernelParams& p) noexcept {
+  if (nr > 16)
+    tile_dispatch<2>(kc, a, IndirectRows{b, b_offsets}, c, ldc, mr, edge_mask(nr), p);
+  else
+    tile_dispatch<1>(kc, a, IndirectRows{b, b_offsets}, c, ldc, mr, edge_mask(nr), p);
 }
 
 }  // namespace cvt
