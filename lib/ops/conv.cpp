@@ -1,8 +1,10 @@
 // Conv: attribute validation, shape rules and the fast path: 1x1 stride-1 as a
 // direct GEMM on NCHW, im2col packed straight into SGEMM panels otherwise (the
-// packers: conv_im2col.cpp), Winograd for 3x3 (conv_winograd.cpp), the
-// transposed GEMM for small output planes (conv_pixel_major.cpp) and a direct
-// depthwise kernel. ConvTranspose lives in conv_transpose.cpp.
+// packers: conv_im2col.cpp) or, for few taps and output channels on AVX-512,
+// read in place by the micro-kernel (conv_direct_taps, same file), Winograd for
+// 3x3 (conv_winograd.cpp), the transposed GEMM for small output planes
+// (conv_pixel_major.cpp) and a direct depthwise kernel. ConvTranspose lives in
+// conv_transpose.cpp.
 #include "ops/conv.h"
 
 #include <algorithm>

@@ -2,6 +2,7 @@
 // one image and group, columns output pixels, straight into SGEMM B panels of NR
 // columns. Two sources: the input planes themselves (any rank, bounds tested per
 // piece) or phase-split padded copies of them (2-D, PhaseLayout: plain copies).
+// conv_direct_taps skips the packing: the micro-kernel reads those copies in place.
 #include <algorithm>
 #include <cstring>
 

@@ -1,6 +1,8 @@
 // SGEMM micro-kernel for AVX-512F: a 14x32 register tile (28 zmm accumulators,
-// 2 B loads and 1 broadcast per k step). Only dispatched when cpu_features()
-// reports AVX-512; no blocking or packing here (see ops/gemm.cpp).
+// 2 B loads and 1 broadcast per k step), 14x16 at right edges of up to 16
+// columns. B from packed panels, a row-major matrix read in place, or rows at
+// given offsets (conv taps). Only dispatched when cpu_features() reports
+// AVX-512; no blocking or packing here (see ops/gemm.cpp).
 #include <immintrin.h>
 
 // GCC 12's _mm512_max_ps/_mm512_min_ps pass an _mm512_undefined_ps() operand
