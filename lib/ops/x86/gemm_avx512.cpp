@@ -105,6 +105,16 @@ inline void tile_dispatch(int64_t kc, const float* a, BRows b, float* c, int64_t
 // Columns of the last vector a tile of nr columns writes: 16 unless nr is not a multiple of 16.
 inline __mmask16 edge_mask(int nr) { return static_cast<__mmask16>((1u << ((nr - 1) % 16 + 1)) - 1); }
 
+// A tile of nr <= 32 columns: two vectors, or one for a right edge of up to 16.
+template <class BRows>
+inline void tile_columns(int64_t kc, const float* a, BRows b, float* c, int64_t ldc, int mr, int nr,
+                         const UkernelParams& p) noexcept {
+  if (nr > 16)
+    tile_dispatch<2>(kc, a, b, c, ldc, mr, edge_mask(nr), p);
+  else
+    tile_dispatch<1>(kc, a, b, c, ldc, mr, edge_mask(nr), p);
+}
+
 }  // namespace
 
 void gemm_f32_ukernel_14x32_strided_b__avx512(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
@@ -114,19 +124,13 @@ void gemm_f32_ukernel_14x32_strided_b__avx512(int64_t kc, const float* a, const 
 
 void gemm_f32_ukernel_14x32__avx512(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
                                     int nr, const UkernelParams& p) noexcept {
-  if (nr > 16)
-    tile_dispatch<2>(kc, a, StridedRows{b, kNr}, c, ldc, mr, edge_mask(nr), p);
-  else
-    tile_dispatch<1>(kc, a, StridedRows{b, kNr}, c, ldc, mr, edge_mask(nr), p);
+  tile_columns(kc, a, StridedRows{b, kNr}, c, ldc, mr, nr, p);
 }
 
 void gemm_f32_ukernel_14x32_indirect_b__avx512(int64_t kc, const float* a, const float* b,
                                                const int64_t* b_offsets, float* c, int64_t ldc, int mr, int nr,
                                                const UkernelParams& p) noexcept {
-  if (nr > 16)
-    tile_dispatch<2>(kc, a, IndirectRows{b, b_offsets}, c, ldc, mr, edge_mask(nr), p);
-  else
-    tile_dispatch<1>(kc, a, IndirectRows{b, b_offsets}, c, ldc, mr, edge_mask(nr), p);
+  tile_columns(kc, a, IndirectRows{b, b_offsets}, c, ldc, mr, nr, p);
 }
 
 }  // namespace cvt
