@@ -181,16 +181,33 @@ bool use_direct_depthwise(const ConvParams& p) {
 
 }  // namespace
 
+namespace {
+
+// Padded rows read, and PhaseLayout's phase_w and sub.
+struct PhaseSizes {
+  int64_t hp, phase_w, sub;
+};
+PhaseSizes phase_sizes(const ConvParams& p) {
+  PhaseSizes z;
+  z.hp = (p.out[1] - 1) * p.stride[1] + (p.kernel[1] - 1) * p.dilation[1] + 1;
+  z.phase_w = p.out[2] + (p.kernel[2] - 1) * p.dilation[2] / p.stride[2];
+  z.sub = (z.hp + p.stride[1] - 1) / p.stride[1] * z.phase_w;
+  return z;
+}
+
+}  // namespace
+
+int64_t phase_plane_len(const ConvParams& p) { return p.stride[1] * p.stride[2] * phase_sizes(p).sub; }
+
 PhaseLayout phase_layout(const ConvParams& p) {
   PhaseLayout L;
   L.sh = p.stride[1], L.sw = p.stride[2], L.ph = p.pad_begin[1], L.in_h = p.in[1], L.in_w = p.in[2];
-  const int64_t pw = p.pad_begin[2], r = p.kernel[1], s = p.kernel[2];
-  const int64_t hp = (p.out[1] - 1) * L.sh + (r - 1) * p.dilation[1] + 1;      // padded rows read
+  const int64_t pw = p.pad_begin[2], s = p.kernel[2];
+  const PhaseSizes z = phase_sizes(p);
   const int64_t row_len = (p.out[2] - 1) * L.sw + (s - 1) * p.dilation[2] + 1;  // padded columns read
-  L.phase_w = p.out[2] + (s - 1) * p.dilation[2] / L.sw;
-  L.sub = (hp + L.sh - 1) / L.sh * L.phase_w;
+  L.phase_w = z.phase_w, L.sub = z.sub;
   L.n_in = std::max<int64_t>(0, std::min(L.in_w, row_len - pw));
-  L.yy_lo = std::min(L.ph, hp), L.yy_hi = std::min(hp, L.ph + L.in_h);
+  L.yy_lo = std::min(L.ph, z.hp), L.yy_hi = std::min(z.hp, L.ph + L.in_h);
   L.phase_ix0.resize(L.sw), L.phase_dst0.resize(L.sw);
   for (int64_t phase = 0; phase < L.sw; ++phase) {
     L.phase_ix0[phase] = ((phase - pw) % L.sw + L.sw) % L.sw;  // first ix with (ix + pw) % sw == phase
@@ -327,8 +344,6 @@ std::vector<PackedA> pack_conv_weights(const GemmKernelSet& ks, const Shape& w_s
   return packed;
 }
 
-namespace {
-
 // With a residual the GEMM accumulates onto it (read in place of y's old value on
 // the first K block), so the epilogue applies to conv + bias + residual.
 void conv_gemm(const ConvParams& p, const GemmKernelSet& ks, const std::vector<PackedA>& w, const float* x,
@@ -336,10 +351,6 @@ void conv_gemm(const ConvParams& p, const GemmKernelSet& ks, const std::vector<P
   const int64_t cg = p.in_channels / p.group, kg = p.out_channels / p.group;
   const int64_t batch = p.batch * p.group;
   const bool pointwise = p.is_pointwise();
-  if (!pointwise && use_direct_taps(p, ks)) {
-    conv_direct_taps(p, ks, w, x, bias, y, residual);
-    return;
-  }
   std::optional<Im2colPackers> im2col;
   if (!pointwise) im2col.emplace(p, ks.isa, x);
   GemmShape s;
@@ -358,6 +369,8 @@ void conv_gemm(const ConvParams& p, const GemmKernelSet& ks, const std::vector<P
     op.row_bias = bias ? bias + g * kg : nullptr;
   });
 }
+
+namespace {
 
 Status check_input(const Tensor* t, const char* what) {
   if (!t) return invalid_argument(std::string("missing input ") + what);
@@ -451,16 +464,18 @@ class ConvKernel final : public Kernel {
       conv_gemm_pixel_major(p, *ks_, pixel_major_weights(w), x.data<float>(), bias, y, residual);
       return;
     }
-    impl_ = std::string(p.is_pointwise()             ? "conv_f32_1x1_"
-                        : use_direct_taps(p, *ks_) ? "conv_f32_direct_taps_"
-                                                   : "conv_f32_im2col_") +
+    const bool direct_taps = !p.is_pointwise() && use_direct_taps(p, *ks_);
+    impl_ = std::string(p.is_pointwise() ? "conv_f32_1x1_"
+                        : direct_taps    ? "conv_f32_direct_taps_"
+                                         : "conv_f32_im2col_") +
             ks_->name;
-    if (constant_w) {
-      conv_gemm(p, *ks_, nchw_weights(w), x.data<float>(), bias, y, residual);
-    } else {  // weights computed at run time: pack for this call only
-      auto packed = pack_conv_weights(*ks_, w.shape(), p.group, w.data<float>());
+    // Weights computed at run time are packed for this call only.
+    const std::vector<PackedA> packed =
+        constant_w ? nchw_weights(w) : pack_conv_weights(*ks_, w.shape(), p.group, w.data<float>());
+    if (direct_taps)
+      conv_direct_taps(p, *ks_, packed, x.data<float>(), bias, y, residual);
+    else
       conv_gemm(p, *ks_, packed, x.data<float>(), bias, y, residual);
-    }
   }
 
   // Constant weights in the form this run's GEMM takes. Weights packed at load

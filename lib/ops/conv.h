@@ -152,6 +152,8 @@ struct PhaseLayout {
   int64_t row_start(int64_t yy) const { return (yy % sh) * sw * sub + (yy / sh) * phase_w; }
 };
 PhaseLayout phase_layout(const ConvParams& p);
+/// phase_layout(p).plane_len(), without building the layout.
+int64_t phase_plane_len(const ConvParams& p);
 /// Writes one float input plane into its phase-split copy `dst`; the padding
 /// positions are left as they are (the caller fills them once: 0 for a conv,
 /// -inf for a max pool), since every plane writes the same places.
@@ -195,12 +197,17 @@ class Im2colPackers {
 /// Per-group packed weights for the NCHW GEMM: group g is rows [g*K/G, (g+1)*K/G)
 /// of W as (K, C/G*R*S).
 std::vector<PackedA> pack_conv_weights(const GemmKernelSet& ks, const Shape& w_shape, int64_t group, const float* w);
+/// y = act(conv(x, w) + bias [+ residual]) as one GEMM per (image, group): the
+/// NCHW input itself as B for 1x1 stride 1, else im2col packed into B panels.
+/// `w` is pack_conv_weights()'s.
+void conv_gemm(const ConvParams& p, const GemmKernelSet& ks, const std::vector<PackedA>& w, const float* x,
+               const float* bias, float* y, const float* residual);
 /// Whether conv_direct_taps() runs this conv: 2-D, not 1x1 stride 1, one K block
 /// of taps, input copies that fit, and a kernel set that reads B indirectly.
 bool use_direct_taps(const ConvParams& p, const GemmKernelSet& ks);
 /// The im2col GEMM without packing B: the micro-kernel reads each tap's row of
 /// 32 output pixels straight from the phase-split input copies (an offset per
-/// k). The same products as conv_gemm, bit for bit, without writing K values
+/// k). The same products as conv_gemm(), bit for bit, without writing K values
 /// per output (the stems: 27-147 taps for 16-64 output channels). `w` is
 /// pack_conv_weights()'s, per group.
 void conv_direct_taps(const ConvParams& p, const GemmKernelSet& ks, const std::vector<PackedA>& w, const float* x,

@@ -135,16 +135,13 @@ void phase_im2col_pack(const PhaseIm2col& s, int64_t k0, int64_t kc, int64_t n0,
 
 namespace {
 
-// The phase-split padded copies of a 2-D conv's input planes, when they fit: they
+// Whether the phase-split padded copies of a 2-D conv's input planes fit: they
 // stay allocated with the thread, so they are capped at 4 MB (the style net's last
 // 9x9 conv, 32 x 232 x 232, raised its peak RSS by 14 MB).
-std::optional<PhaseLayout> phase_layout_if_small(const ConvParams& p) {
+bool phase_copies_fit(const ConvParams& p) {
   constexpr int64_t kMaxPhaseFloats = int64_t(1) << 20;
   const bool flat = p.kernel[0] == 1 && p.in[0] == 1 && p.out[0] == 1 && p.pad_begin[0] == 0;
-  if (!flat) return std::nullopt;
-  PhaseLayout layout = phase_layout(p);
-  if (p.batch * p.in_channels * layout.plane_len() > kMaxPhaseFloats) return std::nullopt;
-  return layout;
+  return flat && p.batch * p.in_channels * phase_plane_len(p) <= kMaxPhaseFloats;
 }
 
 // Every input plane's copy, plane_len() floats apart, on the calling thread's scratch slot 5.
@@ -162,7 +159,7 @@ const float* make_phase_copies(const ConvParams& p, const PhaseLayout& layout, I
 
 Im2colPackers::Im2colPackers(const ConvParams& p, Isa isa, const float* x) {
   const int64_t cg = p.in_channels / p.group, batch = p.batch * p.group;
-  layout_ = phase_layout_if_small(p);
+  if (phase_copies_fit(p)) layout_ = phase_layout(p);
   packers_.reserve(static_cast<size_t>(batch));
   if (!layout_) {
     for (int64_t t = 0; t < batch; ++t) {
@@ -198,12 +195,13 @@ bool use_direct_taps(const ConvParams& p, const GemmKernelSet& ks) {
   const int64_t rows = p.out_channels / p.group, depth = p.in_channels / p.group * p.kernel_size();
   const bool strided = p.stride[1] > 1 || p.stride[2] > 1;
   return ks.ukernel_indirect_b && !p.is_pointwise() && depth <= ks.kc && rows <= kMaxRows &&
-         (!strided || depth >= kMinStridedDepth) && phase_layout_if_small(p).has_value();
+         (!strided || depth >= kMinStridedDepth) && phase_copies_fit(p);
 }
 
 void conv_direct_taps(const ConvParams& p, const GemmKernelSet& ks, const std::vector<PackedA>& w, const float* x,
                       const float* bias, float* y, const float* residual) {
-  const PhaseLayout layout = *phase_layout_if_small(p);
+  CVT_ASSERT(phase_copies_fit(p));
+  const PhaseLayout layout = phase_layout(p);
   const float* xp = make_phase_copies(p, layout, ks.isa, x);
   const int64_t cg = p.in_channels / p.group, kg = p.out_channels / p.group, taps = p.kernel_size();
   const int64_t depth = cg * taps, stride = layout.plane_len(), out_h = p.out[1], out_w = p.out[2];

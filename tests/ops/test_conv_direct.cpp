@@ -1,10 +1,9 @@
 // Direct-taps conv (the im2col GEMM reading B's rows in place): bit for bit the
-// packed im2col GEMM it replaces, over odd shapes, strides, dilations, pads,
+// packed im2col GEMM it replaces (conv_gemm), over odd shapes, strides, dilations, pads,
 // groups, batches, residual and epilogues, at 1 and 2 threads; and near the
 // plain reference loop.
 #include <cmath>
 #include <limits>
-#include <optional>
 #include <tbb/task_arena.h>
 
 #include "core/parallel.h"
@@ -23,25 +22,6 @@ struct DirectCase {
   std::vector<int64_t> strides, dilations, pads;
   int64_t group = 1;
 };
-
-// The path conv_direct_taps replaces: im2col packed into B panels, then the GEMM.
-void im2col_gemm(const ConvParams& p, const GemmKernelSet& ks, const std::vector<PackedA>& w, const float* x,
-                 const float* bias, float* y, const float* residual) {
-  const int64_t cg = p.in_channels / p.group, kg = p.out_channels / p.group;
-  Im2colPackers im2col(p, ks.isa, x);
-  GemmShape s;
-  s.m = kg, s.n = p.out_pixels(), s.k = cg * p.kernel_size(), s.epilogue = p.activation;
-  s.accumulate = residual != nullptr;
-  gemm_f32(ks, s, p.batch * p.group, [&](int64_t t, GemmOperands& op) {
-    const int64_t n = t / p.group, g = t % p.group;
-    op.packed_a = &w[static_cast<size_t>(g)];
-    op.pack_b = &im2col[t];
-    op.c = y + (n * p.out_channels + g * kg) * p.out_pixels();
-    op.ldc = p.out_pixels();
-    op.c_in = residual ? residual + (n * p.out_channels + g * kg) * p.out_pixels() : nullptr;
-    op.row_bias = bias ? bias + g * kg : nullptr;
-  });
-}
 
 template <class Fn>
 void in_arena(int threads, Fn fn) {
@@ -88,7 +68,7 @@ TEST_CASE("direct-taps conv equals the packed im2col GEMM bit for bit, at 1 and 
   std::fill_n(expect.data<float>(), expect.numel(), -7.f);
   std::fill_n(one.data<float>(), one.numel(), std::numeric_limits<float>::quiet_NaN());
   Tensor two = one.clone();
-  in_arena(1, [&] { im2col_gemm(p, ks, packed, x.data<float>(), b, expect.data<float>(), r); });
+  in_arena(1, [&] { conv_gemm(p, ks, packed, x.data<float>(), b, expect.data<float>(), r); });
   in_arena(1, [&] { conv_direct_taps(p, ks, packed, x.data<float>(), b, one.data<float>(), r); });
   in_arena(2, [&] { conv_direct_taps(p, ks, packed, x.data<float>(), b, two.data<float>(), r); });
   CHECK(bit_identical(one, expect));
