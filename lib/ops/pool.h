@@ -66,13 +66,10 @@ const char* pool_fast(const PoolParams& p, const PoolGeometry& g, const Tensor& 
 /// ops/conv.h): y[i] = max_t x[offset[t] + i], i < n; a NaN among the taps wins.
 void maxpool_run_f32__avx2(const float* x, const int64_t* offset, int64_t taps, int64_t n, float* y) noexcept;
 /// One plane of a 2-D float MaxPool (H axis ah, W axis aw: undilated, W stride 1
-/// or 2, every window holding an input value): the window rows' max for every
-/// output row, then the taps along W. scratch: maxpool2d_rows_scratch_floats()
-/// floats, all -inf before the first call (calls with the same axes keep it so).
+/// with kernel <= 16 or stride 2 with kernel <= 32, every window holding an input
+/// value), an output row at a time: window rows' max, then the taps along W.
 bool maxpool2d_rows_supported(const PoolAxis& ah, const PoolAxis& aw);
-int64_t maxpool2d_rows_scratch_floats(const PoolAxis& ah, const PoolAxis& aw);
-void maxpool2d_rows_f32__avx512(const PoolAxis& ah, const PoolAxis& aw, const float* x, float* y,
-                                float* scratch) noexcept;
+void maxpool2d_rows_f32__avx512(const PoolAxis& ah, const PoolAxis& aw, const float* x, float* y) noexcept;
 void pool_ref(const PoolParams& p, const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor* indices);
 /// Global pools: every spatial position of a plane in one window.
 void global_pool_fast(PoolKind kind, float p, const Tensor& x, Tensor& y);

@@ -112,14 +112,16 @@ TEST_CASE("MaxPool stride 1 as a row pass then a column pass equals the referenc
 
 TEST_CASE("MaxPool a row at a time (AVX-512): odd widths, strides, pads, ceil_mode, NaNs", "[ops][pool]") {
   // Widths around the 16-lane vectors, H strides 1-3 over W strides 1 and 2, windows
-  // 2-13, pads on either side, ceil_mode windows running past the end.
+  // 2-31 (the widest W taps the lane shifts reach: 16 at stride 1, 31 at stride 2),
+  // pads on either side, ceil_mode windows running past the end.
   struct Pool { int64_t kh, kw, sh, sw, pt, pl, pb, pr, ceil; };
   for (int64_t w : {1, 5, 16, 17, 31, 33, 56, 111}) {
     Tensor x = random_tensor({2, 3, 9, w}, 29, -2.f, 2.f);
     for (int64_t i = 0; i < x.numel(); i += 37) x.data<float>()[i] = std::numeric_limits<float>::quiet_NaN();
     for (Pool q : {Pool{3, 3, 2, 2, 0, 0, 0, 0, 1}, Pool{3, 3, 2, 2, 1, 1, 1, 1, 0}, Pool{3, 3, 1, 1, 1, 1, 1, 1, 0},
                    Pool{2, 2, 2, 2, 0, 0, 0, 0, 0}, Pool{5, 4, 3, 2, 2, 0, 1, 3, 1}, Pool{2, 7, 1, 2, 0, 3, 1, 3, 0},
-                   Pool{13, 13, 1, 1, 6, 6, 6, 6, 0}, Pool{1, 3, 2, 1, 0, 2, 0, 0, 1}}) {
+                   Pool{13, 13, 1, 1, 6, 6, 6, 6, 0}, Pool{1, 3, 2, 1, 0, 2, 0, 0, 1}, Pool{3, 16, 1, 1, 1, 8, 1, 7, 0},
+                   Pool{2, 31, 2, 2, 0, 15, 1, 15, 1}}) {
       if (q.kw > w + q.pl + q.pr) continue;
       INFO("width " << w << " window " << q.kh << "x" << q.kw << " strides " << q.sh << "," << q.sw << " ceil " << q.ceil);
       NodeDesc node = make_node("MaxPool", 12, {{"kernel_shape", attr_ints({q.kh, q.kw})},

@@ -1,9 +1,10 @@
-// 2-D float MaxPool on AVX-512 in two passes over a plane: every output row's
-// window rows are reduced first (contiguous vectors, into rows padded with -inf),
-// then each row is pooled along W: at stride 1 with one unaligned load a tap, at
-// stride 2 from its even and odd columns split apart once a row (tap s is
-// E[j + s/2] or O[j + s/2]). Max is exact in any order; a NaN in the window wins,
-// as in the generic path's MaxOp.
+// 2-D float MaxPool on AVX-512, one output row at a time, all in registers: each
+// 16-column block of the padded row gets its window rows' max (masked loads give
+// -inf outside the input), and the W taps are lane shifts of two neighbouring
+// blocks (VPERMT2PS), at stride 2 of their even and odd columns. No scratch row:
+// the earlier two-pass kernel stored every row's max and re-read it split in even
+// and odd halves, and took twice ONNX Runtime's time on SqueezeNet's first pool.
+// Max is exact in any order; a NaN in the window wins, as in the generic path's MaxOp.
 // GCC 12's 512-bit max passes an _mm512_undefined_ps() operand that trips a false
 // -Wmaybe-uninitialized.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -12,6 +13,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 #include <limits>
 
 #include "core/int_math.h"
@@ -22,89 +25,136 @@ namespace {
 
 constexpr int64_t kV = 16;
 
-// max(acc, v), and NaN if either is NaN (MAXPS alone returns v when acc is NaN).
-inline __m512 max_nan(__m512 acc, __m512 v) {
-  return _mm512_mask_mov_ps(_mm512_max_ps(acc, v), _mm512_cmp_ps_mask(acc, acc, _CMP_UNORD_Q), acc);
-}
-
-// Outputs computed a row (whole vectors) and the padded row's length: every tap of
-// every computed output, at stride 2 split in two halves of half that length.
-struct RowSizes {
-  int64_t outputs, row;
+// Running max that a NaN wins. MAXPS(v, acc) returns acc when either is NaN, so a
+// NaN already in acc stays; a NaN tap is noted in a mask beside it, off the max
+// chain (checking acc itself put a compare and a blend on the chain: 3x slower
+// on 14x14 planes), and written in at the end.
+struct NanMax {
+  __m512 acc;
+  __mmask16 nan = 0;
+  explicit NanMax(__m512 first) : acc(first) {}
+  void add(__m512 v) {
+    acc = _mm512_max_ps(v, acc);
+    nan = _kor_mask16(nan, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q));
+  }
+  __m512 result() const { return _mm512_mask_mov_ps(acc, nan, _mm512_set1_ps(std::numeric_limits<float>::quiet_NaN())); }
 };
-RowSizes row_sizes(const PoolAxis& aw) {
-  RowSizes r;
-  r.outputs = round_up(aw.out, kV);
-  r.row = round_up((r.outputs + aw.kernel) * aw.stride + aw.pad_begin + 2 * kV, 2 * kV);
-  r.row = std::max(r.row, round_up(aw.pad_begin + aw.in + kV, 2 * kV));
-  return r;
+
+// Lane indices i + t (t < 16) into the 32 lanes of two blocks: tap t of 16 outputs.
+struct ShiftTable {
+  alignas(64) int32_t idx[kV][kV];
+  ShiftTable() {
+    for (int t = 0; t < kV; ++t)
+      for (int i = 0; i < kV; ++i) idx[t][i] = i + t;
+  }
+};
+const ShiftTable kShift;
+
+inline __m512 shifted(__m512 lo, __m512 hi, int64_t t) {
+  return _mm512_permutex2var_ps(lo, _mm512_load_si512(kShift.idx[t]), hi);
 }
 
-}  // namespace
+// The padded row's 16-column blocks: block k holds padded columns 16k..16k+15,
+// input columns 16k - pad_begin + lane, and lanes outside the input read -inf.
+constexpr int64_t kMaxBlocks = 2 * 64 + 2;  // stride 2, 64 output blocks (1024 columns)
+struct RowBlocks {
+  int64_t width, pad_begin;
+  std::array<__mmask16, kMaxBlocks> mask;
+  RowBlocks(int64_t width_, int64_t pad_begin_, int64_t blocks) : width(width_), pad_begin(pad_begin_) {
+    for (int64_t k = 0; k < blocks; ++k) {
+      const int64_t c0 = k * kV - pad_begin;
+      const int64_t lo = std::clamp<int64_t>(-c0, 0, kV), hi = std::clamp<int64_t>(width - c0, 0, kV);
+      mask[k] = hi <= lo ? 0 : static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+    }
+  }
+};
 
-bool maxpool2d_rows_supported(const PoolAxis& ah, const PoolAxis& aw) {
-  return ah.dilation == 1 && aw.dilation == 1 && (aw.stride == 1 || aw.stride == 2);
+// Block k of the max over window rows [r0, r1) (KH rows if KH > 0).
+template <int KH>
+inline __m512 window_block(const RowBlocks& b, const float* x, int64_t r0, int64_t r1, int64_t k) {
+  const int64_t c0 = k * kV - b.pad_begin;
+  const int64_t rows = KH > 0 ? KH : r1 - r0;
+  const __mmask16 m = b.mask[k];
+  if (m == 0xFFFF) {
+    const float* p = x + r0 * b.width + c0;
+    NanMax acc(_mm512_loadu_ps(p));
+    for (int64_t r = 1; r < rows; ++r) acc.add(_mm512_loadu_ps(p + r * b.width));
+    return acc.result();
+  }
+  const __m512 lowest = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  if (m == 0) return lowest;
+  // Masked-off lanes are not read, so the address may lie before the row; it is
+  // formed as an integer so no out-of-bounds pointer is ever computed.
+  const uintptr_t p = reinterpret_cast<uintptr_t>(x) + static_cast<uintptr_t>((r0 * b.width + c0) * int64_t{sizeof(float)});
+  const uintptr_t step = static_cast<uintptr_t>(b.width) * sizeof(float);
+  NanMax acc(_mm512_mask_loadu_ps(lowest, m, reinterpret_cast<const float*>(p)));
+  for (int64_t r = 1; r < rows; ++r) acc.add(_mm512_mask_loadu_ps(lowest, m, reinterpret_cast<const float*>(p + r * step)));
+  return acc.result();
 }
 
-int64_t maxpool2d_rows_scratch_floats(const PoolAxis& ah, const PoolAxis& aw) {
-  const RowSizes sz = row_sizes(aw);
-  return (ah.out + 1) * sz.row;
-}
-
-void maxpool2d_rows_f32__avx512(const PoolAxis& ah, const PoolAxis& aw, const float* x, float* y,
-                                float* scratch) noexcept {
-  const RowSizes sz = row_sizes(aw);
-  // Pass 1, every output row's window rows reduced into rows[oh][aw.pad_begin + iw].
-  // Their padding stays -inf from the caller. Two passes, not one row at a time: the
-  // W taps' unaligned loads right after the row's stores stalled on store forwarding.
-  float* rows = scratch;
-  const int64_t full = aw.in / kV * kV;
-  const __mmask16 tail = static_cast<__mmask16>((1u << (aw.in - full)) - 1u);
+// One plane; KH / KW > 0 fix the window (3x3 unrolls), 0 reads it from the axes.
+// KH holds only for rows whose window lies inside the input; the others take KH = 0.
+template <int KH, int KW>
+void maxpool_plane(const PoolAxis& ah, const PoolAxis& aw, const float* x, float* y) noexcept {
+  const int64_t out_blocks = ceil_div(aw.out, kV);
+  const int64_t kw = KW > 0 ? KW : aw.kernel;
+  const RowBlocks blocks(aw.in, aw.pad_begin, aw.stride == 1 ? out_blocks + 1 : 2 * out_blocks + 2);
+  const __mmask16 last = static_cast<__mmask16>((1u << (aw.out - (out_blocks - 1) * kV)) - 1u);
+  alignas(64) static const int32_t kEven[16] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+  alignas(64) static const int32_t kOdd[16] = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+  const __m512i even = _mm512_load_si512(kEven), odd = _mm512_load_si512(kOdd);
   for (int64_t oh = 0; oh < ah.out; ++oh) {
     // Window rows inside the input (at least one: the caller checks every window holds a value).
     const int64_t r0 = std::max<int64_t>(0, ah.start(oh)), r1 = std::min(ah.in, ah.start(oh) + ah.kernel);
-    float* dst = rows + oh * sz.row + aw.pad_begin;
+    const bool whole = KH > 0 && r1 - r0 == KH;
+    auto block = [&](int64_t k) {
+      return whole ? window_block<KH>(blocks, x, r0, r1, k) : window_block<0>(blocks, x, r0, r1, k);
+    };
     // The next output row's new input rows: a plane's rows are a few cache lines
     // each, too short for the hardware prefetcher to follow 2-3 of them at once.
     const int64_t next_end = std::min(ah.in, ah.start(oh + 1) + ah.kernel);
     for (int64_t r = std::max(r1, ah.start(oh + 1)); r < next_end; ++r)
       for (int64_t iw = 0; iw < aw.in; iw += kV) _mm_prefetch(reinterpret_cast<const char*>(x + r * aw.in + iw), _MM_HINT_T0);
-    for (int64_t iw = 0; iw < aw.in; iw += kV) {
-      const __mmask16 m = iw < full ? __mmask16(0xFFFF) : tail;
-      __m512 acc = _mm512_maskz_loadu_ps(m, x + r0 * aw.in + iw);
-      for (int64_t r = r0 + 1; r < r1; ++r) acc = max_nan(acc, _mm512_maskz_loadu_ps(m, x + r * aw.in + iw));
-      _mm512_mask_storeu_ps(dst + iw, m, acc);
-    }
-  }
-  // Pass 2, the taps along W.
-  const __mmask16 last = static_cast<__mmask16>((1u << (aw.out - (sz.outputs - kV))) - 1u);
-  alignas(64) static const int32_t kEven[16] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
-  alignas(64) static const int32_t kOdd[16] = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
-  const __m512i even = _mm512_load_si512(kEven), odd = _mm512_load_si512(kOdd);
-  float* split = scratch + ah.out * sz.row;  // stride 2: a row's even columns, then its odd ones
-  const int64_t half = sz.row / 2;
-  for (int64_t oh = 0; oh < ah.out; ++oh) {
-    const float* row = rows + oh * sz.row;
     float* out = y + oh * aw.out;
-    const float* taps = row;
-    if (aw.stride == 2) {
-      for (int64_t i = 0; i < sz.row; i += 2 * kV) {
-        const __m512 a = _mm512_loadu_ps(row + i), b = _mm512_loadu_ps(row + i + kV);
-        _mm512_storeu_ps(split + i / 2, _mm512_permutex2var_ps(a, even, b));
-        _mm512_storeu_ps(split + half + i / 2, _mm512_permutex2var_ps(a, odd, b));
+    if (aw.stride == 1) {
+      __m512 cur = block(0);
+      for (int64_t j = 0; j < out_blocks; ++j) {
+        const __m512 next = block(j + 1);
+        NanMax acc(cur);
+        for (int64_t s = 1; s < kw; ++s) acc.add(shifted(cur, next, s));
+        _mm512_mask_storeu_ps(out + j * kV, j + 1 < out_blocks ? __mmask16(0xFFFF) : last, acc.result());
+        cur = next;
       }
-      taps = split;
+      continue;
     }
-    for (int64_t j = 0; j < sz.outputs; j += kV) {
-      __m512 acc = _mm512_loadu_ps(taps + j);
-      for (int64_t s = 1; s < aw.kernel; ++s) {
-        // Tap s at stride 2 is even column j + s/2 or odd column j + s/2 of the split row.
-        const float* at = aw.stride == 1 ? taps + j + s : taps + (s % 2) * half + j + s / 2;
-        acc = max_nan(acc, _mm512_loadu_ps(at));
-      }
-      _mm512_mask_storeu_ps(out + j, j + kV <= aw.out ? __mmask16(0xFFFF) : last, acc);
+    // Stride 2: output i of a block reads padded column 2i + s, which is even
+    // column i + s/2 or odd column i + s/2 of the block pair's split halves.
+    __m512 lo = block(0), hi = block(1);
+    __m512 ev = _mm512_permutex2var_ps(lo, even, hi), od = _mm512_permutex2var_ps(lo, odd, hi);
+    for (int64_t j = 0; j < out_blocks; ++j) {
+      lo = block(2 * j + 2), hi = block(2 * j + 3);
+      const __m512 ev_next = _mm512_permutex2var_ps(lo, even, hi), od_next = _mm512_permutex2var_ps(lo, odd, hi);
+      NanMax acc(ev);
+      for (int64_t s = 1; s < kw; ++s) acc.add(s % 2 == 0 ? shifted(ev, ev_next, s / 2) : shifted(od, od_next, s / 2));
+      _mm512_mask_storeu_ps(out + j * kV, j + 1 < out_blocks ? __mmask16(0xFFFF) : last, acc.result());
+      ev = ev_next, od = od_next;
     }
   }
+}
+
+}  // namespace
+
+bool maxpool2d_rows_supported(const PoolAxis& ah, const PoolAxis& aw) {
+  // A tap's lane shift stays inside the next block: kernel - 1 < 16 at stride 1,
+  // (kernel - 1) / 2 < 16 at stride 2. Rows of up to 1024 outputs.
+  return ah.dilation == 1 && aw.dilation == 1 && aw.out <= 1024 &&
+         ((aw.stride == 1 && aw.kernel <= kV) || (aw.stride == 2 && aw.kernel <= 2 * kV));
+}
+
+void maxpool2d_rows_f32__avx512(const PoolAxis& ah, const PoolAxis& aw, const float* x, float* y) noexcept {
+  if (ah.kernel == 3 && aw.kernel == 3) return maxpool_plane<3, 3>(ah, aw, x, y);
+  if (ah.kernel == 2 && aw.kernel == 2) return maxpool_plane<2, 2>(ah, aw, x, y);
+  maxpool_plane<0, 0>(ah, aw, x, y);
 }
 
 }  // namespace cvt
