@@ -231,9 +231,9 @@ TEST_CASE("Conv odd shapes: fast paths vs reference", "[ops][conv]") {
       ConvCase{{3, 4, 5, 5}, {6, 2, 1, 1}, 2},
       // Small output planes (7x7, 3x3): pixel-major GEMM with constant weights
       ConvCase{{1, 70, 7, 7}, {32, 70, 3, 3}, 1, {1, 1}, {}, {1, 1, 1, 1}},  // 3 K blocks
-      ConvCase{{2, 64, 7, 7}, {48, 64, 1, 1}},                              // 1x1, batch 2
+      ConvCase{{2, 128, 7, 7}, {48, 128, 1, 1}},                            // 1x1, batch 2
       ConvCase{{1, 65, 13, 13}, {64, 65, 3, 3}, 1, {2, 2}, {}, {1, 1, 1, 1}},  // stride 2 to 7x7
-      ConvCase{{1, 64, 3, 3}, {40, 64, 1, 1}},                              // 9 pixels, ragged channels
+      ConvCase{{1, 130, 3, 3}, {40, 130, 1, 1}},                            // 9 pixels, ragged channels
       ConvCase{{1, 66, 9, 9}, {32, 66, 3, 3}, 1, {}, {}, {1, 1, 1, 1}, "", false});  // 81 = 13 x 6 + 3
   CAPTURE(shape_str(c.x), shape_str(c.w), c.group, c.auto_pad);
   check_case("Conv", c);
@@ -264,7 +264,7 @@ TEST_CASE("Conv fused epilogue through make_conv_kernel", "[ops][conv]") {
   const ConvCase c = GENERATE(ConvCase{{1, 6, 11, 11}, {9, 6, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},
                               ConvCase{{1, 12, 11, 11}, {12, 1, 3, 3}, 12, {}, {}, {1, 1, 1, 1}},
                               ConvCase{{1, 64, 10, 70}, {16, 64, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},  // Winograd, 8-tile runs
-                              ConvCase{{1, 64, 7, 7}, {32, 64, 1, 1}});  // pixel-major: epilogue in the transpose
+                              ConvCase{{1, 128, 7, 7}, {32, 128, 1, 1}});  // pixel-major: epilogue in the transpose
   std::vector<Tensor> in{random_tensor(c.x, 21), random_tensor(c.w, 22), random_tensor({c.w[0]}, 23)};
   NodeDesc node = conv_node("Conv", c);
   set_constants(node, in, {1, 2});
@@ -431,15 +431,15 @@ TEST_CASE("Conv weights packed at load switch between the NCHW and pixel-major f
   // 1x1 weights are packed at load; a 7x7 plane takes them pixel-major (dropping
   // the NCHW panels), a 16x16 plane needs the NCHW form back, then both stay.
   // 64 output channels fill whole channel panels of both the AVX2 (6x16) and AVX-512 (14x32) tiles.
-  const Tensor w = random_tensor({64, 64, 1, 1}, 51), b = random_tensor({64}, 52);
-  NodeDesc node = conv_node("Conv", ConvCase{{1, 64, 7, 7}, {64, 64, 1, 1}});
-  const std::vector<Tensor> load{random_tensor({1, 64, 7, 7}, 50), w, b};
+  const Tensor w = random_tensor({64, 128, 1, 1}, 51), b = random_tensor({64}, 52);
+  NodeDesc node = conv_node("Conv", ConvCase{{1, 128, 7, 7}, {64, 128, 1, 1}});
+  const std::vector<Tensor> load{random_tensor({1, 128, 7, 7}, 50), w, b};
   set_constants(node, load, {1, 2});
   auto kernel = make_conv_kernel(node, Epilogue::none());
   REQUIRE(kernel.is_ok());
   for (int64_t side : {7, 16, 7, 16}) {
     CAPTURE(side);
-    const Tensor x = random_tensor({1, 64, side, side}, 53 + side);
+    const Tensor x = random_tensor({1, 128, side, side}, 53 + side);
     std::vector<Tensor> in{x, w, b};
     const Tensor want = run_ok(node, in, true, 1);
     HeapKernelContext ctx({&x, &w, &b}, 1, false);
