@@ -178,7 +178,8 @@ Im2colPackers::Im2colPackers(const ConvParams& p, Isa isa, const float* x) {
     phase_src_.push_back(PhaseIm2col{&p, &*layout_, xp + ((t / p.group) * p.in_channels + (t % p.group) * cg) * stride,
                                      stride, tap_offset_.data()});
     const PhaseIm2col* src = &phase_src_.back();
-    packers_.emplace_back([src](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+    packers_.emplace_back([src, isa](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+      if (nr == 32 && isa >= Isa::kAvx512) return phase_im2col_pack32__avx512(*src, k0, kc, n0, nc, dst);
       phase_im2col_pack(*src, k0, kc, n0, nc, nr, dst);
     });
   }
