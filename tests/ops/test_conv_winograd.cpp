@@ -249,10 +249,13 @@ TEST_CASE("winograd on AVX-512: 1 and 2 threads agree bit for bit and match the 
     int64_t k;
     std::vector<int64_t> pads;
   };
-  // Enough tiles that 2 threads run blocks starting mid-row, with 3, 6 and 13 tiles a row.
+  // Enough tiles that 2 threads run blocks starting mid-row, with 3, 6 and 13 tiles a row;
+  // and too few for that, so the three passes are split across threads (2 images in one case).
+  // The 8-lane path too must not depend on the thread count: its blocks' right edges move.
   const Case c = GENERATE(Case{{1, 8, 300, 10}, 9, {1, 1, 1, 1}}, Case{{1, 8, 130, 22}, 12, {1, 1, 1, 1}},
                           Case{{3, 8, 17, 17}, 12, {1, 1, 1, 1}}, Case{{1, 8, 58, 50}, 12, {1, 1, 1, 1}},
-                          Case{{2, 8, 30, 46}, 10, {1, 1, 1, 1}});
+                          Case{{2, 8, 30, 46}, 10, {1, 1, 1, 1}}, Case{{1, 24, 13, 13}, 40, {1, 1, 1, 1}},
+                          Case{{2, 8, 9, 7}, 23, {0, 1, 1, 0}});
   CAPTURE(shape_str(c.x), c.k);
   const Tensor x = random_tensor(c.x, 41), w = random_tensor({c.k, c.x[1], 3, 3}, 42, -0.5f, 0.5f);
   const Tensor bias = random_tensor({c.k}, 43);
@@ -277,6 +280,8 @@ TEST_CASE("winograd on AVX-512: 1 and 2 threads agree bit for bit and match the 
   };
   const Tensor one = run(Isa::kAvx512, 1), two = run(Isa::kAvx512, 2), lanes8 = run(Isa::kAvx2, 1);
   CHECK(std::memcmp(one.raw(), two.raw(), one.nbytes()) == 0);
+  const Tensor lanes8_two = run(Isa::kAvx2, 2);
+  CHECK(std::memcmp(lanes8.raw(), lanes8_two.raw(), lanes8.nbytes()) == 0);
   // The GEMMs' micro-kernels differ in summation order, so only close to the AVX2 path.
   CHECK_TENSOR_NEAR(one, lanes8, 1e-4 * max_abs(lanes8), 0);
 }

@@ -105,24 +105,28 @@ inline void tile_rows(int64_t kc, const float* a, const float* b, float* c, int6
 template <int Rows>
 inline void tile_rows_narrow(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                              const UkernelParams& p) noexcept {
-  // Even and odd k steps into separate sums (as tile_rows does for short tiles):
-  // one vector a row is too few FMA chains to hide their latency.
-  __m256 acc[Rows], acc_odd[Rows];
+  // Even and odd k steps into separate sums exactly when tile_rows splits them
+  // (short tiles): a column must get the same sum in the narrow tile as in the full
+  // one, since where the right edge falls can depend on the thread count (Winograd's
+  // tile blocks). Splitting in every narrow tile gave other low bits at 2 threads.
+  __m256 acc[Rows];
 #pragma GCC unroll 6
-  for (int i = 0; i < Rows; ++i) acc[i] = acc_odd[i] = _mm256_setzero_ps();
+  for (int i = 0; i < Rows; ++i) acc[i] = _mm256_setzero_ps();
   int64_t k = 0;
-  for (; k + 2 <= kc; k += 2) {
-    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + kNr);
-#pragma GCC unroll 6
-    for (int i = 0; i < Rows; ++i) {
-      acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + i), b0, acc[i]);
-      acc_odd[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + kMr + i), b1, acc_odd[i]);
+  if constexpr (Rows <= kSplitRows) {
+    __m256 acc_odd[Rows];
+    for (int i = 0; i < Rows; ++i) acc_odd[i] = _mm256_setzero_ps();
+    for (; k + 2 <= kc; k += 2) {
+      const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + kNr);
+      for (int i = 0; i < Rows; ++i) {
+        acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + i), b0, acc[i]);
+        acc_odd[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + kMr + i), b1, acc_odd[i]);
+      }
+      a += 2 * kMr;
+      b += 2 * kNr;
     }
-    a += 2 * kMr;
-    b += 2 * kNr;
+    for (int i = 0; i < Rows; ++i) acc[i] = _mm256_add_ps(acc[i], acc_odd[i]);
   }
-#pragma GCC unroll 6
-  for (int i = 0; i < Rows; ++i) acc[i] = _mm256_add_ps(acc[i], acc_odd[i]);
   for (; k < kc; ++k) {
     const __m256 b0 = _mm256_load_ps(b);
 #pragma GCC unroll 6
