@@ -98,6 +98,10 @@ void pack_b_panels(MatrixView b, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
       for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * nr, b.data + (k0 + k) * b.ld + n0 + j0, 64);
     } else if (cols == 32) {
       for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * nr, b.data + (k0 + k) * b.ld + n0 + j0, 128);
+    } else if (cols == 14) {  // a full AVX-512 A panel (the pixel-major conv packs its input as B panels of 14)
+      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * nr, b.data + (k0 + k) * b.ld + n0 + j0, 56);
+    } else if (cols == 6) {  // the AVX2 one
+      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * nr, b.data + (k0 + k) * b.ld + n0 + j0, 24);
     } else {
       for (int64_t k = 0; k < kc; ++k) {
         const float* src = b.data + (k0 + k) * b.ld + n0 + j0;
