@@ -170,12 +170,12 @@ TEST_CASE("gemm_f32 row bias, accumulate and fused epilogues", "[ops][gemm]") {
 }
 
 TEST_CASE("gemm_f32 reading B in place equals packing it, bit for bit", "[ops][gemm]") {
-  // Few rows of A (the in-place reads apply up to 48), full and ragged 16-column
+  // Few rows of A (the in-place reads apply up to 48; on AVX-512 any M with K <= 64), full and ragged 16-column
   // panels, K across the 256 block, B a column window of a wider matrix (ld > n),
   // 1 KiB-strided rows (read in place on AVX-512 only) and 4 KiB-strided ones (packed).
   struct Case { int64_t m, n, k, ld; };
   for (Case t : {Case{5, 40, 3, 40}, Case{6, 16, 300, 19}, Case{13, 50, 257, 64}, Case{48, 200, 70, 203},
-                 Case{24, 33, 513, 1024}, Case{16, 40, 40, 256}, Case{1, 17, 1, 17}}) {
+                 Case{24, 33, 513, 1024}, Case{16, 40, 40, 256}, Case{100, 70, 64, 75}, Case{1, 17, 1, 17}}) {
     CAPTURE(t.m, t.n, t.k, t.ld);
     Tensor a = random_tensor({t.m, t.k}, 16), b = random_tensor({t.k, t.ld}, 17), bias = random_tensor({t.m}, 18);
     Tensor c0 = random_tensor({t.m, t.n}, 19);
