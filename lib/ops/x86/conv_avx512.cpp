@@ -86,30 +86,50 @@ void conv_dw3x3s1_f32_plane__avx512(const float* x, const float* w, float bias, 
 
 // 3x3, stride 2: 16 outputs need input columns s .. s + 32 (s = 2 ox - pad_left);
 // the even and odd lanes of [s, s + 32) are taps 0 and 1, the even lanes of
-// [s + 2, s + 34) tap 2, each window two masked loads and one permute.
+// [s + 2, s + 34) tap 2, each window two masked loads and one permute. An input
+// row's three tap vectors serve two output rows (the last window row of one is
+// the first of the next), so they are kept for the next row: 8 loads and 6
+// permutes an output vector instead of 12 and 9. The FMAs run in the same order.
 void conv_dw3x3s2_f32_plane__avx512(const DwPlaneGeometry& g, const float* x, const float* w, float bias,
                                     const float* residual, float* y, const Epilogue& e) noexcept {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
   __m512 wv[9];
   for (int t = 0; t < 9; ++t) wv[t] = _mm512_set1_ps(w[t]);
+  struct RowTaps {
+    __m512 t0, t1, t2;
+    bool inside;
+  };
   for (int64_t ox = 0; ox < g.out_w; ox += 16) {
     const int64_t s = 2 * ox - g.pad_left;
     const __mmask16 a0 = columns_inside(s, g.in_w), a1 = columns_inside(s + 16, g.in_w);
     const __mmask16 b0 = columns_inside(s + 2, g.in_w), b1 = columns_inside(s + 18, g.in_w);
     const __mmask16 out = columns_inside(ox, g.out_w);
+    const auto taps_of = [&](int64_t row) {
+      RowTaps r{};
+      r.inside = row >= 0 && row < g.in_h;
+      if (!r.inside) return r;
+      const float* xr = x + row * g.in_w + s;
+      const __m512 lo = _mm512_maskz_loadu_ps(a0, xr), hi = _mm512_maskz_loadu_ps(a1, xr + 16);
+      const __m512 lo2 = _mm512_maskz_loadu_ps(b0, xr + 2), hi2 = _mm512_maskz_loadu_ps(b1, xr + 18);
+      r.t0 = _mm512_permutex2var_ps(lo, even, hi);
+      r.t1 = _mm512_permutex2var_ps(lo, odd, hi);
+      r.t2 = _mm512_permutex2var_ps(lo2, even, hi2);
+      return r;
+    };
+    const auto add_row = [&](const RowTaps& r, int ky, __m512 acc) {
+      if (!r.inside) return acc;
+      acc = _mm512_fmadd_ps(r.t0, wv[ky * 3], acc);
+      acc = _mm512_fmadd_ps(r.t1, wv[ky * 3 + 1], acc);
+      return _mm512_fmadd_ps(r.t2, wv[ky * 3 + 2], acc);
+    };
+    RowTaps first = taps_of(-g.pad_top);  // window row 0 of output row 0
     for (int64_t oy = 0; oy < g.out_h; ++oy) {
-      __m512 acc = _mm512_set1_ps(bias);
-      for (int ky = 0; ky < 3; ++ky) {
-        const int64_t row = 2 * oy - g.pad_top + ky;
-        if (row < 0 || row >= g.in_h) continue;
-        const float* xr = x + row * g.in_w + s;
-        const __m512 lo = _mm512_maskz_loadu_ps(a0, xr), hi = _mm512_maskz_loadu_ps(a1, xr + 16);
-        const __m512 lo2 = _mm512_maskz_loadu_ps(b0, xr + 2), hi2 = _mm512_maskz_loadu_ps(b1, xr + 18);
-        acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo, even, hi), wv[ky * 3], acc);
-        acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo, odd, hi), wv[ky * 3 + 1], acc);
-        acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo2, even, hi2), wv[ky * 3 + 2], acc);
-      }
+      const int64_t row0 = 2 * oy - g.pad_top;
+      __m512 acc = add_row(first, 0, _mm512_set1_ps(bias));
+      acc = add_row(taps_of(row0 + 1), 1, acc);
+      first = taps_of(row0 + 2);  // also the next output row's window row 0
+      acc = add_row(first, 2, acc);
       if (residual) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(out, residual + oy * g.out_w + ox));
       _mm512_mask_storeu_ps(y + oy * g.out_w + ox, out, x86::apply_epilogue512(acc, e));
     }
