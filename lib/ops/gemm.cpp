@@ -211,10 +211,10 @@ void gemm_empty_k(const GemmShape& s, const GemmOperands& op) {
 }
 
 // Whether the micro-kernel reads a row-major B in place rather than packing it
-// (measured on MobileNetV2 / YOLOX 1x1 convs, AVX2):
-// - only for few rows of A (M <= 48): a packed panel is read once per 6 rows of
-//   A, so packing costs up to a third of a small-M GEMM (MobileNetV2's
-//   projections to 24 and 32 channels, 15-20% faster in place);
+// (measured on MobileNetV2 / YOLOX 1x1 convs, first on AVX2):
+// - for few rows of A (M <= 48): a packed panel is read once per 6 rows of A, so
+//   packing costs up to a third of a small-M GEMM (MobileNetV2's projections to
+//   24 and 32 channels, 15-20% faster in place);
 // - on AVX2, only when B's rows are not a multiple of 1 KiB apart: rows 112 x 112
 //   floats apart fall on 4 offsets modulo 4 KiB, and the loads then collide with
 //   the C stores (4K aliasing) and with each other in L1 sets (MobileNetV2's

@@ -244,7 +244,8 @@ void maxpool2d_avx512(const PoolGeometry& g, const float* x, float* y) {
   const int64_t planes = g.batch * g.channels, in_plane = g.in_plane(), out_plane = g.out_plane();
   const int64_t grain = std::max<int64_t>(1, planes / (4 * current_concurrency()));
   parallel_for(0, planes, grain, [&](int64_t lo, int64_t hi) {
-    for (int64_t c = lo; c < hi; ++c) maxpool2d_rows_f32__avx512(g.axes[1], g.axes[2], x + c * in_plane, y + c * out_plane);
+    for (int64_t c = lo; c < hi; ++c)
+      maxpool2d_rows_f32__avx512(g.axes[1], g.axes[2], x + c * in_plane, y + c * out_plane);
   });
 }
 

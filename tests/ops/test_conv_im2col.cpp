@@ -19,7 +19,8 @@ TEST_CASE("phase im2col packer: the AVX-512 32-column one equals the generic loo
     Shape x, w;
     std::vector<int64_t> strides, dilations, pads;
   };
-  const Case c = GENERATE(Case{{1, 5, 9, 28}, {4, 5, 3, 3}, {}, {}, {1, 1, 1, 1}},        // 28 wide: every panel crosses rows
+  // 28 wide: every panel crosses output rows.
+  const Case c = GENERATE(Case{{1, 5, 9, 28}, {4, 5, 3, 3}, {}, {}, {1, 1, 1, 1}},
                           Case{{1, 3, 11, 111}, {4, 3, 3, 3}, {2, 2}, {}, {0, 0, 0, 0}},  // SqueezeNet's stem, 55 wide
                           Case{{1, 4, 14, 56}, {4, 4, 3, 3}, {2, 2}, {}, {1, 1, 1, 1}},   // 28 wide at stride 2
                           Case{{1, 6, 8, 16}, {2, 6, 1, 1}, {2, 2}, {}, {}},              // 1x1 stride 2: 8 wide

@@ -242,7 +242,7 @@ TEST_CASE("winograd AVX-512 passes equal the single-tile transforms bit for bit,
   }
 }
 
-TEST_CASE("winograd on AVX-512: 1 and 2 threads agree bit for bit and match the 8-lane path", "[ops][conv][winograd]") {
+TEST_CASE("winograd: 1 and 2 threads agree bit for bit, AVX-512 and 8-lane paths alike", "[ops][conv][winograd]") {
   if (!cpu_features().has_avx512()) SKIP("no AVX-512");
   struct Case {
     Shape x;

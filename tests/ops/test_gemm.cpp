@@ -249,7 +249,8 @@ TEST_CASE("gemm_f32: a column's sum does not depend on where the right edge fall
           const Tensor edge = run(n);
           int64_t mismatches = 0;
           for (int64_t i = 0; i < m; ++i)
-            for (int64_t j = 0; j < n; ++j) mismatches += edge.data<float>()[i * n + j] != full.data<float>()[i * wide + j];
+            for (int64_t j = 0; j < n; ++j)
+              mismatches += edge.data<float>()[i * n + j] != full.data<float>()[i * wide + j];
           CHECK(mismatches == 0);
         }
       }

@@ -37,7 +37,9 @@ struct NanMax {
     acc = _mm512_max_ps(v, acc);
     nan = _kor_mask16(nan, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q));
   }
-  __m512 result() const { return _mm512_mask_mov_ps(acc, nan, _mm512_set1_ps(std::numeric_limits<float>::quiet_NaN())); }
+  __m512 result() const {
+    return _mm512_mask_mov_ps(acc, nan, _mm512_set1_ps(std::numeric_limits<float>::quiet_NaN()));
+  }
 };
 
 // Lane indices i + t (t < 16) into the 32 lanes of two blocks: tap t of 16 outputs.
@@ -85,10 +87,12 @@ inline __m512 window_block(const RowBlocks& b, const float* x, int64_t r0, int64
   if (m == 0) return lowest;
   // Masked-off lanes are not read, so the address may lie before the row; it is
   // formed as an integer so no out-of-bounds pointer is ever computed.
-  const uintptr_t p = reinterpret_cast<uintptr_t>(x) + static_cast<uintptr_t>((r0 * b.width + c0) * int64_t{sizeof(float)});
+  const uintptr_t first = reinterpret_cast<uintptr_t>(x) +
+                         static_cast<uintptr_t>((r0 * b.width + c0) * int64_t{sizeof(float)});
   const uintptr_t step = static_cast<uintptr_t>(b.width) * sizeof(float);
-  NanMax acc(_mm512_mask_loadu_ps(lowest, m, reinterpret_cast<const float*>(p)));
-  for (int64_t r = 1; r < rows; ++r) acc.add(_mm512_mask_loadu_ps(lowest, m, reinterpret_cast<const float*>(p + r * step)));
+  const auto row = [&](int64_t r) { return reinterpret_cast<const float*>(first + static_cast<uintptr_t>(r) * step); };
+  NanMax acc(_mm512_mask_loadu_ps(lowest, m, row(0)));
+  for (int64_t r = 1; r < rows; ++r) acc.add(_mm512_mask_loadu_ps(lowest, m, row(r)));
   return acc.result();
 }
 
