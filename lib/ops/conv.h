@@ -175,9 +175,6 @@ struct PhaseIm2col {
   const int64_t* tap_offset;  // per (kh, kw), row-major
 };
 void phase_im2col_pack(const PhaseIm2col& s, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst);
-/// The same for nr = 32 (the AVX-512 B panel), copying runs of vectors.
-void phase_im2col_pack32__avx512(const PhaseIm2col& s, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
-                                 float* dst) noexcept;
 
 /// The im2col packers of one conv call (not 1x1 stride 1), one per (image,
 /// group) t = image * group + g. 2-D kernels read phase-split padded copies of

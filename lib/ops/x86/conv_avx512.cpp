@@ -2,11 +2,8 @@
 // vector, up to four vectors in flight to cover FMA latency; the last vector is
 // masked, so it reads and writes nothing past the run (the AVX2 kernel's 8-wide
 // tail uses the slack). And 3x3 stride-1 / stride-2 kernels reading the NCHW plane
-// directly, taps masked to the columns that exist. And the im2col B packer for
-// 32-column panels from phase-split copies.
+// directly, taps masked to the columns that exist.
 #include <immintrin.h>
-
-#include <algorithm>
 
 // GCC 12's _mm512_max_ps/_mm512_min_ps pass an _mm512_undefined_ps() operand
 // that trips a false -Wmaybe-uninitialized.
@@ -132,55 +129,6 @@ void conv_dw3x3s2_f32_plane__avx512(const DwPlaneGeometry& g, const float* x, co
       acc = add_row(first, 2, acc);
       if (residual) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(out, residual + oy * g.out_w + ox));
       _mm512_mask_storeu_ps(y + oy * g.out_w + ox, out, x86::apply_epilogue512(acc, e));
-    }
-  }
-}
-
-namespace {
-
-// len (<= 32) floats from src to out: whole vectors, then one masked to the rest.
-inline void copy_run(const float* src, float* out, int64_t len) {
-  for (; len >= 16; len -= 16, src += 16, out += 16) _mm512_storeu_ps(out, _mm512_loadu_ps(src));
-  if (len > 0) {
-    const __mmask16 m = static_cast<__mmask16>((1u << len) - 1u);
-    _mm512_mask_storeu_ps(out, m, _mm512_maskz_loadu_ps(m, src));
-  }
-}
-
-}  // namespace
-
-void phase_im2col_pack32__avx512(const PhaseIm2col& s, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
-                                 float* dst) noexcept {
-  constexpr int64_t kNr = 32;
-  const int64_t taps = s.p->kernel[1] * s.p->kernel[2], ow_n = s.p->out[2], phase_w = s.layout->phase_w;
-  // A panel's pieces within output rows are the same for every depth row: found
-  // once a panel, then copied row after row (the generic packer walks them per
-  // element whenever a panel crosses a row, as every one does on 28-wide outputs).
-  struct Run {
-    int64_t src, t, len;
-  };
-  Run runs[kNr];
-  int64_t oh = n0 / ow_n, ow = n0 % ow_n;
-  const int64_t c_first = k0 / taps, tap_first = k0 % taps;
-  for (int64_t j = 0; j < nc; j += kNr, dst += kc * kNr) {
-    const int64_t cnt = std::min(kNr, nc - j);
-    int n_runs = 0;
-    for (int64_t t = 0; t < cnt;) {
-      const int64_t len = std::min(ow_n - ow, cnt - t);
-      runs[n_runs++] = Run{oh * phase_w + ow, t, len};
-      t += len, ow += len;
-      if (ow == ow_n) ow = 0, ++oh;
-    }
-    int64_t c = c_first, tap = tap_first;
-    for (int64_t r = 0; r < kc; ++r) {
-      const float* base = s.planes + c * s.plane_stride + s.tap_offset[tap];
-      float* out = dst + r * kNr;
-      if (cnt < kNr) {  // the last, short panel: zero columns past the outputs
-        _mm512_storeu_ps(out, _mm512_setzero_ps());
-        _mm512_storeu_ps(out + 16, _mm512_setzero_ps());
-      }
-      for (int i = 0; i < n_runs; ++i) copy_run(base + runs[i].src, out + runs[i].t, runs[i].len);
-      if (++tap == taps) tap = 0, ++c;
     }
   }
 }
