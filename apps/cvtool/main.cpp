@@ -15,8 +15,8 @@ int main(int argc, char** argv) {
   // when freed, and hands the heap's free top back beyond 128 KB, so each copy
   // page-faulted on new memory (~12 us a 4 KiB page on the VMs we measure on). Below
   // 32 MB blocks now come from the heap, which keeps up to 16 MB free at its top and
-  // reuses the freed ones. Load + first run: ResNet-50 1.50 -> 1.05 s, GoogLeNet 0.58 ->
-  // 0.47, ml5-udnie 0.55 -> 0.52; peak RSS within a few MB (blocks above 32 MB, VGG's
+  // reuses the freed ones. Load + first run: ResNet-50 1.44 -> 1.04 s, GoogLeNet 0.59 ->
+  // 0.46, ml5-udnie 0.55 -> 0.53; peak RSS within a few MB (blocks above 32 MB, VGG's
   // and AlexNet's FC weights, are mapped as before). Warm runs do not allocate.
 #if defined(__GLIBC__)
   mallopt(M_MMAP_THRESHOLD, 32 << 20);

@@ -196,11 +196,12 @@ TileGrid plan_tiles(const GemmKernelSet& ks, const GemmShape& s, int64_t batch, 
   g.n_tiles = ceil_div(s.n, g.n_tile);
   g.m_tiles = std::clamp<int64_t>(ceil_div(want_per_gemm, g.n_tiles), 1, ceil_div(s.m, ks.mr));
   // Splitting M too makes the tasks of one strip pack the same B, or share one packed
-  // up front that each then streams from L3. When B is packed per call, strips down
-  // to one panel pay better as soon as they alone give every thread work (2 threads,
-  // 28x28 1x1 convs: ResNet-50's 512 -> 128 0.39 -> 0.27 ms, GoogLeNet's 3b 1x1s
-  // 0.21 -> 0.14; whole nets 2-6% faster), unless A is too big for every task to
-  // read all of it from L2 (SqueezeNet's 2 MB classifier: 0.50 -> 0.52 ms).
+  // up front, half of it then read from the other core (this VM's two cores: ~39 GB/s
+  // for lines the other one wrote, ~110 from their own). When B is packed per call,
+  // strips down to one panel pay better as soon as they alone give every thread work
+  // (2 threads, 28x28 1x1 convs: ResNet-50's 512 -> 128 0.39 -> 0.27 ms, GoogLeNet's
+  // 3b 1x1s 0.21 -> 0.14; whole nets 2-6% faster), unless A is too big for every task
+  // to read all of it from L2 (SqueezeNet's 2 MB classifier: 0.50 -> 0.52 ms).
   constexpr int64_t kMaxWholeAFloats = int64_t(1) << 17;
   if (!b_prepacked && g.m_tiles > 1 && s.m * s.k <= kMaxWholeAFloats) {
     const int64_t panels = ceil_div(s.n, ks.nr);
