@@ -116,12 +116,19 @@ void conv_gemm_pixel_major(const ConvParams& p, const GemmKernelSet& ks, const P
   if (!p.is_pointwise()) im2col.emplace(p, ks.isa, x);
   const auto to_nchw = ks.isa >= Isa::kAvx2 ? pixel_major_to_nchw_f32__avx2 : pixel_major_to_nchw_f32__scalar;
   const bool by_pixels = split_by_pixels(ks, wt, pixels);
-  // The calling thread's slots 3 and 4: GEMM tasks use 0 and 1, the phase copies 5.
-  float* xt_storage =
-      by_pixels ? nullptr : gemm_scratch(4, static_cast<size_t>(PackedA::storage_floats(ks, pixels, depth)));
-  float* yt = by_pixels ? nullptr : gemm_scratch(3, static_cast<size_t>(pixels * ldc));
   GemmShape s;
   s.m = pixels, s.n = channels, s.k = depth;
+  // A pointwise conv's input planes are X^T as it stands: the GEMM reads its
+  // pixel rows in place where the kernel set can, else they are packed.
+  GemmOperands in_place;
+  in_place.packed_b = &wt;
+  in_place.a = MatrixView{x, pixels, true};
+  const bool x_in_place = p.is_pointwise() && reads_a_in_place(ks, s, in_place);
+  // The calling thread's slots 3 and 4: GEMM tasks use 0 and 1, the phase copies 5.
+  float* xt_storage = by_pixels || x_in_place
+                          ? nullptr
+                          : gemm_scratch(4, static_cast<size_t>(PackedA::storage_floats(ks, pixels, depth)));
+  float* yt = by_pixels ? nullptr : gemm_scratch(3, static_cast<size_t>(pixels * ldc));
   for (int64_t image = 0; image < p.batch; ++image) {
     const float* xi = x + image * p.in_channels * p.in_pixels();
     const PackBFn pointwise = [&](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
@@ -139,15 +146,19 @@ void conv_gemm_pixel_major(const ConvParams& p, const GemmKernelSet& ks, const P
         for (int64_t t = lo; t < hi; ++t) {
           const int64_t i0 = t * task_rows, rows = std::min(task_rows, pixels - i0);
           // This thread's slots 3 and 4, as the three-step path uses the caller's.
-          float* xt_rows = gemm_scratch(4, static_cast<size_t>(PackedA::storage_floats(ks, rows, depth)));
           float* yt_rows = gemm_scratch(3, static_cast<size_t>(rows * ldc));
-          const PackedA xt(ks, rows, depth, [&](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
-            pack_pixels(k0, kc, i0 + n0, nc, nr, dst);
-          }, xt_rows);
+          PackedA xt;
+          if (!x_in_place)
+            xt = PackedA(ks, rows, depth, [&](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+              pack_pixels(k0, kc, i0 + n0, nc, nr, dst);
+            }, gemm_scratch(4, static_cast<size_t>(PackedA::storage_floats(ks, rows, depth))));
           GemmShape rs = s;
           rs.m = rows;
           gemm_f32(ks, rs, 1, [&](int64_t, GemmOperands& op) {
-            op.packed_a = &xt;
+            if (x_in_place)
+              op.a = MatrixView{xi + i0, pixels, true};
+            else
+              op.packed_a = &xt;
             op.packed_b = &wt;
             op.c = yt_rows;
             op.ldc = ldc;
@@ -157,9 +168,13 @@ void conv_gemm_pixel_major(const ConvParams& p, const GemmKernelSet& ks, const P
       });
       continue;
     }
-    const PackedA xt(ks, pixels, depth, pack_pixels, xt_storage);
+    PackedA xt;
+    if (!x_in_place) xt = PackedA(ks, pixels, depth, pack_pixels, xt_storage);
     gemm_f32(ks, s, 1, [&](int64_t, GemmOperands& op) {
-      op.packed_a = &xt;
+      if (x_in_place)
+        op.a = MatrixView{xi, pixels, true};
+      else
+        op.packed_a = &xt;
       op.packed_b = &wt;
       op.c = yt;
       op.ldc = ldc;

@@ -62,6 +62,11 @@ using GemmStridedBUkernelFn = void (*)(int64_t kc, const float* a, const float* 
 using GemmIndirectBUkernelFn = void (*)(int64_t kc, const float* a, const float* b, const int64_t* b_offsets,
                                         float* c, int64_t ldc, int mr, int nr, const UkernelParams& p) noexcept;
 
+// The same tile with A read in place: row i of the tile at a[k*lda + i] (op(A)
+// of a transposed view, e.g. a pointwise conv's input planes as pixel rows).
+using GemmStridedAUkernelFn = void (*)(int64_t kc, const float* a, int64_t lda, const float* b, float* c,
+                                       int64_t ldc, int mr, int nr, const UkernelParams& p) noexcept;
+
 /// One micro-kernel and the cache blocking that suits it.
 struct GemmKernelSet {
   Isa isa;
@@ -73,6 +78,7 @@ struct GemmKernelSet {
   const char* name;    // "gemm_f32_6x16__avx2"
   GemmStridedBUkernelFn ukernel_strided_b = nullptr;  // where the ISA has one
   GemmIndirectBUkernelFn ukernel_indirect_b = nullptr;  // likewise
+  GemmStridedAUkernelFn ukernel_strided_a = nullptr;    // likewise
 };
 
 // ISA kernels (lib/ops/x86/gemm_*.cpp); raw pointers, no validation.
@@ -85,6 +91,8 @@ void gemm_f32_ukernel_14x32_strided_b__avx512(int64_t kc, const float* a, const 
 void gemm_f32_ukernel_14x32_indirect_b__avx512(int64_t kc, const float* a, const float* b,
                                                const int64_t* b_offsets, float* c, int64_t ldc, int mr, int nr,
                                                const UkernelParams& p) noexcept;
+void gemm_f32_ukernel_14x32_strided_a__avx512(int64_t kc, const float* a, int64_t lda, const float* b, float* c,
+                                              int64_t ldc, int mr, int nr, const UkernelParams& p) noexcept;
 void gemm_f32_ukernel_14x32__avx512(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
                                     int nr, const UkernelParams& p) noexcept;
 void gemm_f32_ukernel_4x8__scalar(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
@@ -184,6 +192,10 @@ struct GemmShape {
   bool accumulate = false;  // C += alpha*A*B (C pre-filled by the caller)
   Epilogue epilogue;
 };
+
+/// Whether gemm_f32 reads op(A) in place, not packed: a transposed view (tile
+/// rows side by side) against a pre-packed B, on kernel sets that can.
+bool reads_a_in_place(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& op);
 
 /// Runs `batch` GEMMs of one shape; bind(i, ops) fills the pointers of GEMM i.
 /// Output tiles run in parallel; each C element is always the same k-ordered

@@ -234,6 +234,10 @@ TEST_CASE("Conv odd shapes: fast paths vs reference", "[ops][conv]") {
       ConvCase{{2, 128, 7, 7}, {48, 128, 1, 1}},                            // 1x1, batch 2
       ConvCase{{1, 65, 13, 13}, {64, 65, 3, 3}, 1, {2, 2}, {}, {1, 1, 1, 1}},  // stride 2 to 7x7
       ConvCase{{1, 130, 3, 3}, {40, 130, 1, 1}},                            // 9 pixels, ragged channels
+      // 1x1 pixel-major reading its 14x14 input planes in place (AVX-512): 2 K blocks,
+      // weights too big to split by pixels; split by pixels at 2 threads
+      ConvCase{{1, 300, 14, 14}, {448, 300, 1, 1}},
+      ConvCase{{1, 260, 14, 14}, {64, 260, 1, 1}},
       ConvCase{{1, 66, 9, 9}, {32, 66, 3, 3}, 1, {}, {}, {1, 1, 1, 1}, "", false});  // 81 = 13 x 6 + 3
   CAPTURE(shape_str(c.x), shape_str(c.w), c.group, c.auto_pad);
   check_case("Conv", c);

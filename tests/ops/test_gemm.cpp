@@ -217,6 +217,64 @@ TEST_CASE("gemm_f32 reading B in place equals packing it, bit for bit", "[ops][g
   }
 }
 
+TEST_CASE("gemm_f32 reading a transposed A in place equals packing it, bit for bit", "[ops][gemm]") {
+  // op(A) = X^T with X a K x ld matrix (a pointwise conv's input planes, ld pixels)
+  // against a pre-packed B: read in place on AVX-512 for rows 128 floats or more
+  // apart, but not 4 KiB apart. Ragged row tiles, K across the 256 block, A a row
+  // window of X (ld > m), M blocks.
+  struct Case { int64_t m, n, k, ld; };
+  for (Case t : {Case{49, 64, 300, 130}, Case{13, 40, 7, 20}, Case{196, 70, 257, 196}, Case{29, 33, 64, 1024},
+                 Case{150, 32, 520, 151}, Case{1, 17, 1, 128}, Case{49, 40, 30, 49}}) {
+    CAPTURE(t.m, t.n, t.k, t.ld);
+    Tensor x = random_tensor({t.k, t.ld}, 26), w = random_tensor({t.k, t.n}, 27), bias = random_tensor({t.m}, 28);
+    Tensor c0 = random_tensor({t.m, t.n}, 29);
+    const MatrixView xt{x.data<float>(), t.ld, true};
+    IsaCapGuard guard;
+    for (Isa isa : runnable_isas()) {
+      set_isa_cap(isa);
+      INFO("isa " << isa_name(isa));
+      const GemmKernelSet& ks = gemm_kernels(isa);
+      const PackedB packed_w(ks, t.k, t.n, MatrixView{w.data<float>(), t.n, false});
+      const PackedA packed_x(ks, t.m, t.k, xt);
+      GemmShape s;
+      s.m = t.m, s.n = t.n, s.k = t.k, s.epilogue = Epilogue::relu();
+      GemmOperands probe;
+      probe.a = xt;
+      probe.packed_b = &packed_w;
+      CHECK(reads_a_in_place(ks, s, probe) == (isa >= Isa::kAvx512 && t.ld >= 128 && t.ld != 1024));
+      for (bool accumulate : {false, true})
+        for (int threads : {1, 2}) {
+          CAPTURE(accumulate, threads);
+          s.accumulate = accumulate;
+          Tensor in_place = c0.clone(), packed = c0.clone();
+          for (bool read_in_place : {true, false}) {
+            Tensor& c = read_in_place ? in_place : packed;
+            tbb::task_arena arena(threads);
+            arena.execute([&] {
+              gemm_f32(ks, s, 1, [&](int64_t, GemmOperands& op) {
+                if (read_in_place) op.a = xt;
+                else op.packed_a = &packed_x;
+                op.packed_b = &packed_w;
+                op.c = c.data<float>();
+                op.ldc = t.n;
+                op.row_bias = bias.data<float>();
+              });
+            });
+          }
+          CHECK(bit_identical(in_place, packed));
+          Tensor expect = c0.clone();
+          gemm_f32_ref(t.m, t.n, t.k, 1.f, xt, {w.data<float>(), t.n, false}, expect.data<float>(), t.n, accumulate);
+          for (int64_t i = 0; i < t.m; ++i)
+            for (int64_t j = 0; j < t.n; ++j) {
+              float& v = expect.data<float>()[i * t.n + j];
+              v = Epilogue::relu().apply(v + bias.data<float>()[i]);
+            }
+          CHECK_TENSOR_NEAR(in_place, expect, 1e-4, 1e-4);
+        }
+    }
+  }
+}
+
 TEST_CASE("gemm_f32: a column's sum does not depend on where the right edge falls", "[ops][gemm]") {
   // Winograd's tile blocks, and so the GEMMs' N, follow the thread count: a column
   // must come out the same in a narrow right-edge tile as in a full one. Every row

@@ -1,7 +1,7 @@
 // SGEMM micro-kernel for AVX-512F: a 14x32 register tile (28 zmm accumulators,
 // 2 B loads and 1 broadcast per k step), 14x16 at right edges of up to 16
 // columns. B from packed panels, a row-major matrix read in place, or rows at
-// given offsets (conv taps). Only dispatched when cpu_features() reports
+// given offsets (conv taps); A from packed panels, or read in place. Only dispatched when cpu_features() reports
 // AVX-512; no blocking or packing here (see ops/gemm.cpp).
 #include <immintrin.h>
 
@@ -45,7 +45,7 @@ struct IndirectRows {
 // only its columns. A panel of at most 16 columns runs the one-vector tile: half
 // the multiply-adds of the full one (Winograd's 16-tile blocks, 7x7 planes).
 template <int Rows, int Vecs, class BRows>
-inline void tile_rows(int64_t kc, const float* a, BRows b, float* c, int64_t ldc, __mmask16 last,
+inline void tile_rows(int64_t kc, const float* a, int64_t lda, BRows b, float* c, int64_t ldc, __mmask16 last,
                       const UkernelParams& p) noexcept {
   __m512 acc[Vecs][Rows];
 #pragma GCC unroll 14
@@ -63,7 +63,7 @@ inline void tile_rows(int64_t kc, const float* a, BRows b, float* c, int64_t ldc
       const __m512 ai = _mm512_set1_ps(a[i]);
       for (int v = 0; v < Vecs; ++v) acc[v][i] = _mm512_fmadd_ps(ai, bv[v], acc[v][i]);
     }
-    a += kMr;
+    a += lda;
   }
 #pragma GCC unroll 14
   for (int i = 0; i < Rows; ++i) {
@@ -82,23 +82,23 @@ inline void tile_rows(int64_t kc, const float* a, BRows b, float* c, int64_t ldc
 }
 
 template <int Vecs, class BRows>
-inline void tile_dispatch(int64_t kc, const float* a, BRows b, float* c, int64_t ldc, int mr, __mmask16 last,
-                          const UkernelParams& p) noexcept {
+inline void tile_dispatch(int64_t kc, const float* a, int64_t lda, BRows b, float* c, int64_t ldc, int mr,
+                          __mmask16 last, const UkernelParams& p) noexcept {
   switch (mr) {
-    case 1: tile_rows<1, Vecs>(kc, a, b, c, ldc, last, p); break;
-    case 2: tile_rows<2, Vecs>(kc, a, b, c, ldc, last, p); break;
-    case 3: tile_rows<3, Vecs>(kc, a, b, c, ldc, last, p); break;
-    case 4: tile_rows<4, Vecs>(kc, a, b, c, ldc, last, p); break;
-    case 5: tile_rows<5, Vecs>(kc, a, b, c, ldc, last, p); break;
-    case 6: tile_rows<6, Vecs>(kc, a, b, c, ldc, last, p); break;
-    case 7: tile_rows<7, Vecs>(kc, a, b, c, ldc, last, p); break;
-    case 8: tile_rows<8, Vecs>(kc, a, b, c, ldc, last, p); break;
-    case 9: tile_rows<9, Vecs>(kc, a, b, c, ldc, last, p); break;
-    case 10: tile_rows<10, Vecs>(kc, a, b, c, ldc, last, p); break;
-    case 11: tile_rows<11, Vecs>(kc, a, b, c, ldc, last, p); break;
-    case 12: tile_rows<12, Vecs>(kc, a, b, c, ldc, last, p); break;
-    case 13: tile_rows<13, Vecs>(kc, a, b, c, ldc, last, p); break;
-    default: tile_rows<14, Vecs>(kc, a, b, c, ldc, last, p); break;
+    case 1: tile_rows<1, Vecs>(kc, a, lda, b, c, ldc, last, p); break;
+    case 2: tile_rows<2, Vecs>(kc, a, lda, b, c, ldc, last, p); break;
+    case 3: tile_rows<3, Vecs>(kc, a, lda, b, c, ldc, last, p); break;
+    case 4: tile_rows<4, Vecs>(kc, a, lda, b, c, ldc, last, p); break;
+    case 5: tile_rows<5, Vecs>(kc, a, lda, b, c, ldc, last, p); break;
+    case 6: tile_rows<6, Vecs>(kc, a, lda, b, c, ldc, last, p); break;
+    case 7: tile_rows<7, Vecs>(kc, a, lda, b, c, ldc, last, p); break;
+    case 8: tile_rows<8, Vecs>(kc, a, lda, b, c, ldc, last, p); break;
+    case 9: tile_rows<9, Vecs>(kc, a, lda, b, c, ldc, last, p); break;
+    case 10: tile_rows<10, Vecs>(kc, a, lda, b, c, ldc, last, p); break;
+    case 11: tile_rows<11, Vecs>(kc, a, lda, b, c, ldc, last, p); break;
+    case 12: tile_rows<12, Vecs>(kc, a, lda, b, c, ldc, last, p); break;
+    case 13: tile_rows<13, Vecs>(kc, a, lda, b, c, ldc, last, p); break;
+    default: tile_rows<14, Vecs>(kc, a, lda, b, c, ldc, last, p); break;
   }
 }
 
@@ -107,30 +107,35 @@ inline __mmask16 edge_mask(int nr) { return static_cast<__mmask16>((1u << ((nr -
 
 // A tile of nr <= 32 columns: two vectors, or one for a right edge of up to 16.
 template <class BRows>
-inline void tile_columns(int64_t kc, const float* a, BRows b, float* c, int64_t ldc, int mr, int nr,
+inline void tile_columns(int64_t kc, const float* a, int64_t lda, BRows b, float* c, int64_t ldc, int mr, int nr,
                          const UkernelParams& p) noexcept {
   if (nr > 16)
-    tile_dispatch<2>(kc, a, b, c, ldc, mr, edge_mask(nr), p);
+    tile_dispatch<2>(kc, a, lda, b, c, ldc, mr, edge_mask(nr), p);
   else
-    tile_dispatch<1>(kc, a, b, c, ldc, mr, edge_mask(nr), p);
+    tile_dispatch<1>(kc, a, lda, b, c, ldc, mr, edge_mask(nr), p);
 }
 
 }  // namespace
 
 void gemm_f32_ukernel_14x32_strided_b__avx512(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
                                               int64_t ldc, int mr, const UkernelParams& p) noexcept {
-  tile_dispatch<2>(kc, a, StridedRows{b, ldb}, c, ldc, mr, __mmask16(0xFFFF), p);
+  tile_dispatch<2>(kc, a, kMr, StridedRows{b, ldb}, c, ldc, mr, __mmask16(0xFFFF), p);
 }
 
 void gemm_f32_ukernel_14x32__avx512(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr,
                                     int nr, const UkernelParams& p) noexcept {
-  tile_columns(kc, a, StridedRows{b, kNr}, c, ldc, mr, nr, p);
+  tile_columns(kc, a, kMr, StridedRows{b, kNr}, c, ldc, mr, nr, p);
+}
+
+void gemm_f32_ukernel_14x32_strided_a__avx512(int64_t kc, const float* a, int64_t lda, const float* b, float* c,
+                                              int64_t ldc, int mr, int nr, const UkernelParams& p) noexcept {
+  tile_columns(kc, a, lda, StridedRows{b, kNr}, c, ldc, mr, nr, p);
 }
 
 void gemm_f32_ukernel_14x32_indirect_b__avx512(int64_t kc, const float* a, const float* b,
                                                const int64_t* b_offsets, float* c, int64_t ldc, int mr, int nr,
                                                const UkernelParams& p) noexcept {
-  tile_columns(kc, a, IndirectRows{b, b_offsets}, c, ldc, mr, nr, p);
+  tile_columns(kc, a, kMr, IndirectRows{b, b_offsets}, c, ldc, mr, nr, p);
 }
 
 }  // namespace cvt
