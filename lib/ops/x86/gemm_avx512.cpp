@@ -1,8 +1,9 @@
 // SGEMM micro-kernel for AVX-512F: a 14x32 register tile (28 zmm accumulators,
 // 2 B loads and 1 broadcast per k step), 14x16 at right edges of up to 16
 // columns. B from packed panels, a row-major matrix read in place, or rows at
-// given offsets (conv taps); A from packed panels, or read in place. Only dispatched when cpu_features() reports
-// AVX-512; no blocking or packing here (see ops/gemm.cpp).
+// given offsets (conv taps); A from packed panels or a transposed matrix read in
+// place. Only dispatched when cpu_features() reports AVX-512; no blocking or
+// packing here (see ops/gemm.cpp).
 #include <immintrin.h>
 
 // GCC 12's _mm512_max_ps/_mm512_min_ps pass an _mm512_undefined_ps() operand
@@ -40,10 +41,11 @@ struct IndirectRows {
   const float* next() { return b + *offsets++; }
 };
 
-// A tile of `Rows` rows and `Vecs` column vectors (32 or 16 columns); the last
-// vector's stores (and C loads) take `last` as their mask, so a right edge writes
-// only its columns. A panel of at most 16 columns runs the one-vector tile: half
-// the multiply-adds of the full one (Winograd's 16-tile blocks, 7x7 planes).
+// A tile of `Rows` rows and `Vecs` column vectors (32 or 16 columns), its k-th
+// A values at a + k*lda (lda kMr in a packed panel, the row stride in place); the
+// last vector's stores (and C loads) take `last` as their mask, so a right edge
+// writes only its columns. A panel of at most 16 columns runs the one-vector tile:
+// half the multiply-adds of the full one (Winograd's 16-tile blocks, 7x7 planes).
 template <int Rows, int Vecs, class BRows>
 inline void tile_rows(int64_t kc, const float* a, int64_t lda, BRows b, float* c, int64_t ldc, __mmask16 last,
                       const UkernelParams& p) noexcept {
