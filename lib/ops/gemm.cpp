@@ -173,10 +173,10 @@ PackedB::PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, const PackBFn& p
 // side in memory (a pointwise conv's input planes as pixel rows), rather than
 // packing it; against a pre-packed B (weights) only. A k step's 14 values are one
 // or two cache lines, so packing only copied them, on one core when A is one K
-// block. Per node, in model (ResNet-50, GoogLeNet, MobileNetV2): 14x14 1x1s 0-15%
-// faster at 1 thread and 10-15% at 2, yet 7x7 ones 5-10% slower at both: A rows
-// under 128 floats apart stay packed. So do rows a multiple of 4 KiB apart, which
-// would share a few L1 sets.
+// block. Per node, in model (ResNet-50, GoogLeNet, MobileNetV2): 14x14 1x1s from
+// 3% slower to 20% faster at 1 thread and 5-18% faster at 2, yet 7x7 ones 5-10%
+// slower at both: A rows under 128 floats apart stay packed. So do rows a multiple
+// of 4 KiB apart, which would share a few L1 sets.
 bool reads_a_in_place(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& op) {
   constexpr int64_t kMinRowFloats = 128;
   const int64_t row_bytes = op.a.ld * static_cast<int64_t>(sizeof(float));
