@@ -169,6 +169,17 @@ PackedB::PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, const PackBFn& p
 
 // ---- driver ----------------------------------------------------------------------
 
+namespace {
+
+// Whether rows `ld` floats apart are at most `max_alignment` bytes aligned modulo
+// 4 KiB: rows read in place that are aligned further fall on a few L1 sets and
+// collide with the C stores (4K aliasing). See read_b_in_place for the measurements.
+bool rows_spread_over_l1(int64_t ld, int64_t max_alignment) {
+  return std::gcd(ld * static_cast<int64_t>(sizeof(float)), int64_t(4096)) <= max_alignment;
+}
+
+}  // namespace
+
 // Whether the micro-kernel reads a transposed A in place, its tile rows side by
 // side in memory (a pointwise conv's input planes as pixel rows), rather than
 // packing it; against a pre-packed B (weights) only. A k step's 14 values are one
@@ -179,9 +190,8 @@ PackedB::PackedB(const GemmKernelSet& ks, int64_t k, int64_t n, const PackBFn& p
 // of 4 KiB apart, which would share a few L1 sets.
 bool reads_a_in_place(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& op) {
   constexpr int64_t kMinRowFloats = 128;
-  const int64_t row_bytes = op.a.ld * static_cast<int64_t>(sizeof(float));
   return !op.packed_a && op.packed_b && op.a.trans && s.alpha == 1.f && ks.ukernel_strided_a &&
-         op.a.ld >= kMinRowFloats && std::gcd(row_bytes, int64_t(4096)) <= 1024;
+         op.a.ld >= kMinRowFloats && rows_spread_over_l1(op.a.ld, 1024);
 }
 
 namespace {
@@ -260,11 +270,8 @@ void gemm_empty_k(const GemmShape& s, const GemmOperands& op) {
 //   7.16 -> 6.93 in all; at 2 threads the same or better. K <= 128 gained nothing more.
 bool read_b_in_place(const GemmShape& s, int64_t ldb, Isa isa) {
   constexpr int64_t kMaxRows = 48, kMaxShallowDepth = 64;
-  const int64_t row_bytes = ldb * static_cast<int64_t>(sizeof(float));
   const bool avx512 = isa >= Isa::kAvx512;
-  const int64_t max_alignment = avx512 ? 1024 : 256;
-  return (s.m <= kMaxRows || (avx512 && s.k <= kMaxShallowDepth)) &&
-         std::gcd(row_bytes, int64_t(4096)) <= max_alignment;
+  return (s.m <= kMaxRows || (avx512 && s.k <= kMaxShallowDepth)) && rows_spread_over_l1(ldb, avx512 ? 1024 : 256);
 }
 
 bool reads_b_in_place(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& op) {

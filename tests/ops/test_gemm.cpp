@@ -33,6 +33,20 @@ void check_fast_vs_ref(const NodeDesc& node, const std::vector<Tensor>& inputs, 
   }
 }
 
+// The reference product op(A) op(B) (onto c0 when accumulating), then the row bias
+// and the epilogue by hand: what gemm_f32 with a row bias and an epilogue computes.
+Tensor expected_with_bias(int64_t m, int64_t n, int64_t k, MatrixView a, MatrixView b, const Tensor& c0,
+                          bool accumulate, const Tensor& bias, const Epilogue& ep) {
+  Tensor expect = c0.clone();
+  gemm_f32_ref(m, n, k, 1.f, a, b, expect.data<float>(), n, accumulate);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      float& v = expect.data<float>()[i * n + j];
+      v = ep.apply(v + bias.data<float>()[i]);
+    }
+  return expect;
+}
+
 }  // namespace
 
 TEST_CASE("Gemm hand-computed: alpha, beta, transposes, broadcast C", "[ops][gemm]") {
@@ -130,15 +144,8 @@ TEST_CASE("gemm_f32 row bias, accumulate and fused epilogues", "[ops][gemm]") {
   CAPTURE(m, n, k, int(ep.kind), accumulate);
   Tensor a = random_tensor({m, k}, 6), b = random_tensor({k, n}, 7), c0 = random_tensor({m, n}, 8);
   Tensor bias = random_tensor({m}, 9);
-  // Expected: reference product, then bias and epilogue by hand.
-  Tensor expect = c0.clone();
-  gemm_f32_ref(m, n, k, 1.f, {a.data<float>(), k, false}, {b.data<float>(), n, false}, expect.data<float>(), n,
-               accumulate);
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) {
-      float& v = expect.data<float>()[i * n + j];
-      v = ep.apply(v + bias.data<float>()[i]);
-    }
+  const Tensor expect = expected_with_bias(m, n, k, {a.data<float>(), k, false}, {b.data<float>(), n, false}, c0,
+                                           accumulate, bias, ep);
   IsaCapGuard guard;
   for (Isa isa : runnable_isas()) {
     set_isa_cap(isa);
@@ -262,14 +269,10 @@ TEST_CASE("gemm_f32 reading a transposed A in place equals packing it, bit for b
             });
           }
           CHECK(bit_identical(in_place, packed));
-          Tensor expect = c0.clone();
-          gemm_f32_ref(t.m, t.n, t.k, 1.f, xt, {w.data<float>(), t.n, false}, expect.data<float>(), t.n, accumulate);
-          for (int64_t i = 0; i < t.m; ++i)
-            for (int64_t j = 0; j < t.n; ++j) {
-              float& v = expect.data<float>()[i * t.n + j];
-              v = Epilogue::relu().apply(v + bias.data<float>()[i]);
-            }
-          CHECK_TENSOR_NEAR(in_place, expect, 1e-4, 1e-4);
+          CHECK_TENSOR_NEAR(in_place,
+                            expected_with_bias(t.m, t.n, t.k, xt, {w.data<float>(), t.n, false}, c0, accumulate, bias,
+                                               s.epilogue),
+                            1e-4, 1e-4);
         }
     }
   }
