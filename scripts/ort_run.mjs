@@ -3,7 +3,7 @@
 //
 //   ort_run.mjs MODEL.onnx [--input NAME=FILE.npy ...] [--shape NAME=1x3x224x224 ...]
 //               [--output-dir DIR] [--threads N] [--warmup W] [--repeat R] [--seed S]
-//               [--config KEY=VALUE ...]
+//               [--config KEY=VALUE ...] [--profile]
 //
 // Writes each output to DIR/<output name>.npy (characters outside
 // [A-Za-z0-9._-] become '_') and prints JSON on stdout:
@@ -14,9 +14,12 @@
 // with --output-dir they are saved as DIR/inputs/<input name>.npy.
 // --config sets an ORT session config entry, e.g. session.x64quantprecision=1
 // (exact u8u8 int8 products on x86 CPUs without VNNI instead of saturating u8s8).
+// --profile adds "profile": ORT's own per-node kernel times, in execution order,
+// each the median over the timed runs: [{name, op, shape (of output 0), ms}] (scripts/bench_nodes).
 // ORT is loaded from $CVTOOL_ORT_DIR or <repo>/.cache/ort (scripts/setup_ort.sh).
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -99,9 +102,31 @@ function randomTensor(ort, type, shape, rand) {
   return new ort.Tensor(type, gen(), shape);
 }
 
+// ---- --profile: per-node kernel times from ORT's Chrome-trace profile ----
+/* Each node has one "<name>_kernel_time" event per run; the last `repeat` are the timed runs. */
+function nodeProfile(dir, repeat) {
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+  if (files.length !== 1) die(`expected one profile file in ${dir}, found ${files.length}`);
+  const events = JSON.parse(fs.readFileSync(path.join(dir, files[0]), 'utf8'));
+  const nodes = new Map();
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    const name = e.name.slice(0, -'_kernel_time'.length);
+    const shape = Object.values(e.args?.output_type_shape?.[0] ?? {})[0] ?? null;
+    if (!nodes.has(name)) nodes.set(name, { op: e.args?.op_name ?? '', shape, us: [] });
+    nodes.get(name).us.push(e.dur);
+  }
+  return [...nodes].map(([name, { op, shape, us }]) => {
+    const timed = us.slice(-repeat).sort((x, y) => x - y);
+    const mid = timed.length >> 1;
+    const med = timed.length % 2 ? timed[mid] : (timed[mid - 1] + timed[mid]) / 2;
+    return { name, op, shape, ms: Math.round(med) / 1000 };
+  });
+}
+
 // ---- CLI ----
 function parseArgs(argv) {
-  const a = { inputs: {}, shapes: {}, config: {}, outDir: null, threads: 1, warmup: 0, repeat: 1, seed: 0, model: null };
+  const a = { inputs: {}, shapes: {}, config: {}, profile: false, outDir: null, threads: 1, warmup: 0, repeat: 1, seed: 0, model: null };
   const kv = (s, flag) => {
     const i = s?.indexOf('=') ?? -1;
     if (i <= 0) die(`${flag} expects NAME=VALUE, got ${s}`);
@@ -123,6 +148,7 @@ function parseArgs(argv) {
     else if (f === '--warmup') a.warmup = int(next(), f, 0);
     else if (f === '--repeat') a.repeat = int(next(), f, 1);
     else if (f === '--seed') a.seed = int(next(), f, 0);
+    else if (f === '--profile') a.profile = true;
     else if (f === '-h' || f === '--help') {
       process.stdout.write(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8')
         .split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n') + '\n');
@@ -161,10 +187,12 @@ async function main() {
   const args = parseArgs(process.argv.slice(2));
   const [ort, ortVersion] = loadOrt();
   if (!fs.existsSync(args.model)) die(`model not found: ${args.model}`);
+  const profileDir = args.profile ? fs.mkdtempSync(path.join(os.tmpdir(), 'ort_profile_')) : null;
   const session = await ort.InferenceSession.create(args.model, {
     executionProviders: ['cpu'], intraOpNumThreads: args.threads, interOpNumThreads: 1,
     executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3,
     extra: nestedConfig(args.config),
+    ...(profileDir ? { enableProfiling: true, profileFilePrefix: path.join(profileDir, 'ort') } : {}),
   }).catch((e) => die(`failed to load ${args.model}: ${e.message}`));
 
   for (const k of [...Object.keys(args.inputs), ...Object.keys(args.shapes)]) {
@@ -217,11 +245,17 @@ async function main() {
     return info;
   });
   const r3 = (v) => Math.round(v * 1000) / 1000;
-  process.stdout.write(JSON.stringify({
+  const report = {
     model: args.model, ort_version: ortVersion, threads: args.threads, config: args.config, inputs: inputsInfo, outputs,
     latency_ms: { median: r3(median), min: r3(times[0]), max: r3(times[times.length - 1]) },
     runs: times.length, warmup: args.warmup,
-  }) + '\n');
+  };
+  if (profileDir) {
+    await session.release();  // writes the profile file
+    report.profile = nodeProfile(profileDir, args.repeat);
+    fs.rmSync(profileDir, { recursive: true, force: true });
+  }
+  process.stdout.write(JSON.stringify(report) + '\n');
 }
 
 main().catch((e) => die(e.stack || String(e)));
