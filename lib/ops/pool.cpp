@@ -1,15 +1,17 @@
 // Pooling ops: attribute parsing per opset, output geometry, and the fast path.
-// Float 2-D MaxPool on AVX-512 reduces the window rows, then the W taps
-// (x86/pool_avx512.cpp); on AVX2 it runs over phase-split planes padded with -inf
-// (x86/pool_avx2.cpp). Otherwise Max (without Indices) and Average pool are
-// separable: one 1-D pass per axis (D, then H, then W) turns k^2 work into 2k and
-// keeps inner loops contiguous. Indices and LpPool use direct windows. Parallel
-// over N*C planes.
+// Float 2-D MaxPool on AVX-512 reduces the window rows, then the W taps, or pools
+// small planes as one flat run (x86/pool_avx512.cpp); on AVX2 it runs over
+// phase-split planes padded with -inf (x86/pool_avx2.cpp). Otherwise Max (without
+// Indices) and Average pool are separable: one 1-D pass per axis (D, then H, then
+// W) turns k^2 work into 2k and keeps inner loops contiguous. Indices and LpPool
+// use direct windows. Parallel over N*C planes.
 #include "ops/pool.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <limits>
+#include <map>
 
 #include "core/cpu_features.h"
 #include "core/parallel.h"
@@ -240,13 +242,40 @@ bool use_maxpool2d_avx512(const PoolParams& p, const PoolGeometry& g, const Plan
          maxpool2d_rows_supported(g.axes[1], g.axes[2]);
 }
 
-void maxpool2d_avx512(const PoolGeometry& g, const float* x, float* y) {
+// The flat kernel's masks for a geometry, made once per calling thread: building
+// them took 6-8 us, as long as the 7x7 pool itself at 2 threads. A net has a few
+// pool geometries; the table is dropped if it ever holds 16.
+const MaxPoolFlatMasks& cached_flat_masks(const PoolAxis& ah, const PoolAxis& aw) {
+  using Key = std::array<int64_t, 6>;
+  thread_local std::map<Key, MaxPoolFlatMasks> cache;
+  const Key key{ah.in, aw.in, ah.kernel, aw.kernel, ah.pad_begin, aw.pad_begin};
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  if (cache.size() >= 16) cache.clear();
+  return cache.emplace(key, maxpool2d_flat_masks(ah, aw)).first->second;
+}
+
+// Small planes pooled to their own size (GoogLeNet's 3x3 branch pools at 28x28 to
+// 7x7, YOLOX's SPP at 13x13) go flat: a row at a time, a 7-wide row filled 7 of a
+// vector's 16 lanes. In-process, 1 / 2 threads: 832 planes of 7x7 69 / 35 -> 15 / 8
+// us, 512 of 14x14 85 / 54 -> 36 / 23, 256 of 28x28 115 / 60 -> 77 / 36; 1 thread,
+// 64 planes of 13x13 by 5, 9, 13: 15, 23, 29 -> 11, 14, 20 us. Returns the path taken.
+const char* maxpool2d_avx512(const PoolGeometry& g, const float* x, float* y) {
   const int64_t planes = g.batch * g.channels, in_plane = g.in_plane(), out_plane = g.out_plane();
   const int64_t grain = std::max<int64_t>(1, planes / (4 * current_concurrency()));
+  if (maxpool2d_flat_supported(g.axes[1], g.axes[2])) {
+    const MaxPoolFlatMasks& masks = cached_flat_masks(g.axes[1], g.axes[2]);
+    parallel_for(0, planes, grain, [&](int64_t lo, int64_t hi) {
+      float* scratch = gemm_scratch(0, static_cast<size_t>((hi - lo) * in_plane));
+      maxpool2d_flat_f32__avx512(g.axes[1], g.axes[2], masks, x + lo * in_plane, hi - lo, y + lo * out_plane, scratch);
+    });
+    return "flat__avx512";
+  }
   parallel_for(0, planes, grain, [&](int64_t lo, int64_t hi) {
     for (int64_t c = lo; c < hi; ++c)
       maxpool2d_rows_f32__avx512(g.axes[1], g.axes[2], x + c * in_plane, y + c * out_plane);
   });
+  return "rows__avx512";
 }
 
 // Each plane is copied into the conv kernels' phase-split layout, padded with
@@ -298,10 +327,8 @@ const char* pool_fast_typed(const PoolParams& p, const PoolGeometry& g, const Te
   PlaneTaps taps;
   for (int a = 0; a < 3; ++a) taps.axes[a] = make_taps(g.axes[a], p.count_include_pad);
   if constexpr (std::is_same_v<T, float>) {
-    if (use_maxpool2d_avx512(p, g, taps, indices != nullptr)) {
-      maxpool2d_avx512(g, x.data<float>(), y.data<float>());
-      return "rows__avx512";
-    }
+    if (use_maxpool2d_avx512(p, g, taps, indices != nullptr))
+      return maxpool2d_avx512(g, x.data<float>(), y.data<float>());
     if (use_maxpool2d_avx2(p, g, taps, indices != nullptr)) {
       maxpool2d_avx2(g, x.data<float>(), y.data<float>());
       return separable_maxpool_run(g) ? "phase_separable__avx2" : "phase__avx2";

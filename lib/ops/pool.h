@@ -4,6 +4,7 @@
 #pragma once
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -59,7 +60,8 @@ Result<PoolGeometry> pool_geometry(const PoolParams& p, const Shape& x);
 /// y (N, C, out...) from x (N, C, in...). `indices` (int64, same shape as y) is only for
 /// MaxPool: flat positions in x, row-major or column-major per plane. A window that
 /// holds only padding (possible with dilation) gives -inf (lowest) and index -1.
-/// Returns the path taken: "rows__avx512" / "phase__avx2" (2-D float MaxPool), "separable" or "direct".
+/// Returns the path taken: "flat__avx512" / "rows__avx512" / "phase__avx2" (2-D float MaxPool), "separable"
+/// or "direct".
 const char* pool_fast(const PoolParams& p, const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor* indices);
 
 /// Max over taps of a phase-split plane padded with -inf (PhaseLayout in
@@ -70,6 +72,19 @@ void maxpool_run_f32__avx2(const float* x, const int64_t* offset, int64_t taps, 
 /// value), an output row at a time: window rows' max, then the taps along W.
 bool maxpool2d_rows_supported(const PoolAxis& ah, const PoolAxis& aw);
 void maxpool2d_rows_f32__avx512(const PoolAxis& ah, const PoolAxis& aw, const float* x, float* y) noexcept;
+/// Small planes pooled to their own size (stride 1, undilated, windows up to 16x16,
+/// at most 1024 values a plane): `planes` consecutive planes as one flat run, 16 outputs
+/// a vector whatever the row width, each tap masked where it would leave its row or
+/// plane; the W taps' max goes to `scratch` (planes * H * W floats), then the H taps'.
+/// The masks (`taps` a vector, repeating every `period` vectors) depend on the geometry only.
+struct MaxPoolFlatMasks {
+  int64_t period = 0;
+  std::vector<uint16_t> col, row;
+};
+bool maxpool2d_flat_supported(const PoolAxis& ah, const PoolAxis& aw);
+MaxPoolFlatMasks maxpool2d_flat_masks(const PoolAxis& ah, const PoolAxis& aw);
+void maxpool2d_flat_f32__avx512(const PoolAxis& ah, const PoolAxis& aw, const MaxPoolFlatMasks& m, const float* x,
+                                int64_t planes, float* y, float* scratch) noexcept;
 void pool_ref(const PoolParams& p, const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor* indices);
 /// Global pools: every spatial position of a plane in one window.
 void global_pool_fast(PoolKind kind, float p, const Tensor& x, Tensor& y);

@@ -88,6 +88,17 @@ TEST_CASE("the pool kernel names the path it took (for --profile)", "[ops][pool]
           (!simd.empty() ? simd : isa >= Isa::kAvx2 ? "MaxPool_phase__avx2" : "MaxPool_separable"));
     CHECK(impl_after_run("MaxPool", x, 1) ==
           (!simd.empty() ? simd : isa >= Isa::kAvx2 ? "MaxPool_phase_separable__avx2" : "MaxPool_separable"));
+    // Padded to keep the plane's size: small planes go flat.
+    NodeDesc same = make_node("MaxPool", 12, {{"kernel_shape", attr_ints({3, 3})}, {"pads", attr_ints({1, 1, 1, 1})}});
+    same.inputs = {"x"};
+    same.outputs = {"y"};
+    same.constant_inputs.resize(1);
+    auto kernel = create_kernel(same);
+    REQUIRE(kernel.is_ok());
+    HeapKernelContext ctx({&x}, 1, false);
+    REQUIRE(kernel.value()->run(ctx).is_ok());
+    CHECK(kernel.value()->impl_name() == (isa >= Isa::kAvx512 ? "MaxPool_flat__avx512"
+                                          : isa >= Isa::kAvx2 ? "MaxPool_phase_separable__avx2" : "MaxPool_separable"));
     // W stride 3: the row kernel splits columns in two phases only.
     CHECK(impl_after_run("MaxPool", x, 3) == (isa >= Isa::kAvx2 ? "MaxPool_phase__avx2" : "MaxPool_separable"));
     CHECK(impl_after_run("AveragePool", x, 2) == "AveragePool_separable");
@@ -131,6 +142,29 @@ TEST_CASE("MaxPool a row at a time (AVX-512): odd widths, strides, pads, ceil_mo
       check_nans_as_reference(node, x);
       Tensor clean = random_tensor({1, 2, 9, w}, 30, -2.f, 2.f);
       run_all(node, {clean});
+    }
+  }
+}
+
+TEST_CASE("MaxPool of small planes to their own size, flat (AVX-512): odd planes, windows, pads, NaNs", "[ops][pool]") {
+  // Planes from 1x1 to the 1024-value limit (and past it, where the row kernel takes
+  // over), rows narrower and wider than a vector; windows 1-16 a side with the pad on
+  // either side. 100 planes: tasks of 12 to 25
+  // planes (1 and 2 threads), so the mask tables wrap within a task, and tasks start
+  // at offsets that are no multiple of 16.
+  struct Plane { int64_t h, w; };
+  struct Pool { int64_t kh, kw, pt, pl; };  // pads at the end: kernel - 1 - pad at the begin
+  for (Plane pl : {Plane{1, 1}, Plane{7, 7}, Plane{3, 17}, Plane{14, 14}, Plane{13, 29}, Plane{32, 32},
+                   Plane{33, 32}}) {
+    Tensor x = random_tensor({1, 100, pl.h, pl.w}, 31, -2.f, 2.f);
+    for (int64_t i = 0; i < x.numel(); i += 43) x.data<float>()[i] = std::numeric_limits<float>::quiet_NaN();
+    for (Pool q : {Pool{3, 3, 1, 1}, Pool{2, 2, 0, 1}, Pool{2, 3, 1, 2}, Pool{3, 1, 2, 0}, Pool{1, 1, 0, 0},
+                   Pool{5, 5, 2, 2}, Pool{1, 16, 0, 15}, Pool{13, 13, 6, 6}, Pool{4, 3, 3, 0}}) {
+      INFO("plane " << pl.h << "x" << pl.w << " window " << q.kh << "x" << q.kw << " pads " << q.pt << "," << q.pl);
+      NodeDesc node = make_node("MaxPool", 12, {{"kernel_shape", attr_ints({q.kh, q.kw})},
+                                                {"pads", attr_ints({q.pt, q.pl, q.kh - 1 - q.pt, q.kw - 1 - q.pl})}});
+      check_nans_as_reference(node, x);
+      run_all(node, {random_tensor({2, 50, pl.h, pl.w}, 32, -2.f, 2.f)});
     }
   }
 }

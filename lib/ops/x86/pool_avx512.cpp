@@ -4,6 +4,9 @@
 // blocks (VPERMT2PS), at stride 2 of their even and odd columns. No scratch row:
 // the earlier two-pass kernel stored every row's max and re-read it split in even
 // and odd halves, and took twice ONNX Runtime's time on SqueezeNet's first pool.
+// Small planes pooled to their own size go flat instead: whole planes as one run,
+// the W taps' max into a scratch, then the H taps', 16 outputs a vector whatever
+// the row width, with per-lane masks for taps that would leave a row or a plane.
 // Max is exact in any order; a NaN in the window wins, as in the generic path's MaxOp.
 // GCC 12's 512-bit max passes an _mm512_undefined_ps() operand that trips a false
 // -Wmaybe-uninitialized.
@@ -16,6 +19,8 @@
 #include <array>
 #include <cstdint>
 #include <limits>
+#include <numeric>
+#include <vector>
 
 #include "core/int_math.h"
 #include "ops/pool.h"
@@ -146,7 +151,84 @@ void maxpool_plane(const PoolAxis& ah, const PoolAxis& aw, const float* x, float
   }
 }
 
+// The address `offset` floats from p, formed as an integer: the masked loads that
+// use it read no lane outside the data, but the pointer itself may lie before it.
+inline const float* shifted_address(const float* p, int64_t offset) {
+  const uintptr_t bytes = static_cast<uintptr_t>(offset * int64_t{sizeof(float)});
+  return reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(p) + bytes);
+}
+
+// One pass of the flat kernel: out[i] = max over taps d of in[i + d * step], each
+// tap only on the lanes its mask table allows (taps that leave the plane's rows or
+// columns); `masks` holds `taps` masks per vector, repeating every `period` vectors.
+// kTaps > 0 fixes the tap count (3x3 windows unroll).
+template <int kTaps>
+void flat_pass(const float* in, float* out, int64_t n, int64_t step, int64_t taps, int64_t first_tap,
+               const __mmask16* masks, int64_t period) noexcept {
+  if constexpr (kTaps > 0) taps = kTaps;
+  const __mmask16* m = masks;
+  for (int64_t i = 0, v = 0; i < n; i += kV) {
+    const __mmask16 tail = n - i >= kV ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __m512 center = _mm512_maskz_loadu_ps(tail, in + i);
+    NanMax acc(center);
+    for (int64_t t = 0; t < taps; ++t) {
+      const int64_t d = first_tap + t;
+      if (d != 0) acc.add(_mm512_mask_loadu_ps(center, _kand_mask16(m[t], tail), shifted_address(in + i, d * step)));
+    }
+    _mm512_mask_storeu_ps(out + i, tail, acc.result());
+    m += taps;
+    if (++v == period) v = 0, m = masks;
+  }
+}
+
+void flat_pass_any(const float* in, float* out, int64_t n, int64_t step, int64_t taps, int64_t first_tap,
+                   const __mmask16* masks, int64_t period) noexcept {
+  if (taps == 3)
+    flat_pass<3>(in, out, n, step, taps, first_tap, masks, period);
+  else
+    flat_pass<0>(in, out, n, step, taps, first_tap, masks, period);
+}
+
 }  // namespace
+
+bool maxpool2d_flat_supported(const PoolAxis& ah, const PoolAxis& aw) {
+  // Planes up to 32x32: the mask tables repeat every lcm(16, H * W) / 16 vectors.
+  constexpr int64_t kMaxPlane = 1024;
+  const auto same = [](const PoolAxis& a) {
+    return a.stride == 1 && a.dilation == 1 && a.out == a.in && a.kernel <= kV && a.pad_begin < a.kernel;
+  };
+  return same(ah) && same(aw) && ah.in * aw.in <= kMaxPlane;
+}
+
+MaxPoolFlatMasks maxpool2d_flat_masks(const PoolAxis& ah, const PoolAxis& aw) {
+  const int64_t h = ah.in, w = aw.in, plane = h * w;
+  MaxPoolFlatMasks m;
+  m.period = std::lcm(kV, plane) / kV;
+  m.col.assign(static_cast<size_t>(m.period * aw.kernel), 0);
+  m.row.assign(static_cast<size_t>(m.period * ah.kernel), 0);
+  // Positions count from a plane's start, as every task's x does.
+  for (int64_t i = 0, col = 0, row = 0; i < m.period * kV; ++i) {
+    const int64_t v = i / kV;
+    const uint16_t lane = static_cast<uint16_t>(1u << (i % kV));
+    for (int64_t t = 0; t < aw.kernel; ++t) {
+      const int64_t c = col + t - aw.pad_begin;
+      if (c >= 0 && c < w) m.col[static_cast<size_t>(v * aw.kernel + t)] |= lane;
+    }
+    for (int64_t t = 0; t < ah.kernel; ++t) {
+      const int64_t r = row + t - ah.pad_begin;
+      if (r >= 0 && r < h) m.row[static_cast<size_t>(v * ah.kernel + t)] |= lane;
+    }
+    if (++col == w) col = 0, row = row + 1 == h ? 0 : row + 1;
+  }
+  return m;
+}
+
+void maxpool2d_flat_f32__avx512(const PoolAxis& ah, const PoolAxis& aw, const MaxPoolFlatMasks& m, const float* x,
+                                int64_t planes, float* y, float* scratch) noexcept {
+  const int64_t n = planes * ah.in * aw.in;
+  flat_pass_any(x, scratch, n, 1, aw.kernel, -aw.pad_begin, m.col.data(), m.period);
+  flat_pass_any(scratch, y, n, aw.in, ah.kernel, -ah.pad_begin, m.row.data(), m.period);
+}
 
 bool maxpool2d_rows_supported(const PoolAxis& ah, const PoolAxis& aw) {
   // A tap's lane shift stays inside the next block: kernel - 1 < 16 at stride 1,
