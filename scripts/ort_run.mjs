@@ -126,7 +126,9 @@ function nodeProfile(dir, repeat) {
 
 // ---- CLI ----
 function parseArgs(argv) {
-  const a = { inputs: {}, shapes: {}, config: {}, profile: false, outDir: null, threads: 1, warmup: 0, repeat: 1, seed: 0, model: null };
+  const a = {
+    inputs: {}, shapes: {}, config: {}, profile: false, outDir: null, threads: 1, warmup: 0, repeat: 1, seed: 0, model: null,
+  };
   const kv = (s, flag) => {
     const i = s?.indexOf('=') ?? -1;
     if (i <= 0) die(`${flag} expects NAME=VALUE, got ${s}`);
@@ -188,6 +190,7 @@ async function main() {
   const [ort, ortVersion] = loadOrt();
   if (!fs.existsSync(args.model)) die(`model not found: ${args.model}`);
   const profileDir = args.profile ? fs.mkdtempSync(path.join(os.tmpdir(), 'ort_profile_')) : null;
+  if (profileDir) process.on('exit', () => fs.rmSync(profileDir, { recursive: true, force: true }));  // die() too
   const session = await ort.InferenceSession.create(args.model, {
     executionProviders: ['cpu'], intraOpNumThreads: args.threads, interOpNumThreads: 1,
     executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3,
@@ -253,7 +256,6 @@ async function main() {
   if (profileDir) {
     await session.release();  // writes the profile file
     report.profile = nodeProfile(profileDir, args.repeat);
-    fs.rmSync(profileDir, { recursive: true, force: true });
   }
   process.stdout.write(JSON.stringify(report) + '\n');
 }
