@@ -103,6 +103,12 @@ function randomTensor(ort, type, shape, rand) {
 }
 
 // ---- --profile: per-node kernel times from ORT's Chrome-trace profile ----
+// Median of an ascending array.
+const medianOf = (sorted) => {
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
 /* Each node has one "<name>_kernel_time" event per run; the last `repeat` are the timed runs. */
 function nodeProfile(dir, repeat) {
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
@@ -118,9 +124,7 @@ function nodeProfile(dir, repeat) {
   }
   return [...nodes].map(([name, { op, shape, us }]) => {
     const timed = us.slice(-repeat).sort((x, y) => x - y);
-    const mid = timed.length >> 1;
-    const med = timed.length % 2 ? timed[mid] : (timed[mid - 1] + timed[mid]) / 2;
-    return { name, op, shape, ms: Math.round(med) / 1000 };
+    return { name, op, shape, ms: Math.round(medianOf(timed)) / 1000 };
   });
 }
 
@@ -235,8 +239,7 @@ async function main() {
     if (r >= args.warmup) times.push(ms);
   }
   times.sort((x, y) => x - y);
-  const mid = times.length >> 1;
-  const median = times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
+  const median = medianOf(times);
 
   const outputs = session.outputNames.map((name) => {
     const t = results[name];
