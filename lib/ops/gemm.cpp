@@ -322,6 +322,8 @@ void gemm_tile(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& 
           p.row_bias = (op.row_bias && k0 == 0) ? op.row_bias + row : nullptr;
           p.c_in = (op.c_in && k0 == 0) ? op.c_in + row * op.ldc + n0 + j : nullptr;
           const int rows = static_cast<int>(std::min<int64_t>(mr, mc - i));
+          // The block's first row tile reads a prepacked (weight) panel from memory; the others find it in L1.
+          p.prefetch_b = op.packed_b && i0 == m0 && i == 0;
           if (direct_a)
             ks.ukernel_strided_a(kc, op.a.data + k0 * op.a.ld + row, op.a.ld, b_panel, op.c + row * op.ldc + n0 + j,
                                  op.ldc, rows, cols, p);

@@ -44,6 +44,7 @@ struct UkernelParams {
   const float* c_in = nullptr;      // with load_c: C's old value read here (same ldc), not from C
   const float* row_bias = nullptr;  // added once (on the first K block), one value per tile row
   bool finish = false;              // last K block: apply the epilogue
+  bool prefetch_b = false;          // B comes from memory: fetch its rows ahead (where the kernel can)
   Epilogue epilogue;
 };
 

@@ -5,6 +5,7 @@
 
 #include "ops/gemm.h"
 #include "ops/x86/epilogue_avx2.h"
+#include "ops/x86/prefetch.h"
 
 namespace cvt {
 namespace {
@@ -14,7 +15,12 @@ constexpr int kMr = 6, kNr = 16;
 // rows or fewer there are at most 4 FMA chains, and each waits on the last FMA.
 constexpr int kSplitRows = 2;
 
+// Software prefetch distances in k steps, for weights read from memory (see
+// gemm_avx512.cpp): packed A 192 x 24 B = 4.5 KB ahead, a packed B panel 64 x 64 B.
+constexpr int64_t kAheadA = 192, kAheadB = 64;
+
 using x86::apply_epilogue;
+using x86::prefetch_ahead;
 
 // Full-width tile of `Rows` rows; c has at least 16 writable columns per row.
 // B is a packed panel (16 floats a k step, aligned), or with kStridedB 16
@@ -37,6 +43,7 @@ inline void tile_rows(int64_t kc, const float* a, const float* b, float* c, int6
       _mm_prefetch(reinterpret_cast<const char*>(p.c_in + i * ldc + 15), _MM_HINT_T0);
     }
   }
+  const bool prefetch_b = !kStridedB && p.prefetch_b;
   int64_t k = 0;
   if constexpr (Rows <= kSplitRows) {
     // Even and odd k steps into separate sums, added at the end: twice the
@@ -45,6 +52,8 @@ inline void tile_rows(int64_t kc, const float* a, const float* b, float* c, int6
     for (int i = 0; i < Rows; ++i) lo_odd[i] = hi_odd[i] = _mm256_setzero_ps();
     const int64_t b_step = kStridedB ? ldb : kNr;
     for (; k + 2 <= kc; k += 2) {
+      prefetch_ahead(a, kAheadA * kMr);
+      if (prefetch_b) prefetch_ahead(b, kAheadB * kNr);
       const __m256 b0 = kStridedB ? _mm256_loadu_ps(b) : _mm256_load_ps(b);
       const __m256 b1 = kStridedB ? _mm256_loadu_ps(b + 8) : _mm256_load_ps(b + 8);
       const __m256 b2 = kStridedB ? _mm256_loadu_ps(b + b_step) : _mm256_load_ps(b + b_step);
@@ -66,6 +75,8 @@ inline void tile_rows(int64_t kc, const float* a, const float* b, float* c, int6
   }
 #pragma GCC unroll 2
   for (; k < kc; ++k) {
+    prefetch_ahead(a, kAheadA * kMr);
+    if (prefetch_b) prefetch_ahead(b, kAheadB * kNr);
     const __m256 b0 = kStridedB ? _mm256_loadu_ps(b) : _mm256_load_ps(b);
     const __m256 b1 = kStridedB ? _mm256_loadu_ps(b + 8) : _mm256_load_ps(b + 8);
 #pragma GCC unroll 6
