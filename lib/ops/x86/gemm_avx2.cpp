@@ -53,7 +53,7 @@ inline void tile_rows(int64_t kc, const float* a, const float* b, float* c, int6
     const int64_t b_step = kStridedB ? ldb : kNr;
     for (; k + 2 <= kc; k += 2) {
       prefetch_ahead(a, kAheadA * kMr);
-      if (prefetch_b) prefetch_ahead(b, kAheadB * kNr);
+      if (prefetch_b) prefetch_ahead(b, kAheadB * kNr), prefetch_ahead(b, (kAheadB + 1) * kNr);
       const __m256 b0 = kStridedB ? _mm256_loadu_ps(b) : _mm256_load_ps(b);
       const __m256 b1 = kStridedB ? _mm256_loadu_ps(b + 8) : _mm256_load_ps(b + 8);
       const __m256 b2 = kStridedB ? _mm256_loadu_ps(b + b_step) : _mm256_load_ps(b + b_step);
