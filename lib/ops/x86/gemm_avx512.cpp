@@ -39,7 +39,6 @@ struct StridedRows {
   const float* b;
   int64_t ldb;
   static constexpr bool kMaskedLoads = false;
-  static constexpr bool kPrefetchable = true;
   void prefetch(int64_t rows, int vecs) const {
     for (int v = 0; v < vecs; ++v) prefetch_ahead(b, rows * ldb + 16 * v);
   }
@@ -53,8 +52,7 @@ struct IndirectRows {
   const float* b;
   const int64_t* offsets;
   static constexpr bool kMaskedLoads = true;
-  static constexpr bool kPrefetchable = false;  // taps of activations, already in cache
-  void prefetch(int64_t, int) const {}
+  void prefetch(int64_t, int) const {}  // taps of activations, already in cache
   const float* next() { return b + *offsets++; }
 };
 
@@ -70,7 +68,7 @@ inline void tile_rows(int64_t kc, const float* a, int64_t lda, BRows b, float* c
 #pragma GCC unroll 14
   for (int i = 0; i < Rows; ++i)
     for (int v = 0; v < Vecs; ++v) acc[v][i] = _mm512_setzero_ps();
-  const bool prefetch_b = BRows::kPrefetchable && p.prefetch_b;
+  const bool prefetch_b = p.prefetch_b;
 #pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k) {
     prefetch_ahead(a, kAheadA * lda);
