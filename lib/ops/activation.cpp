@@ -16,15 +16,13 @@ namespace {
 constexpr int kMaxOpset = 22;
 constexpr int64_t kGrain = int64_t(1) << 14;
 
-using SimdKernel = void (*)(const float*, float*, int64_t) noexcept;
-
-SimdKernel simd_kernel(ActKind kind) {
-  if (active_isa() < Isa::kAvx2) return nullptr;
+FloatMapKernel simd_kernel(ActKind kind) {
+  if (active_isa() < Isa::kAvx2) return {};
   switch (kind) {
-    case ActKind::kSigmoid: return sigmoid_f32__avx2;
-    case ActKind::kTanh: return tanh_f32__avx2;
-    case ActKind::kMish: return mish_f32__avx2;
-    default: return nullptr;
+    case ActKind::kSigmoid: return sigmoid_f32_kernel(active_isa());
+    case ActKind::kTanh: return {tanh_f32__avx2, "avx2"};
+    case ActKind::kMish: return {mish_f32__avx2, "avx2"};
+    default: return {};
   }
 }
 
@@ -103,7 +101,8 @@ Result<std::unique_ptr<Kernel>> make_activation(const NodeDesc& node, ActKind ki
     }
     default: break;
   }
-  std::string impl = std::string(act_name(p.kind)) + (simd_kernel(p.kind) ? "_f32__avx2" : "_flat");
+  const FloatMapKernel simd = simd_kernel(p.kind);
+  std::string impl = std::string(act_name(p.kind)) + (simd ? std::string("_f32__") + simd.name : "_flat");
   return make_kernel([p](KernelContext& ctx) { return run_activation(p, ctx); }, impl);
 }
 
@@ -187,12 +186,25 @@ Result<std::unique_ptr<Kernel>> make_clip(const NodeDesc& node) {
 
 }  // namespace
 
+FloatMapKernel exp_f32_kernel(Isa isa) {
+  if (isa >= Isa::kAvx512) return {exp_f32__avx512, "avx512"};
+  return isa >= Isa::kAvx2 ? FloatMapKernel{exp_f32__avx2, "avx2"} : FloatMapKernel{};
+}
+FloatMapKernel sigmoid_f32_kernel(Isa isa) {
+  if (isa >= Isa::kAvx512) return {sigmoid_f32__avx512, "avx512"};
+  return isa >= Isa::kAvx2 ? FloatMapKernel{sigmoid_f32__avx2, "avx2"} : FloatMapKernel{};
+}
+FloatMapKernel silu_f32_kernel(Isa isa) {
+  if (isa >= Isa::kAvx512) return {silu_f32__avx512, "avx512"};
+  return isa >= Isa::kAvx2 ? FloatMapKernel{silu_f32__avx2, "avx2"} : FloatMapKernel{};
+}
+
 void activation_fast(const ActParams& p, const Tensor& x, Tensor& y) {
   if (x.dtype() == DType::kFloat32) {
-    if (SimdKernel k = simd_kernel(p.kind)) {
+    if (const FloatMapKernel k = simd_kernel(p.kind)) {
       const float* xp = x.data<float>();
       float* yp = y.data<float>();
-      parallel_for(0, x.numel(), kGrain, [&](int64_t lo, int64_t hi) { k(xp + lo, yp + lo, hi - lo); });
+      parallel_for(0, x.numel(), kGrain, [&](int64_t lo, int64_t hi) { k.fn(xp + lo, yp + lo, hi - lo); });
       return;
     }
   }

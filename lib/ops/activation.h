@@ -1,12 +1,14 @@
 // Activation op family (Relu ... Mish, Gelu, PRelu, Clip): parameters, the scalar
 // definition of each function (the reference semantics), and loop entry points.
-// activation.cpp: factories + fast path; activation_ref.cpp: oracle; x86/activation_avx2.cpp: SIMD.
+// activation.cpp: factories + fast path; activation_ref.cpp: oracle; x86/activation_avx2.cpp and
+// x86/activation_avx512.cpp: SIMD.
 #pragma once
 #include <cmath>
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
 
+#include "core/cpu_features.h"
 #include "core/status.h"
 #include "core/tensor.h"
 
@@ -115,5 +117,20 @@ void sigmoid_f32__avx2(const float* x, float* y, int64_t n) noexcept;
 void silu_f32__avx2(const float* x, float* y, int64_t n) noexcept;
 void tanh_f32__avx2(const float* x, float* y, int64_t n) noexcept;
 void mish_f32__avx2(const float* x, float* y, int64_t n) noexcept;
+// AVX-512 twins (x86/activation_avx512.cpp): the same bits as the AVX2 kernels above.
+void exp_f32__avx512(const float* x, float* y, int64_t n) noexcept;
+void sigmoid_f32__avx512(const float* x, float* y, int64_t n) noexcept;
+void silu_f32__avx512(const float* x, float* y, int64_t n) noexcept;
+
+/// One of the kernels above, chosen for an ISA: the widest it runs, or nullptr below
+/// AVX2 (the caller's portable loop). `name` is "avx512" or "avx2", for impl strings.
+struct FloatMapKernel {
+  void (*fn)(const float*, float*, int64_t) noexcept = nullptr;
+  const char* name = "";
+  explicit operator bool() const { return fn != nullptr; }
+};
+FloatMapKernel exp_f32_kernel(Isa isa);
+FloatMapKernel sigmoid_f32_kernel(Isa isa);
+FloatMapKernel silu_f32_kernel(Isa isa);
 
 }  // namespace cvt

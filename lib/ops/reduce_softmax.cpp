@@ -1,6 +1,6 @@
 // Softmax / LogSoftmax / Hardmax: factories (opset < 13 flattens to 2-D at `axis`,
 // default 1; opset >= 13 works along `axis`, default -1), the fast path (per row or
-// per column block: max, shifted exp with the AVX2 kernel for float, one scale) and
+// per column block: max, shifted exp with the SIMD kernel for float, one scale) and
 // the reference loops.
 #include <algorithm>
 
@@ -25,16 +25,16 @@ T max_with_nan(T a, T b) {
 
 // y[i] = exp(y[i]) in place.
 template <class T>
-void exp_in_place(T* y, int64_t n, bool simd) {
+void exp_in_place(T* y, int64_t n, FloatMapKernel simd) {
   if constexpr (std::is_same_v<T, float>) {
-    if (simd) return exp_f32__avx2(y, y, n);
+    if (simd) return simd.fn(y, y, n);
   }
   for (int64_t i = 0; i < n; ++i) y[i] = std::exp(y[i]);
 }
 
 // One (outer, i0..i0+n) block of x viewed as (outer, count, inner).
 template <class T>
-void softmax_block(SoftmaxKind kind, const T* x, T* y, int64_t count, int64_t inner, int64_t n, bool simd) {
+void softmax_block(SoftmaxKind kind, const T* x, T* y, int64_t count, int64_t inner, int64_t n, FloatMapKernel simd) {
   T m[kInnerBlock];
   double sum[kInnerBlock];
   if (kind == SoftmaxKind::kHardmax) {
@@ -79,7 +79,7 @@ void softmax_block(SoftmaxKind kind, const T* x, T* y, int64_t count, int64_t in
 
 // A whole row (inner == 1): the same steps without the per-column bookkeeping.
 template <class T>
-void softmax_row(SoftmaxKind kind, const T* x, T* y, int64_t count, bool simd) {
+void softmax_row(SoftmaxKind kind, const T* x, T* y, int64_t count, FloatMapKernel simd) {
   if (kind == SoftmaxKind::kHardmax) {
     int64_t best = 0;
     for (int64_t r = 1; r < count; ++r)
@@ -134,14 +134,15 @@ Status run_softmax(SoftmaxKind kind, int opset, int64_t axis_attr, KernelContext
 Result<std::unique_ptr<Kernel>> make_softmax(const NodeDesc& node, SoftmaxKind kind) {
   const int opset = node.opset;
   const int64_t axis = node.attrs.get_int("axis", opset < 13 ? 1 : -1);
+  const FloatMapKernel simd = exp_f32_kernel(active_isa());
   return make_kernel([=](KernelContext& ctx) { return run_softmax(kind, opset, axis, ctx); },
-                     std::string(softmax_name(kind)) + (active_isa() >= Isa::kAvx2 ? "_rows__avx2" : "_rows"));
+                     std::string(softmax_name(kind)) + (simd ? std::string("_rows__") + simd.name : "_rows"));
 }
 
 }  // namespace
 
 void softmax_fast(SoftmaxKind kind, int64_t outer, int64_t count, int64_t inner, const Tensor& x, Tensor& y) {
-  const bool simd = active_isa() >= Isa::kAvx2;
+  const FloatMapKernel simd = exp_f32_kernel(active_isa());
   visit_dtype(x.dtype(), FloatTypes{}, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* xp = x.data<T>();
