@@ -17,11 +17,10 @@ constexpr int kMaxOpset = 22;
 constexpr int64_t kGrain = int64_t(1) << 14;
 
 FloatMapKernel simd_kernel(ActKind kind) {
-  if (active_isa() < Isa::kAvx2) return {};
   switch (kind) {
-    case ActKind::kSigmoid: return sigmoid_f32_kernel(active_isa());
-    case ActKind::kTanh: return {tanh_f32__avx2, "avx2"};
-    case ActKind::kMish: return {mish_f32__avx2, "avx2"};
+    case ActKind::kSigmoid: return float_map_kernel(FloatMap::kSigmoid, active_isa());
+    case ActKind::kTanh: return float_map_kernel(FloatMap::kTanh, active_isa());
+    case ActKind::kMish: return float_map_kernel(FloatMap::kMish, active_isa());
     default: return {};
   }
 }
@@ -186,17 +185,20 @@ Result<std::unique_ptr<Kernel>> make_clip(const NodeDesc& node) {
 
 }  // namespace
 
-FloatMapKernel exp_f32_kernel(Isa isa) {
-  if (isa >= Isa::kAvx512) return {exp_f32__avx512, "avx512"};
-  return isa >= Isa::kAvx2 ? FloatMapKernel{exp_f32__avx2, "avx2"} : FloatMapKernel{};
-}
-FloatMapKernel sigmoid_f32_kernel(Isa isa) {
-  if (isa >= Isa::kAvx512) return {sigmoid_f32__avx512, "avx512"};
-  return isa >= Isa::kAvx2 ? FloatMapKernel{sigmoid_f32__avx2, "avx2"} : FloatMapKernel{};
-}
-FloatMapKernel silu_f32_kernel(Isa isa) {
-  if (isa >= Isa::kAvx512) return {silu_f32__avx512, "avx512"};
-  return isa >= Isa::kAvx2 ? FloatMapKernel{silu_f32__avx2, "avx2"} : FloatMapKernel{};
+FloatMapKernel float_map_kernel(FloatMap f, Isa isa) {
+  using Fn = void (*)(const float*, float*, int64_t) noexcept;
+  struct Pair {
+    Fn avx2, avx512;
+  };
+  static constexpr Pair kTable[] = {
+      {exp_f32__avx2, exp_f32__avx512},   {sigmoid_f32__avx2, sigmoid_f32__avx512},
+      {silu_f32__avx2, silu_f32__avx512}, {tanh_f32__avx2, tanh_f32__avx512},
+      {mish_f32__avx2, mish_f32__avx512},
+  };
+  const Pair& k = kTable[static_cast<int>(f)];
+  if (isa >= Isa::kAvx512) return {k.avx512, "avx512"};
+  if (isa >= Isa::kAvx2) return {k.avx2, "avx2"};
+  return {};
 }
 
 void activation_fast(const ActParams& p, const Tensor& x, Tensor& y) {

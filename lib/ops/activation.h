@@ -121,7 +121,11 @@ void mish_f32__avx2(const float* x, float* y, int64_t n) noexcept;
 void exp_f32__avx512(const float* x, float* y, int64_t n) noexcept;
 void sigmoid_f32__avx512(const float* x, float* y, int64_t n) noexcept;
 void silu_f32__avx512(const float* x, float* y, int64_t n) noexcept;
+void tanh_f32__avx512(const float* x, float* y, int64_t n) noexcept;
+void mish_f32__avx512(const float* x, float* y, int64_t n) noexcept;
 
+/// The float functions with SIMD kernels above.
+enum class FloatMap { kExp, kSigmoid, kSilu, kTanh, kMish };
 /// One of the kernels above, chosen for an ISA: the widest it runs, or nullptr below
 /// AVX2 (the caller's portable loop). `name` is "avx512" or "avx2", for impl strings.
 struct FloatMapKernel {
@@ -129,8 +133,6 @@ struct FloatMapKernel {
   const char* name = "";
   explicit operator bool() const { return fn != nullptr; }
 };
-FloatMapKernel exp_f32_kernel(Isa isa);
-FloatMapKernel sigmoid_f32_kernel(Isa isa);
-FloatMapKernel silu_f32_kernel(Isa isa);
+FloatMapKernel float_map_kernel(FloatMap f, Isa isa);
 
 }  // namespace cvt

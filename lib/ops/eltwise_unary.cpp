@@ -74,7 +74,7 @@ Result<DType> unary_out_dtype(UnaryOp op, const UnaryAttrs& attrs, DType t) {
 
 Status unary_fast(UnaryOp op, const UnaryAttrs& attrs, const Tensor& x, Tensor& out) {
   CVT_ASSERT(x.numel() == out.numel());
-  const FloatMapKernel exp = exp_f32_kernel(active_isa());
+  const FloatMapKernel exp = float_map_kernel(FloatMap::kExp, active_isa());
   if (op == UnaryOp::kExp && x.dtype() == DType::kFloat32 && exp) {
     const float* in = x.data<float>();
     float* o = out.data<float>();

@@ -134,7 +134,7 @@ Status run_softmax(SoftmaxKind kind, int opset, int64_t axis_attr, KernelContext
 Result<std::unique_ptr<Kernel>> make_softmax(const NodeDesc& node, SoftmaxKind kind) {
   const int opset = node.opset;
   const int64_t axis = node.attrs.get_int("axis", opset < 13 ? 1 : -1);
-  const FloatMapKernel simd = exp_f32_kernel(active_isa());
+  const FloatMapKernel simd = float_map_kernel(FloatMap::kExp, active_isa());
   return make_kernel([=](KernelContext& ctx) { return run_softmax(kind, opset, axis, ctx); },
                      std::string(softmax_name(kind)) + (simd ? std::string("_rows__") + simd.name : "_rows"));
 }
@@ -142,7 +142,7 @@ Result<std::unique_ptr<Kernel>> make_softmax(const NodeDesc& node, SoftmaxKind k
 }  // namespace
 
 void softmax_fast(SoftmaxKind kind, int64_t outer, int64_t count, int64_t inner, const Tensor& x, Tensor& y) {
-  const FloatMapKernel simd = exp_f32_kernel(active_isa());
+  const FloatMapKernel simd = float_map_kernel(FloatMap::kExp, active_isa());
   visit_dtype(x.dtype(), FloatTypes{}, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* xp = x.data<T>();

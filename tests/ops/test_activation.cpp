@@ -155,11 +155,12 @@ TEST_CASE("activation portable fast path without AVX2", "[ops][activation]") {
   set_isa_cap(previous);
 }
 
-TEST_CASE("AVX-512 exp, sigmoid and SiLU give the AVX2 kernels' bits", "[ops][activation]") {
-  // exp_avx512.h mirrors exp_avx2.h step for step; a fused SiLU epilogue relies on it
-  // to match the unfused Sigmoid, Mul on either ISA. Every 4099th bit pattern covers
-  // both signs, all exponents (subnormals, the overflow edges, inf, NaN) at odd
-  // mantissas; the lengths give masked tails of every size.
+TEST_CASE("AVX-512 exp-based kernels give the AVX2 kernels' bits", "[ops][activation]") {
+  // exp_avx512.h mirrors exp_avx2.h step for step (and tanh, mish theirs); a fused
+  // SiLU epilogue relies on it to match the unfused Sigmoid, Mul on either ISA.
+  // Every 4099th bit pattern covers both signs, all exponents (subnormals, the
+  // overflow edges, inf, NaN) at odd mantissas, plus the branch edges; the lengths
+  // give masked tails of every size.
   if (!cpu_features().has_avx512()) SKIP("no AVX-512");
   std::vector<float> x;
   for (uint64_t bits = 0; bits <= 0xFFFFFFFFull; bits += 4099) {
@@ -169,12 +170,15 @@ TEST_CASE("AVX-512 exp, sigmoid and SiLU give the AVX2 kernels' bits", "[ops][ac
     x.push_back(f);
   }
   for (float f : {0.f, -0.f, INFINITY, -INFINITY, NAN, 88.3762626647949f, 88.72283935546875f, 88.7228394f,
-                  -87.3365447505531f, -87.3365479f, -103.9f, 1e-5f, -1e-5f})
+                  -87.3365447505531f, -87.3365479f, -103.9f, 1e-5f, -1e-5f, 0.625f, -0.625f, 0.6249f, 20.f,
+                  20.000002f})
     x.push_back(f);
   using Fn = void (*)(const float*, float*, int64_t) noexcept;
   const std::pair<Fn, Fn> kernels[] = {{exp_f32__avx2, exp_f32__avx512},
                                        {sigmoid_f32__avx2, sigmoid_f32__avx512},
-                                       {silu_f32__avx2, silu_f32__avx512}};
+                                       {silu_f32__avx2, silu_f32__avx512},
+                                       {tanh_f32__avx2, tanh_f32__avx512},
+                                       {mish_f32__avx2, mish_f32__avx512}};
   for (const auto& [avx2, avx512] : kernels) {
     for (int64_t n : {int64_t(1), int64_t(15), int64_t(17), static_cast<int64_t>(x.size())}) {
       CAPTURE(n);
