@@ -108,9 +108,11 @@ void fill_phase_plane_f32(const PhaseLayout& L, Isa isa, const float* src, float
 // SiLU's exp runs in SIMD (and gives the bits the fused kernels give), the others are cheap.
 void apply_epilogue_inplace(const Epilogue& e, Isa isa, float* y, int64_t n) {
   if (e.kind == Epilogue::Kind::kNone) return;
-  if (const FloatMapKernel silu = float_map_kernel(FloatMap::kSilu, isa); silu && e.kind == Epilogue::Kind::kSilu) {
-    silu.fn(y, y, n);
-    return;
+  if (e.kind == Epilogue::Kind::kSilu) {
+    if (const FloatMapKernel silu = float_map_kernel(FloatMap::kSilu, isa)) {
+      silu.fn(y, y, n);
+      return;
+    }
   }
   for (int64_t i = 0; i < n; ++i) y[i] = e.apply(y[i]);
 }

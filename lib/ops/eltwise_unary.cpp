@@ -74,12 +74,13 @@ Result<DType> unary_out_dtype(UnaryOp op, const UnaryAttrs& attrs, DType t) {
 
 Status unary_fast(UnaryOp op, const UnaryAttrs& attrs, const Tensor& x, Tensor& out) {
   CVT_ASSERT(x.numel() == out.numel());
-  const FloatMapKernel exp = float_map_kernel(FloatMap::kExp, active_isa());
-  if (op == UnaryOp::kExp && x.dtype() == DType::kFloat32 && exp) {
-    const float* in = x.data<float>();
-    float* o = out.data<float>();
-    parallel_for(0, x.numel(), kGrain, [&](int64_t lo, int64_t hi) { exp.fn(in + lo, o + lo, hi - lo); });
-    return Status::ok();
+  if (op == UnaryOp::kExp && x.dtype() == DType::kFloat32) {
+    if (const FloatMapKernel exp = float_map_kernel(FloatMap::kExp, active_isa())) {
+      const float* in = x.data<float>();
+      float* o = out.data<float>();
+      parallel_for(0, x.numel(), kGrain, [&](int64_t lo, int64_t hi) { exp.fn(in + lo, o + lo, hi - lo); });
+      return Status::ok();
+    }
   }
   return visit_unary(op, attrs, x.dtype(), [&](auto fn, auto ti, auto to) {
     using TI = typename decltype(ti)::type;
