@@ -136,12 +136,15 @@ TEST_CASE("fuse_activation: SiLU as Mul(conv, Sigmoid(conv)) on every conv path"
     const char* name;
     int64_t cin, k, group, hw;  // x (1, cin, hw, hw), w (k, cin / group, 3, 3), pad 1
     bool sigmoid_first, residual;
+    int64_t stride = 1;
   };
   // im2col (3 channels), Winograd (64 -> 64 on 16x16: 16 tiles), depthwise (tail of the
-  // 11x11 run), and a residual Add before the SiLU.
+  // 11x11 run; the 3x3 stride-1 and stride-2 plane kernels apply SiLU in a second pass),
+  // and a residual Add before the SiLU.
   for (Case k : {Case{"im2col", 3, 5, 1, 11, false, false}, Case{"im2col, Mul(sigmoid, conv)", 3, 5, 1, 11, true, false},
                  Case{"winograd", 64, 64, 1, 16, false, false}, Case{"depthwise", 6, 6, 6, 11, false, false},
-                 Case{"depthwise + residual", 6, 6, 6, 11, true, true}, Case{"winograd + residual", 64, 64, 1, 16, false, true}}) {
+                 Case{"depthwise + residual", 6, 6, 6, 11, true, true}, Case{"winograd + residual", 64, 64, 1, 16, false, true},
+                 Case{"depthwise stride 2", 6, 6, 6, 11, false, false, 2}}) {
     CAPTURE(k.name);
     OnnxBuilder b(13);
     b.input("x", {1, k.cin, k.hw, k.hw});
@@ -151,6 +154,7 @@ TEST_CASE("fuse_activation: SiLU as Mul(conv, Sigmoid(conv)) on every conv path"
     OnnxBuilder::attr_ints(conv, "pads", {1, 1, 1, 1});
     OnnxBuilder::attr_ints(conv, "kernel_shape", {3, 3});
     OnnxBuilder::attr_int(conv, "group", k.group);
+    OnnxBuilder::attr_ints(conv, "strides", {k.stride, k.stride});
     std::string c = "c0";
     if (k.residual) {  // k == cin: x itself is the residual
       b.node("Add", {"c0", "x"}, {"c"});
