@@ -9,6 +9,7 @@
 // that trips a false -Wmaybe-uninitialized.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+#include "ops/activation.h"
 #include "ops/conv.h"
 #include "ops/x86/epilogue_avx512.h"
 
@@ -31,13 +32,7 @@ inline __mmask16 columns_inside(int64_t c0, int64_t w) {
 // the same bits.
 inline Epilogue in_chain(const Epilogue& e) { return e.kind == Epilogue::Kind::kSilu ? Epilogue::none() : e; }
 inline void after_chain(const Epilogue& e, float* y, int64_t n) {
-  if (e.kind != Epilogue::Kind::kSilu) return;
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, x86::silu512(_mm512_loadu_ps(y + i)));
-  if (i < n) {
-    const __mmask16 tail = static_cast<__mmask16>((1u << (n - i)) - 1);
-    _mm512_mask_storeu_ps(y + i, tail, x86::silu512(_mm512_maskz_loadu_ps(tail, y + i)));
-  }
+  if (e.kind == Epilogue::Kind::kSilu) silu_f32__avx512(y, y, n);
 }
 
 // NV vectors of outputs from i on, NV independent FMA chains; the last one covers `mask` lanes.
