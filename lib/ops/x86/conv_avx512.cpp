@@ -9,7 +9,6 @@
 // that trips a false -Wmaybe-uninitialized.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
-#include "ops/activation.h"
 #include "ops/conv.h"
 #include "ops/x86/epilogue_avx512.h"
 
@@ -21,18 +20,6 @@ inline __mmask16 columns_inside(int64_t c0, int64_t w) {
   const __m512i c = _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                      _mm512_set1_epi32(static_cast<int>(c0)));
   return _mm512_cmpge_epi32_mask(c, _mm512_setzero_si512()) & _mm512_cmplt_epi32_mask(c, _mm512_set1_epi32(static_cast<int>(w)));
-}
-
-// The 3x3 plane kernels below make each output vector at the end of one chain of
-// 9 dependent FMAs. SiLU's exp and divide there would lengthen that chain so far
-// that too few vectors fit in the out-of-order window (a 16-channel 104x104 plane
-// took 0.16-0.21 ms with SiLU, 0.06-0.07 without): they store conv + bias
-// [+ residual] and apply SiLU in a second pass over the plane, still in cache,
-// where every vector is independent. The same operations on the same values, so
-// the same bits.
-inline Epilogue in_chain(const Epilogue& e) { return e.kind == Epilogue::Kind::kSilu ? Epilogue::none() : e; }
-inline void after_chain(const Epilogue& e, float* y, int64_t n) {
-  if (e.kind == Epilogue::Kind::kSilu) silu_f32__avx512(y, y, n);
 }
 
 // NV vectors of outputs from i on, NV independent FMA chains; the last one covers `mask` lanes.
@@ -72,8 +59,7 @@ void conv_dw_f32_plane__avx512(const DepthwisePlane& d, const Epilogue& e) noexc
 // to the lanes whose input column exists (the padding reads as 0), rows outside the
 // plane are skipped, so there is no padded copy of the input and no row copy out.
 void conv_dw3x3s1_f32_plane__avx512(const float* x, const float* w, float bias, int64_t h, int64_t wd,
-                                    const float* residual, float* y, const Epilogue& epilogue) noexcept {
-  const Epilogue e = in_chain(epilogue);
+                                    const float* residual, float* y, const Epilogue& e) noexcept {
   __m512 wv[9];
   for (int t = 0; t < 9; ++t) wv[t] = _mm512_set1_ps(w[t]);
   for (int64_t ox = 0; ox < wd; ox += 16) {
@@ -93,7 +79,6 @@ void conv_dw3x3s1_f32_plane__avx512(const float* x, const float* w, float bias, 
       _mm512_mask_storeu_ps(y + oy * wd + ox, out, x86::apply_epilogue512(acc, e));
     }
   }
-  after_chain(epilogue, y, h * wd);
 }
 
 // 3x3, stride 2: 16 outputs need input columns s .. s + 32 (s = 2 ox - pad_left);
@@ -103,8 +88,7 @@ void conv_dw3x3s1_f32_plane__avx512(const float* x, const float* w, float bias, 
 // the first of the next), so they are kept for the next row: 8 loads and 6
 // permutes an output vector instead of 12 and 9. The FMAs run in the same order.
 void conv_dw3x3s2_f32_plane__avx512(const DwPlaneGeometry& g, const float* x, const float* w, float bias,
-                                    const float* residual, float* y, const Epilogue& epilogue) noexcept {
-  const Epilogue e = in_chain(epilogue);
+                                    const float* residual, float* y, const Epilogue& e) noexcept {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
   __m512 wv[9];
@@ -147,7 +131,6 @@ void conv_dw3x3s2_f32_plane__avx512(const DwPlaneGeometry& g, const float* x, co
       _mm512_mask_storeu_ps(y + oy * g.out_w + ox, out, x86::apply_epilogue512(acc, e));
     }
   }
-  after_chain(epilogue, y, g.out_h * g.out_w);
 }
 
 }  // namespace cvt
