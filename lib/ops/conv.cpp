@@ -34,6 +34,50 @@ bool winograd_enabled() {
   return on;
 }
 
+// 1x1, no padding, a stride above 1 somewhere: the output reads x only at every stride-th pixel.
+bool is_strided_pointwise(const ConvParams& p) {
+  bool strided = false;
+  for (int i = 0; i < 3; ++i) {
+    if (p.kernel[i] != 1 || p.pad_begin[i] != 0 || p.pad_end[i] != 0) return false;
+    strided = strided || p.stride[i] > 1;
+  }
+  return strided;
+}
+
+// The same conv on those pixels alone (gather_strided_pixels): stride 1, input the output's size.
+ConvParams pointwise_on_strided_pixels(const ConvParams& p) {
+  ConvParams q = p;
+  q.in = p.out;
+  q.stride = {1, 1, 1};
+  return q;
+}
+
+// The pixels a strided 1x1 conv reads, as a dense (N, C, out...) tensor on this
+// thread's scratch slot 7 (the GEMM paths use 0-4 and 6).
+const float* gather_strided_pixels(const ConvParams& p, Isa isa, const float* x) {
+  const int64_t out_d = p.out[0], out_h = p.out[1], out_w = p.out[2], in_h = p.in[1], in_w = p.in[2];
+  const int64_t rows = p.batch * p.in_channels * out_d * out_h;
+  float* xs = gemm_scratch(7, static_cast<size_t>(rows * out_w));
+  const auto deint = isa >= Isa::kAvx2 ? deinterleave2_f32__avx2 : deinterleave2_f32__scalar;
+  parallel_for(0, rows, std::max<int64_t>(1, 4096 / out_w), [&](int64_t lo, int64_t hi) {
+    constexpr int64_t kChunk = 256;
+    float odd[kChunk];  // the skipped columns of stride 2
+    for (int64_t r = lo; r < hi; ++r) {
+      const int64_t plane = r / (out_d * out_h), od = r / out_h % out_d, oh = r % out_h;
+      const float* src = x + plane * p.in_pixels() + (od * p.stride[0] * in_h + oh * p.stride[1]) * in_w;
+      float* dst = xs + r * out_w;
+      if (p.stride[2] == 2) {
+        const int64_t pairs = in_w / 2;
+        for (int64_t i = 0; i < pairs; i += kChunk) deint(src + 2 * i, std::min(kChunk, pairs - i), dst + i, odd);
+        if (out_w > pairs) dst[pairs] = src[in_w - 1];
+      } else {
+        for (int64_t ow = 0; ow < out_w; ++ow) dst[ow] = src[ow * p.stride[2]];
+      }
+    }
+  });
+  return xs;
+}
+
 // The plane kernel covers H and W only: depth must be a single untouched plane.
 bool use_direct_depthwise(const ConvParams& p) {
   return p.is_depthwise() && p.in[0] == 1 && p.kernel[0] == 1 && p.out[0] == 1 && p.pad_begin[0] == 0;
@@ -294,7 +338,7 @@ class ConvKernel final : public Kernel {
     if (r && r->shape() != p.output_shape()) return run_broadcast_residual(ctx, p, *x, *w, bias, *r);
     CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, DType::kFloat32, p.output_shape()));
     if (y->numel() == 0) return Status::ok();
-    compute(p, ctx.use_reference(), *x, *w, bias, r ? r->data<float>() : nullptr, y->data<float>());
+    compute(p, ctx.use_reference(), x->data<float>(), *w, bias, r ? r->data<float>() : nullptr, y->data<float>());
     return Status::ok();
   }
   std::string impl_name() const override { return broadcast_residual_ ? impl_ + "+broadcast_add" : impl_; }
@@ -302,10 +346,10 @@ class ConvKernel final : public Kernel {
 
  private:
   // y = act(conv(x, w) + bias [+ residual]); residual is null or shaped like y.
-  void compute(const ConvParams& p, bool reference, const Tensor& x, const Tensor& w, const float* bias,
+  void compute(const ConvParams& p, bool reference, const float* x, const Tensor& w, const float* bias,
                const float* residual, float* y) {
     if (reference) {
-      conv_ref(p, x.data<float>(), w.data<float>(), bias, y, residual);
+      conv_ref(p, x, w.data<float>(), bias, y, residual);
       return;
     }
     if (use_direct_depthwise(p)) {
@@ -313,7 +357,15 @@ class ConvKernel final : public Kernel {
               : is_dw3x3s1_same(p)      ? "conv_f32_dw3x3s1__avx512"
               : is_dw3x3s2(p)           ? "conv_f32_dw3x3s2__avx512"
                                         : "conv_f32_dw__avx512";
-      conv_depthwise(p, ks_->isa, x.data<float>(), w.data<float>(), bias, y, residual);
+      conv_depthwise(p, ks_->isa, x, w.data<float>(), bias, y, residual);
+      return;
+    }
+    if (is_strided_pointwise(p)) {
+      // It reads only every stride-th pixel: those, gathered dense, make it a plain
+      // 1x1 conv (B read in place or packed from whole rows, instead of phase copies
+      // of the whole input and a strided im2col).
+      compute(pointwise_on_strided_pixels(p), false, gather_strided_pixels(p, ks_->isa, x), w, bias, residual, y);
+      impl_ = "strided_gather+" + impl_;
       return;
     }
     const bool constant_w = packed_shape_ == w.shape() && (packed_at_load_ || winograd_candidate_);
@@ -323,16 +375,16 @@ class ConvKernel final : public Kernel {
       if (p.activation.kind == Epilogue::Kind::kSilu) {  // its output transform applies epilogues one value at a time
         ConvParams q = p;
         q.activation = Epilogue::none();
-        conv_winograd_f43(q, *ks_, winograd_w_, x.data<float>(), bias, y, residual);
+        conv_winograd_f43(q, *ks_, winograd_w_, x, bias, y, residual);
         apply_epilogue_inplace(p.activation, ks_->isa, y, shape_numel(p.output_shape()));
         return;
       }
-      conv_winograd_f43(p, *ks_, winograd_w_, x.data<float>(), bias, y, residual);
+      conv_winograd_f43(p, *ks_, winograd_w_, x, bias, y, residual);
       return;
     }
     if (constant_w && prefer_pixel_major(p, *ks_)) {
       impl_ = std::string("conv_f32_pixel_major_") + ks_->name;
-      conv_gemm_pixel_major(p, *ks_, pixel_major_weights(w), x.data<float>(), bias, y, residual);
+      conv_gemm_pixel_major(p, *ks_, pixel_major_weights(w), x, bias, y, residual);
       return;
     }
     const bool direct_taps = !p.is_pointwise() && use_direct_taps(p, *ks_);
@@ -344,9 +396,9 @@ class ConvKernel final : public Kernel {
     const std::vector<PackedA> packed =
         constant_w ? nchw_weights(w) : pack_conv_weights(*ks_, w.shape(), p.group, w.data<float>());
     if (direct_taps)
-      conv_direct_taps(p, *ks_, packed, x.data<float>(), bias, y, residual);
+      conv_direct_taps(p, *ks_, packed, x, bias, y, residual);
     else
-      conv_gemm(p, *ks_, packed, x.data<float>(), bias, y, residual);
+      conv_gemm(p, *ks_, packed, x, bias, y, residual);
   }
 
   // Constant weights in the form this run's GEMM takes. Weights packed at load
@@ -383,7 +435,7 @@ class ConvKernel final : public Kernel {
     const Epilogue act = p.activation;
     p.activation = Epilogue::none();
     CVT_ASSIGN_OR_RETURN(Tensor conv_out, Tensor::try_alloc(DType::kFloat32, p.output_shape()));
-    if (conv_out.numel() > 0) compute(p, ctx.use_reference(), x, w, bias, nullptr, conv_out.data<float>());
+    if (conv_out.numel() > 0) compute(p, ctx.use_reference(), x.data<float>(), w, bias, nullptr, conv_out.data<float>());
     auto out_shape = broadcast_shapes({conv_out.shape(), r.shape()});
     if (!out_shape.is_ok())
       return shape_mismatch("fused residual Add: conv output " + shape_str(conv_out.shape()) + " and R " +

@@ -199,7 +199,15 @@ TEST_CASE("Conv odd shapes: fast paths vs reference", "[ops][conv]") {
       ConvCase{{1, 3, 7, 7}, {5, 3, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},
       ConvCase{{2, 3, 13, 13}, {7, 3, 3, 3}, 1, {2, 2}, {}, {0, 1, 1, 0}},
       ConvCase{{1, 5, 127, 3}, {6, 5, 1, 1}},                               // 1x1 direct GEMM
-      ConvCase{{1, 9, 13, 13}, {11, 9, 1, 1}, 1, {2, 2}},                   // 1x1 strided: im2col
+      // 1x1 strided, unpadded: the pixels read are gathered, then a plain 1x1 GEMM
+      ConvCase{{1, 9, 13, 13}, {11, 9, 1, 1}, 1, {2, 2}},                   // odd width: last column alone
+      ConvCase{{1, 5, 10, 11}, {6, 5, 1, 1}, 1, {3, 3}},                    // stride 3
+      ConvCase{{2, 4, 9, 9}, {6, 2, 1, 1}, 2, {1, 2}},                      // batch 2, group 2, stride (1, 2)
+      ConvCase{{1, 3, 7, 600}, {4, 3, 1, 1}, 1, {2, 1}},                    // stride (2, 1), wide rows
+      ConvCase{{1, 2, 5, 601}, {3, 2, 1, 1}, 1, {2, 2}},                    // rows of 300 pairs and one more
+      ConvCase{{1, 3, 5, 6, 7}, {4, 3, 1, 1, 1}, 1, {2, 2, 2}},             // 3-D
+      ConvCase{{1, 130, 14, 14}, {64, 130, 1, 1}, 1, {2, 2}},               // to 7x7: pixel-major if constant
+      ConvCase{{1, 3, 8, 8}, {4, 3, 1, 1}, 1, {2, 2}, {}, {1, 1, 1, 1}},    // padded: im2col
       ConvCase{{1, 3, 7, 7}, {4, 3, 1, 1}, 1, {}, {}, {1, 1, 1, 1}},        // 1x1 padded
       ConvCase{{2, 13, 13, 13}, {13, 1, 3, 3}, 13, {}, {}, {1, 1, 1, 1}},   // depthwise s1
       ConvCase{{1, 10, 41, 67}, {10, 1, 3, 3}, 10, {2, 2}, {}, {1, 1, 1, 1}},  // depthwise s2
