@@ -271,6 +271,7 @@ void conv_gemm(const ConvParams& p, const GemmKernelSet& ks, const std::vector<P
   GemmShape s;
   s.m = kg, s.n = p.out_pixels(), s.k = cg * p.kernel_size(), s.epilogue = p.activation;
   s.accumulate = residual != nullptr;  // read from the residual on the first K block, no copy into y
+  s.c_streams_out = true;
   gemm_f32(ks, s, batch, [&](int64_t t, GemmOperands& op) {
     const int64_t n = t / p.group, g = t % p.group;
     op.packed_a = &w[g];

@@ -192,6 +192,10 @@ struct GemmShape {
   float alpha = 1.f;        // scales op(A) while packing; must be 1 with packed_a
   bool accumulate = false;  // C += alpha*A*B (C pre-filled by the caller)
   Epilogue epilogue;
+  /// C is a layer's output, too big to stay cached (a conv's output planes): tall
+  /// blocks then run row tile by row tile, each across all its columns, so C (and
+  /// c_in) are written and read as a few long row runs, not one short run per row.
+  bool c_streams_out = false;
 };
 
 /// Whether gemm_f32 reads op(A) in place, not packed: a transposed view (tile

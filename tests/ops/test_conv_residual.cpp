@@ -66,6 +66,7 @@ TEST_CASE("Conv fused residual: every path vs the unfused reference", "[ops][con
       ResidualCase{"im2col stride 2", {1, 5, 13, 11}, {7, 5, 3, 3}, 1, {2, 2}, {1, 1, 1, 1}},
       ResidualCase{"1x1 batch 2", {2, 9, 7, 13}, {11, 9, 1, 1}},
       ResidualCase{"1x1 no bias", {1, 17, 5, 3}, {19, 17, 1, 1}, 1, {}, {}, false},
+      ResidualCase{"1x1, 150 rows: the first block swept row tile by row tile", {1, 20, 9, 37}, {150, 20, 1, 1}},
       ResidualCase{"1x1 stride 2 (gathered pixels)", {2, 9, 13, 11}, {11, 9, 1, 1}, 1, {2, 2}},
       ResidualCase{"1x1 stride 2 to 7x7, pixel-major", {1, 136, 14, 13}, {64, 136, 1, 1}, 1, {2, 2}},
       // Winograd is preferred from 64 input channels (16 on AVX-512) and 9 output tiles (winograd_preferred)
