@@ -18,6 +18,14 @@ namespace {
 // Share of a tiled dimension's slots holding real rows or columns.
 double tile_fill(int64_t v, int64_t tile) { return double(v) / double(round_up(v, tile)); }
 
+// The same for the NCHW GEMM's pixel columns: the AVX-512 kernel runs a right edge
+// of up to 16 columns as a one-vector tile, at about half a full tile's cost.
+double nchw_column_fill(int64_t pixels, const GemmKernelSet& ks) {
+  const int64_t rest = pixels % ks.nr;
+  const bool half_edge = ks.isa >= Isa::kAvx512 && rest > 0 && rest <= 16;
+  return half_edge ? double(pixels) / double(pixels - rest + 16) : tile_fill(pixels, ks.nr);
+}
+
 // The pixel-major scratch's row stride: whole panels, and not a multiple of
 // 1 KiB, so the six rows a tile stores do not share L1 sets (4K aliasing).
 int64_t pixel_row_stride(const GemmKernelSet& ks, int64_t channels) {
@@ -47,6 +55,13 @@ bool prefer_pixel_major(const ConvParams& p, const GemmKernelSet& ks) {
   // the NCHW GEMM reading its input in place (MobileNetV2's 28x28 projections to 32
   // channels fill 32 of 36 rows, yet ran twice as long pixel-major).
   constexpr double kMaxPixelFill = 0.9;
+  // Where the AVX-512 kernel wastes little on the pixel columns (14x14: 196 of 208,
+  // the last 4 run as a half-width tile), what decides is the rest: NCHW packs its
+  // input, K x pixels values, pixel-major transposes its output, channels x pixels.
+  // So the NCHW GEMM stays for a conv with more channels out than in (1 thread, in
+  // model, alternated: ResNet-50's 14x14 256 -> 1024 and 512 -> 1024 ran 15-30%
+  // faster NCHW; MobileNetV2's 576 -> 96 23% slower; 1024 -> 256 and -> 512 tied).
+  if (depth <= channels && nchw_column_fill(pixels, ks) >= kMaxPixelFill) return false;
   const double nchw = tile_fill(pixels, ks.nr) * tile_fill(channels, ks.mr);
   const double pixel_major = tile_fill(pixels, ks.mr) * tile_fill(channels, ks.nr);
   return tile_fill(pixels, ks.nr) < kMaxPixelFill && pixel_major > kMinGain * nchw;

@@ -244,8 +244,9 @@ TEST_CASE("Conv odd shapes: fast paths vs reference", "[ops][conv]") {
       ConvCase{{1, 130, 3, 3}, {40, 130, 1, 1}},                            // 9 pixels, ragged channels
       // 1x1 pixel-major reading its 14x14 input planes in place (AVX-512): 2 K blocks,
       // weights too big to split by pixels; split by pixels at 2 threads
-      ConvCase{{1, 300, 14, 14}, {448, 300, 1, 1}},
+      ConvCase{{1, 460, 14, 14}, {416, 460, 1, 1}},
       ConvCase{{1, 260, 14, 14}, {64, 260, 1, 1}},
+      ConvCase{{1, 256, 14, 14}, {1024, 256, 1, 1}},                        // more out than in: NCHW
       ConvCase{{1, 66, 9, 9}, {32, 66, 3, 3}, 1, {}, {}, {1, 1, 1, 1}, "", false});  // 81 = 13 x 6 + 3
   CAPTURE(shape_str(c.x), shape_str(c.w), c.group, c.auto_pad);
   check_case("Conv", c);
