@@ -85,9 +85,42 @@ static void pack_a_block(MatrixView a, int64_t m0, int64_t mc, int64_t k0, int64
   }
 }
 
+namespace {
+
+// The full panels of kc rows of a row-major B, row by row: each row's stretch is
+// read once, in order, where panel by panel made kc read streams of nr values
+// each, ld apart. The stores spread over the panels, which stay in cache. 1 thread,
+// pinned, alternated pairs: three ResNet bottleneck blocks at 56x56 3% faster (12
+// of 12), a 512 -> 128 1x1 at 28x28 2% (8 of 12), ResNet-50 a tie. NR > 0 fixes
+// the panel width at compile time (a copy the compiler inlines), 0 takes `nr`.
+template <int NR>
+void pack_full_panels(const float* src, int64_t ld, int64_t kc, int64_t panels, int nr, float* dst) {
+  const int64_t w = NR > 0 ? NR : nr;
+  for (int64_t k = 0; k < kc; ++k, src += ld) {
+    float* d = dst + k * w;
+    for (int64_t p = 0; p < panels; ++p, d += kc * w) std::memcpy(d, src + p * w, sizeof(float) * w);
+  }
+}
+
+}  // namespace
+
 // Depth [k0, k0+kc) x cols [n0, n0+nc) of op(B) -> NR panels, each kc x nr.
 void pack_b_panels(MatrixView b, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
-  for (int64_t j0 = 0; j0 < nc; j0 += nr, dst += kc * nr) {
+  int64_t j0 = 0;
+  if (!b.trans) {
+    const int64_t panels = nc / nr;
+    const float* src = b.data + k0 * b.ld + n0;
+    switch (nr) {  // fixed-size copies the compiler inlines
+      case 32: pack_full_panels<32>(src, b.ld, kc, panels, nr, dst); break;  // AVX-512 B
+      case 16: pack_full_panels<16>(src, b.ld, kc, panels, nr, dst); break;  // AVX2 B
+      case 14: pack_full_panels<14>(src, b.ld, kc, panels, nr, dst); break;  // AVX-512 A (pixel-major input)
+      case 6: pack_full_panels<6>(src, b.ld, kc, panels, nr, dst); break;    // AVX2 A
+      default: pack_full_panels<0>(src, b.ld, kc, panels, nr, dst); break;
+    }
+    j0 = panels * nr;
+    dst += panels * kc * nr;
+  }
+  for (; j0 < nc; j0 += nr, dst += kc * nr) {
     const int cols = static_cast<int>(std::min<int64_t>(nr, nc - j0));
     if (cols < nr) std::memset(dst, 0, sizeof(float) * kc * nr);
     if (b.trans) {  // op(B)[k][n] = data[n*ld + k]
@@ -95,14 +128,6 @@ void pack_b_panels(MatrixView b, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
         const float* src = b.data + (n0 + j0 + c) * b.ld + k0;
         for (int64_t k = 0; k < kc; ++k) dst[k * nr + c] = src[k];
       }
-    } else if (cols == 16) {  // a full AVX2 panel or half an AVX-512 one: a fixed-size copy the compiler inlines
-      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * nr, b.data + (k0 + k) * b.ld + n0 + j0, 64);
-    } else if (cols == 32) {
-      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * nr, b.data + (k0 + k) * b.ld + n0 + j0, 128);
-    } else if (cols == 14) {  // a full AVX-512 A panel (the pixel-major conv packs its input as B panels of 14)
-      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * nr, b.data + (k0 + k) * b.ld + n0 + j0, 56);
-    } else if (cols == 6) {  // the AVX2 one
-      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * nr, b.data + (k0 + k) * b.ld + n0 + j0, 24);
     } else {
       for (int64_t k = 0; k < kc; ++k) {
         const float* src = b.data + (k0 + k) * b.ld + n0 + j0;
