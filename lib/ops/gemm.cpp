@@ -341,6 +341,24 @@ void gemm_tile(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& 
         pack_b_panels(op.b, k0, kc, n0 + direct_cols, ncols - direct_cols, nr, b_buf + direct_cols * kc);
       b_block = b_buf;
     }
+    // Where this block packs B from a row-major matrix (a 1x1 conv's input planes),
+    // the first row tile of each panel fetches that panel's source for the next
+    // block into L2: the next K block, else the next column strip. Packing then
+    // copies from L2 instead of waiting on memory, which it did for a fifth of a
+    // 256 -> 64 1x1 conv at 56x56. Alternated pairs, whole nets: ResNet-50 3%
+    // faster at 1 thread (7 of 10), 7% at 2 (8 of 10), MobileNetV2 3% (6 of 8);
+    // GoogLeNet, YOLOX-nano and VGG-16 within 2% either way.
+    const float* next_src = nullptr;
+    int64_t next_cols = 0;
+    if (!op.packed_b && !op.pack_b && !op.b.trans && direct_cols == 0) {
+      if (k0 + kc < s.k) {
+        next_src = op.b.data + (k0 + kc) * op.b.ld + n0;
+        next_cols = ncols;
+      } else if (n1 < s.n) {
+        next_src = op.b.data + n1;
+        next_cols = std::min(s.n - n1, n1 - n0);
+      }
+    }
     UkernelParams p;
     p.load_c = s.accumulate || k0 > 0;
     p.finish = k0 + kc >= s.k;
@@ -363,6 +381,8 @@ void gemm_tile(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& 
         const int rows = static_cast<int>(std::min<int64_t>(mr, mc - i));
         // The block's first row tile reads a prepacked (weight) panel from memory; the others find it in L1.
         p.prefetch_b = op.packed_b && i0 == m0 && i == 0;
+        p.fetch_rows = next_src && i0 == m0 && i == 0 && j < next_cols ? next_src + j : nullptr;
+        p.fetch_ld = op.b.ld;
         if (direct_a)
           ks.ukernel_strided_a(kc, op.a.data + k0 * op.a.ld + row, op.a.ld, b_panel, op.c + row * op.ldc + n0 + j,
                                op.ldc, rows, cols, p);

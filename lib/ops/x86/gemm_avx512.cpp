@@ -69,10 +69,18 @@ inline void tile_rows(int64_t kc, const float* a, int64_t lda, BRows b, float* c
   for (int i = 0; i < Rows; ++i)
     for (int v = 0; v < Vecs; ++v) acc[v][i] = _mm512_setzero_ps();
   const bool prefetch_b = p.prefetch_b;
+  // As integers: the next block's rows may end before kc of them (a prefetch never faults).
+  uintptr_t fetch = reinterpret_cast<uintptr_t>(p.fetch_rows);
+  const uintptr_t fetch_step = uintptr_t(p.fetch_ld) * sizeof(float);
 #pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k) {
     prefetch_ahead(a, kAheadA * lda);
     if (prefetch_b) b.prefetch(kAheadB, Vecs);
+    if (fetch) {
+      _mm_prefetch(reinterpret_cast<const char*>(fetch), _MM_HINT_T1);
+      _mm_prefetch(reinterpret_cast<const char*>(fetch + 64), _MM_HINT_T1);
+      fetch += fetch_step;
+    }
     const float* bk = b.next();
     __m512 bv[Vecs];
     for (int v = 0; v < Vecs; ++v)
