@@ -53,7 +53,7 @@ ConvParams pointwise_on_strided_pixels(const ConvParams& p) {
 }
 
 // The pixels a strided 1x1 conv reads, as a dense (N, C, out...) tensor on this
-// thread's scratch slot 7 (the GEMM paths use 0-4 and 6).
+// thread's scratch slot 7 (the conv and GEMM paths under it use 0-6).
 const float* gather_strided_pixels(const ConvParams& p, Isa isa, const float* x) {
   const int64_t out_d = p.out[0], out_h = p.out[1], out_w = p.out[2], in_h = p.in[1], in_w = p.in[2];
   const int64_t rows = p.batch * p.in_channels * out_d * out_h;
