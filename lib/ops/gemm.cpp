@@ -310,12 +310,14 @@ bool reads_b_in_place(const GemmKernelSet& ks, const GemmShape& s, const GemmOpe
 // rows at a time, and re-reads the B block from L2 instead of L1. 1 thread, pinned,
 // alternated runs: ResNet-50's 64 -> 256 with its residual at 56x56 0.93 -> 0.84 ms
 // (faster in 8 of 8; in a noisier hour 4% by the median of 16 pairs, faster in 11),
-// 128 -> 512 at 28x28 2.5% (12 of 16). Below 128 rows it lost (YOLOX's 16 -> 32 at
-// 104x104, 0.106 -> 0.115) or tied, and Winograd's GEMMs, whose C stays cached,
-// looked slower. A prepacked B (weights) keeps the panel order: that B comes from
-// memory, once per block.
+// 128 -> 512 at 28x28 2.5% (12 of 16); from 64 rows on, 256 -> 64 at 56x56 13% (8
+// of 12), whole ResNet-50 8% at 2 threads (7 of 10), MobileNetV2 4% (8 of 10),
+// GoogLeNet and YOLOX-nano ties. With 32 rows it lost (YOLOX's 16 -> 32 at 104x104,
+// 0.106 -> 0.115), and Winograd's GEMMs, whose C stays cached, looked slower. A
+// prepacked B (weights) keeps the panel order: that B comes from memory, once per
+// block.
 bool sweep_rows(const GemmShape& s, const GemmOperands& op, int64_t mc) {
-  constexpr int64_t kMinRows = 128;
+  constexpr int64_t kMinRows = 64;
   return s.c_streams_out && !op.packed_b && mc >= kMinRows;
 }
 
