@@ -365,6 +365,7 @@ void gemm_tile(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& 
     p.load_c = s.accumulate || k0 > 0;
     p.finish = k0 + kc >= s.k;
     p.epilogue = s.epilogue;
+    p.fetch_ld = op.b.ld;
     for (int64_t i0 = m0; i0 < m1; i0 += ks.mc) {
       const int64_t mc = std::min(ks.mc, m1 - i0);
       const float* a_block = nullptr;
@@ -384,7 +385,6 @@ void gemm_tile(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& 
         // The block's first row tile reads a prepacked (weight) panel from memory; the others find it in L1.
         p.prefetch_b = op.packed_b && i0 == m0 && i == 0;
         p.fetch_rows = next_src && i0 == m0 && i == 0 && j < next_cols ? next_src + j : nullptr;
-        p.fetch_ld = op.b.ld;
         if (direct_a)
           ks.ukernel_strided_a(kc, op.a.data + k0 * op.a.ld + row, op.a.ld, b_panel, op.c + row * op.ldc + n0 + j,
                                op.ldc, rows, cols, p);

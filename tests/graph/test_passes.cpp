@@ -139,7 +139,7 @@ TEST_CASE("fuse_activation: SiLU as Mul(conv, Sigmoid(conv)) on every conv path"
     int64_t stride = 1;
   };
   // im2col (3 channels), Winograd (64 -> 64 on 16x16: 16 tiles), depthwise (tail of the
-  // 11x11 run; the 3x3 stride-1 and stride-2 plane kernels apply SiLU in a second pass),
+  // 11x11 run; after the 3x3 stride-1 and stride-2 plane kernels SiLU runs as a second pass),
   // and a residual Add before the SiLU.
   for (Case k : {Case{"im2col", 3, 5, 1, 11, false, false}, Case{"im2col, Mul(sigmoid, conv)", 3, 5, 1, 11, true, false},
                  Case{"winograd", 64, 64, 1, 16, false, false}, Case{"depthwise", 6, 6, 6, 11, false, false},
