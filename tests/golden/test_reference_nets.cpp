@@ -65,11 +65,20 @@ TEST_CASE("cvtool run reproduces PyTorch's output .npy", "[golden][refnets][cli]
   if (!fs::exists(dir / "squeezenet1_1.onnx")) SKIP("reference nets not exported");
   std::string out = testing::temp_dir("run");
   auto r = testing::run_cli("run '" + (dir / "squeezenet1_1.onnx").string() + "' --input input='" +
-                            (dir / "squeezenet1_1_input.npy").string() + "' --output-dir '" + out + "' --warmup 1 --repeat 3");
+                            (dir / "squeezenet1_1_input.npy").string() + "' --output-dir '" + out + "' --warmup 1 --repeat 3 --profile");
   INFO(r.err);
   REQUIRE(r.code == 0);
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["latency_ms"]["median"].get<double>() > 0);
+  // --profile: every node once, its median over the 3 timed runs no faster than its fastest.
+  REQUIRE(j["profile"].size() > 20);
+  double node_sum = 0;
+  for (const auto& n : j["profile"]) {
+    CHECK(n["min_ms"].get<double>() > 0);
+    CHECK(n["ms"].get<double>() >= n["min_ms"].get<double>());
+    node_sum += n["min_ms"].get<double>();
+  }
+  CHECK(node_sum <= j["latency_ms"]["max"].get<double>());
   CHECK(j["outputs"][0]["name"] == "output");
   auto got = read_npy(out + "/output.npy");
   auto expected = read_npy((dir / "squeezenet1_1_output.npy").string());
