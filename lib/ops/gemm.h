@@ -45,9 +45,12 @@ struct UkernelParams {
   const float* row_bias = nullptr;  // added once (on the first K block), one value per tile row
   bool finish = false;              // last K block: apply the epilogue
   bool prefetch_b = false;          // B comes from memory: fetch its rows ahead (where the kernel can)
-  // Rows of nr floats, fetch_ld apart, to bring into L2, one a k step (where the kernel can).
+  // Rows of nr floats, fetch_ld apart, to bring into L2 (where the kernel can):
+  // fetch_count of them (0: kc), one every fetch_every k steps.
   const float* fetch_rows = nullptr;
   int64_t fetch_ld = 0;
+  int64_t fetch_count = 0;
+  int fetch_every = 1;
   Epilogue epilogue;
 };
 

@@ -71,15 +71,19 @@ inline void tile_rows(int64_t kc, const float* a, int64_t lda, BRows b, float* c
   const bool prefetch_b = p.prefetch_b;
   // As integers: the next block's rows may end before kc of them (a prefetch never faults).
   uintptr_t fetch = reinterpret_cast<uintptr_t>(p.fetch_rows);
+  int64_t fetch_left = !p.fetch_rows ? 0 : p.fetch_count > 0 ? p.fetch_count : kc;
+  int fetch_wait = 1;  // k steps to the next row's fetch
   const uintptr_t fetch_step = uintptr_t(p.fetch_ld) * sizeof(float);
 #pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k) {
     prefetch_ahead(a, kAheadA * lda);
     if (prefetch_b) b.prefetch(kAheadB, Vecs);
-    if (fetch) {
+    if (fetch_left > 0 && --fetch_wait == 0) {
       _mm_prefetch(reinterpret_cast<const char*>(fetch), _MM_HINT_T1);
       _mm_prefetch(reinterpret_cast<const char*>(fetch + 64), _MM_HINT_T1);
       fetch += fetch_step;
+      --fetch_left;
+      fetch_wait = p.fetch_every;
     }
     const float* bk = b.next();
     __m512 bv[Vecs];
