@@ -288,14 +288,6 @@ void conv_gemm(const ConvParams& p, const GemmKernelSet& ks, const std::vector<P
 
 namespace {
 
-Status check_input(const Tensor* t, const char* what) {
-  if (!t) return invalid_argument(std::string("missing input ") + what);
-  if (t->dtype() != DType::kFloat32)
-    return unsupported(std::string("input ") + what + " has dtype " + dtype_name(t->dtype()) +
-                       "; only float32 is implemented");
-  return Status::ok();
-}
-
 class ConvKernel final : public Kernel {
  public:
   ConvKernel(ConvAttrs attrs, Epilogue activation, bool residual, const Tensor* const_w)
@@ -320,10 +312,10 @@ class ConvKernel final : public Kernel {
     const Tensor* w = ctx.input(1);
     const Tensor* b = ctx.num_inputs() > 2 ? ctx.input(2) : nullptr;
     const Tensor* r = residual_ && ctx.num_inputs() > 3 ? ctx.input(3) : nullptr;
-    CVT_RETURN_IF_ERROR(check_input(x, "X"));
-    CVT_RETURN_IF_ERROR(check_input(w, "W"));
-    if (b) CVT_RETURN_IF_ERROR(check_input(b, "B"));
-    if (residual_) CVT_RETURN_IF_ERROR(check_input(r, "R (fused residual Add)"));
+    CVT_RETURN_IF_ERROR(require_f32_input(x, "X"));
+    CVT_RETURN_IF_ERROR(require_f32_input(w, "W"));
+    if (b) CVT_RETURN_IF_ERROR(require_f32_input(b, "B"));
+    if (residual_) CVT_RETURN_IF_ERROR(require_f32_input(r, "R (fused residual Add)"));
     if (is_released(*w) && (ctx.use_reference() || !packed_at_load_ || packed_shape_ != w->shape()))
       return released_weights_error("W");
     CVT_ASSIGN_OR_RETURN(ConvParams p, resolve_conv(attrs_, x->shape(), w->shape()));

@@ -180,14 +180,6 @@ void conv_transpose_fast(const ConvParams& p, const GemmKernelSet& ks, const std
     for (int64_t i = 0; i < p.batch * p.out_channels * out_pix; ++i) y[i] = p.activation.apply(y[i]);
 }
 
-Status check_input(const Tensor* t, const char* what) {
-  if (!t) return invalid_argument(std::string("missing input ") + what);
-  if (t->dtype() != DType::kFloat32)
-    return unsupported(std::string("input ") + what + " has dtype " + dtype_name(t->dtype()) +
-                       "; only float32 is implemented");
-  return Status::ok();
-}
-
 class ConvTransposeKernel final : public Kernel {
  public:
   ConvTransposeKernel(ConvAttrs attrs, std::shared_ptr<const Tensor> const_w)
@@ -197,9 +189,9 @@ class ConvTransposeKernel final : public Kernel {
     const Tensor* x = ctx.input(0);
     const Tensor* w = ctx.input(1);
     const Tensor* b = ctx.num_inputs() > 2 ? ctx.input(2) : nullptr;
-    CVT_RETURN_IF_ERROR(check_input(x, "X"));
-    CVT_RETURN_IF_ERROR(check_input(w, "W"));
-    if (b) CVT_RETURN_IF_ERROR(check_input(b, "B"));
+    CVT_RETURN_IF_ERROR(require_f32_input(x, "X"));
+    CVT_RETURN_IF_ERROR(require_f32_input(w, "W"));
+    if (b) CVT_RETURN_IF_ERROR(require_f32_input(b, "B"));
     CVT_ASSIGN_OR_RETURN(ConvParams p, resolve_conv_transpose(attrs_, x->shape(), w->shape()));
     // Each input value is scattered through one filter of W.
     CVT_RETURN_IF_ERROR(check_node_work(double(x->numel()) * double(w->numel()) /

@@ -11,14 +11,6 @@ namespace cvt {
 
 namespace {
 
-Status check_f32(const Tensor* t, const char* what) {
-  if (!t) return invalid_argument(std::string("missing input ") + what);
-  if (t->dtype() != DType::kFloat32)
-    return unsupported(std::string("input ") + what + " has dtype " + dtype_name(t->dtype()) +
-                       "; only float32 is implemented");
-  return Status::ok();
-}
-
 class GemmOpKernel final : public Kernel {
  public:
   GemmOpKernel(GemmOpAttrs attrs, bool c_required, const Tensor* const_b)
@@ -34,9 +26,9 @@ class GemmOpKernel final : public Kernel {
     const Tensor* a = ctx.input(0);
     const Tensor* b = ctx.input(1);
     const Tensor* c = ctx.num_inputs() > 2 ? ctx.input(2) : nullptr;
-    CVT_RETURN_IF_ERROR(check_f32(a, "A"));
-    CVT_RETURN_IF_ERROR(check_f32(b, "B"));
-    if (c) CVT_RETURN_IF_ERROR(check_f32(c, "C"));
+    CVT_RETURN_IF_ERROR(require_f32_input(a, "A"));
+    CVT_RETURN_IF_ERROR(require_f32_input(b, "B"));
+    if (c) CVT_RETURN_IF_ERROR(require_f32_input(c, "C"));
     if (!c && c_required_) return invalid_argument("input C is required before opset 11");
     if (a->rank() != 2 || b->rank() != 2)
       return shape_mismatch("Gemm needs 2-D A and B, got " + shape_str(a->shape()) + " and " + shape_str(b->shape()));
@@ -128,8 +120,8 @@ class MatMulKernel final : public Kernel {
   Status run(KernelContext& ctx) override {
     const Tensor* a = ctx.input(0);
     const Tensor* b = ctx.input(1);
-    CVT_RETURN_IF_ERROR(check_f32(a, "A"));
-    CVT_RETURN_IF_ERROR(check_f32(b, "B"));
+    CVT_RETURN_IF_ERROR(require_f32_input(a, "A"));
+    CVT_RETURN_IF_ERROR(require_f32_input(b, "B"));
     CVT_ASSIGN_OR_RETURN(MatMulPlan plan, plan_matmul(a->shape(), b->shape()));
     CVT_RETURN_IF_ERROR(check_node_work(double(plan.batch) * double(plan.m) * double(plan.n) * double(plan.k), "MatMul"));
     CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, DType::kFloat32, plan.out));

@@ -147,4 +147,13 @@ std::unique_ptr<Kernel> make_kernel(Fn fn, std::string impl = "generic") {
   return std::make_unique<LambdaKernel<Fn>>(std::move(fn), std::move(impl));
 }
 
+/// An input of a float32-only kernel: present and float32, or the error naming it.
+inline Status require_f32_input(const Tensor* t, const char* what) {
+  if (!t) return invalid_argument(std::string("missing input ") + what);
+  if (t->dtype() != DType::kFloat32)
+    return unsupported(std::string("input ") + what + " has dtype " + dtype_name(t->dtype()) +
+                       "; only float32 is implemented");
+  return Status::ok();
+}
+
 }  // namespace cvt
