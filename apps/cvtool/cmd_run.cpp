@@ -157,9 +157,8 @@ int run_model(const RunOptions& o) {
     }
     outputs_json.push_back(oj);
   }
-  std::vector<double> sorted = times;
-  std::sort(sorted.begin(), sorted.end());
   const double median = median_of(times);
+  const auto [fastest, slowest] = std::minmax_element(times.begin(), times.end());
   json r = {{"schema", "cvtool.run/1"},
             {"model", {{"path", lm.value().resolved.model_path}, {"name", lm.value().resolved.manifest.name}, {"sha256", lm.value().resolved.sha256}}},
             {"inputs", inputs_json},
@@ -167,7 +166,7 @@ int run_model(const RunOptions& o) {
             {"threads", session.value()->threads()},
             {"warmup", o.warmup},
             {"repeat", o.repeat},
-            {"latency_ms", {{"median", median}, {"min", sorted.empty() ? 0 : sorted.front()}, {"max", sorted.empty() ? 0 : sorted.back()}}},
+            {"latency_ms", {{"median", median}, {"min", times.empty() ? 0 : *fastest}, {"max", times.empty() ? 0 : *slowest}}},
             {"arena_bytes", session.value()->arena_bytes()}};
   if (o.profile) {
     json prof = json::array();

@@ -374,9 +374,9 @@ void gemm_tile(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& 
     p.load_c = s.accumulate || k0 > 0;
     p.finish = k0 + kc >= s.k;
     p.epilogue = s.epilogue;
-    p.fetch_ld = op.b.ld;
+    p.fetch_ld = op.packed_b ? nr : op.b.ld;  // next panel rows, else the next source's rows
     for (int64_t i0 = m0; i0 < m1; i0 += ks.mc) {
-      const int64_t mc = std::min(ks.mc, m1 - i0);
+      const int64_t mc = std::min(ks.mc, m1 - i0), row_tiles = ceil_div(mc, mr);
       const float* a_block = nullptr;
       if (op.packed_a) {
         a_block = op.packed_a->panel(k0, kc, i0);
@@ -400,10 +400,9 @@ void gemm_tile(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& 
           const bool in_block = j + nr < ncols;
           const float* next = in_block ? b_block + (j / nr + 1) * kc * nr : next_block_panel;
           const int64_t next_kc = in_block ? kc : next_block_kc;
-          const int64_t share = ceil_div(next_kc, ceil_div(mc, mr)), first = (i / mr) * share;
+          const int64_t share = ceil_div(next_kc, row_tiles), first = (i / mr) * share;
           if (next && first < next_kc) {  // rows [first, first + share) of the next panel
             p.fetch_rows = next + first * nr;
-            p.fetch_ld = nr;
             p.fetch_count = std::min(share, next_kc - first);
             p.fetch_every = static_cast<int>(std::max<int64_t>(1, kc / p.fetch_count));
           }
