@@ -1,6 +1,6 @@
 // Pooling ops: attribute parsing per opset, output geometry, and the fast path.
 // Float 2-D MaxPool on AVX-512 reduces the window rows, then the W taps, or pools
-// small planes as one flat run (x86/pool_avx512.cpp); on AVX2 it runs over
+// small planes (or narrow stride-2 rows) as one flat run (x86/pool_avx512.cpp); on AVX2 it runs over
 // phase-split planes padded with -inf (x86/pool_avx2.cpp). Otherwise Max (without
 // Indices) and Average pool are separable: one 1-D pass per axis (D, then H, then
 // W) turns k^2 work into 2k and keeps inner loops contiguous. Indices and LpPool
@@ -242,38 +242,52 @@ bool use_maxpool2d_avx512(const PoolParams& p, const PoolGeometry& g, const Plan
          maxpool2d_rows_supported(g.axes[1], g.axes[2]);
 }
 
-// The flat kernel's masks for a geometry, made once per calling thread: building
-// them took 6-8 us, as long as the 7x7 pool itself at 2 threads. A net has a few
-// pool geometries; the table is dropped if it ever holds 16.
-const MaxPoolFlatMasks& cached_flat_masks(const PoolAxis& ah, const PoolAxis& aw) {
-  using Key = std::array<int64_t, 6>;
-  thread_local std::map<Key, MaxPoolFlatMasks> cache;
-  const Key key{ah.in, aw.in, ah.kernel, aw.kernel, ah.pad_begin, aw.pad_begin};
+// A kernel's mask tables for a geometry, made once per calling thread: building
+// the flat kernel's took 6-8 us, as long as the 7x7 pool itself at 2 threads. A net
+// has a few pool geometries; a table is dropped if it ever holds 16.
+template <class Masks, class Make>
+const Masks& cached_masks(const std::array<int64_t, 6>& key, Make make) {
+  thread_local std::map<std::array<int64_t, 6>, Masks> cache;
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
   if (cache.size() >= 16) cache.clear();
-  return cache.emplace(key, maxpool2d_flat_masks(ah, aw)).first->second;
+  return cache.emplace(key, make()).first->second;
 }
 
 // Small planes pooled to their own size (GoogLeNet's 3x3 branch pools at 28x28 to
 // 7x7, YOLOX's SPP at 13x13) go flat: a row at a time, a 7-wide row filled 7 of a
 // vector's 16 lanes. In-process, 1 / 2 threads: 832 planes of 7x7 69 / 35 -> 15 / 8
 // us, 512 of 14x14 85 / 54 -> 36 / 23, 256 of 28x28 115 / 60 -> 77 / 36; 1 thread,
-// 64 planes of 13x13 by 5, 9, 13: 15, 23, 29 -> 11, 14, 20 us. Returns the path taken.
+// 64 planes of 13x13 by 5, 9, 13: 15, 23, 29 -> 11, 14, 20 us. Narrow rows at stride 2
+// take an H pass and then go flat: 1 thread, node medians in model against the row
+// kernel, GoogLeNet's 832 x 14x14 -> 7x7 0.187 -> 0.112 ms, 480 x 28x28 -> 14x14
+// 0.284 -> 0.264, SqueezeNet's 256 x 27x27 -> 13x13 0.098 -> 0.076. Returns the path taken.
 const char* maxpool2d_avx512(const PoolGeometry& g, const float* x, float* y) {
   const int64_t planes = g.batch * g.channels, in_plane = g.in_plane(), out_plane = g.out_plane();
   const int64_t grain = std::max<int64_t>(1, planes / (4 * current_concurrency()));
-  if (maxpool2d_flat_supported(g.axes[1], g.axes[2])) {
-    const MaxPoolFlatMasks& masks = cached_flat_masks(g.axes[1], g.axes[2]);
+  const PoolAxis &ah = g.axes[1], &aw = g.axes[2];
+  if (maxpool2d_flat_supported(ah, aw)) {
+    const auto& masks =
+        cached_masks<MaxPoolFlatMasks>({ah.in, aw.in, ah.kernel, aw.kernel, ah.pad_begin, aw.pad_begin},
+                                       [&] { return maxpool2d_flat_masks(ah, aw); });
     parallel_for(0, planes, grain, [&](int64_t lo, int64_t hi) {
       float* scratch = gemm_scratch(0, static_cast<size_t>((hi - lo) * in_plane));
-      maxpool2d_flat_f32__avx512(g.axes[1], g.axes[2], masks, x + lo * in_plane, hi - lo, y + lo * out_plane, scratch);
+      maxpool2d_flat_f32__avx512(ah, aw, masks, x + lo * in_plane, hi - lo, y + lo * out_plane, scratch);
     });
     return "flat__avx512";
   }
+  if (maxpool2d_stride2_supported(ah, aw)) {
+    const auto& masks = cached_masks<MaxPoolStride2Masks>({aw.in, aw.out, aw.kernel, aw.pad_begin, 0, 0},
+                                                          [&] { return maxpool2d_stride2_masks(aw); });
+    parallel_for(0, planes, grain, [&](int64_t lo, int64_t hi) {
+      float* scratch = gemm_scratch(0, maxpool2d_stride2_scratch_floats(masks));
+      maxpool2d_stride2_f32__avx512(ah, aw, masks, x + lo * in_plane, hi - lo, y + lo * out_plane, scratch);
+    });
+    return "stride2__avx512";
+  }
   parallel_for(0, planes, grain, [&](int64_t lo, int64_t hi) {
     for (int64_t c = lo; c < hi; ++c)
-      maxpool2d_rows_f32__avx512(g.axes[1], g.axes[2], x + c * in_plane, y + c * out_plane);
+      maxpool2d_rows_f32__avx512(ah, aw, x + c * in_plane, y + c * out_plane);
   });
   return "rows__avx512";
 }

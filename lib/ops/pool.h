@@ -60,7 +60,8 @@ Result<PoolGeometry> pool_geometry(const PoolParams& p, const Shape& x);
 /// y (N, C, out...) from x (N, C, in...). `indices` (int64, same shape as y) is only for
 /// MaxPool: flat positions in x, row-major or column-major per plane. A window that
 /// holds only padding (possible with dilation) gives -inf (lowest) and index -1.
-/// Returns the path taken: "flat__avx512" / "rows__avx512" / "phase__avx2" (2-D float MaxPool), "separable"
+/// Returns the path taken: "flat__avx512" / "stride2__avx512" / "rows__avx512" / "phase__avx2" (2-D float
+/// MaxPool), "separable"
 /// or "direct".
 const char* pool_fast(const PoolParams& p, const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor* indices);
 
@@ -85,6 +86,20 @@ bool maxpool2d_flat_supported(const PoolAxis& ah, const PoolAxis& aw);
 MaxPoolFlatMasks maxpool2d_flat_masks(const PoolAxis& ah, const PoolAxis& aw);
 void maxpool2d_flat_f32__avx512(const PoolAxis& ah, const PoolAxis& aw, const MaxPoolFlatMasks& m, const float* x,
                                 int64_t planes, float* y, float* scratch) noexcept;
+/// Stride-2 W axis, rows of up to 64 outputs (undilated, W window up to 32): each
+/// output row's window rows are reduced into a scratch row (H pass), then the W taps
+/// run flat over many rows at once, 16 outputs a vector whatever the row width, each
+/// tap masked where it leaves its row; rows padded to an even pitch are compressed
+/// back. `planes` consecutive planes; `scratch` holds maxpool2d_stride2_scratch_floats.
+struct MaxPoolStride2Masks {
+  int64_t pitch_out = 0, period = 0;  // output columns a row (>= out), vectors a mask period
+  std::vector<uint16_t> tap, keep;    // kernel masks a vector; the lanes that are outputs
+};
+bool maxpool2d_stride2_supported(const PoolAxis& ah, const PoolAxis& aw);
+MaxPoolStride2Masks maxpool2d_stride2_masks(const PoolAxis& aw);
+size_t maxpool2d_stride2_scratch_floats(const MaxPoolStride2Masks& m);
+void maxpool2d_stride2_f32__avx512(const PoolAxis& ah, const PoolAxis& aw, const MaxPoolStride2Masks& m,
+                                   const float* x, int64_t planes, float* y, float* scratch) noexcept;
 void pool_ref(const PoolParams& p, const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor* indices);
 /// Global pools: every spatial position of a plane in one window.
 void global_pool_fast(PoolKind kind, float p, const Tensor& x, Tensor& y);

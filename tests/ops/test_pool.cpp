@@ -86,7 +86,11 @@ TEST_CASE("the pool kernel names the path it took (for --profile)", "[ops][pool]
     set_isa_cap(isa);
     INFO("isa " << isa_name(isa));
     const std::string simd = isa >= Isa::kAvx512 ? "MaxPool_rows__avx512" : "";
-    CHECK(impl_after_run("MaxPool", x, 2) ==
+    // Stride 2 into rows of up to 16 outputs: the H pass, then the W taps flat.
+    CHECK(impl_after_run("MaxPool", x, 2) == (isa >= Isa::kAvx512 ? "MaxPool_stride2__avx512"
+                                              : isa >= Isa::kAvx2 ? "MaxPool_phase__avx2"
+                                                                  : "MaxPool_separable"));
+    CHECK(impl_after_run("MaxPool", arange({1, 2, 5, 40}), 2) ==
           (!simd.empty() ? simd : isa >= Isa::kAvx2 ? "MaxPool_phase__avx2" : "MaxPool_separable"));
     CHECK(impl_after_run("MaxPool", x, 1) ==
           (!simd.empty() ? simd : isa >= Isa::kAvx2 ? "MaxPool_phase_separable__avx2" : "MaxPool_separable"));
@@ -137,6 +141,30 @@ TEST_CASE("MaxPool a row at a time (AVX-512): odd widths, strides, pads, ceil_mo
       check_nans_as_reference(node, x);
       Tensor clean = random_tensor({1, 2, 9, w}, 30, -2.f, 2.f);
       run_all(node, {clean});
+    }
+  }
+}
+
+TEST_CASE("MaxPool at W stride 2 into narrow rows (AVX-512): odd widths, windows, pads, ceil_mode, NaNs",
+          "[ops][pool]") {
+  // Rows of 1-16 outputs from even and odd widths (odd ones get a dropped column and
+  // are compressed back), W windows 1-31, pads on either side, H strides 1-3. 300
+  // planes: a task's rows span several W passes, and the mask period wraps inside them.
+  struct Pool { int64_t kh, kw, sh, pt, pl, pb, pr, ceil; };
+  for (int64_t w : {1, 2, 7, 13, 14, 15, 27, 28, 31, 32}) {
+    Tensor x = random_tensor({1, 300, 5, w}, 33, -2.f, 2.f);
+    for (int64_t i = 0; i < x.numel(); i += 47) x.data<float>()[i] = std::numeric_limits<float>::quiet_NaN();
+    for (Pool q : {Pool{3, 3, 2, 0, 0, 0, 0, 1}, Pool{3, 3, 2, 1, 1, 1, 1, 0}, Pool{2, 2, 2, 0, 0, 0, 0, 1},
+                   Pool{2, 2, 2, 0, 0, 0, 0, 0}, Pool{1, 1, 1, 0, 0, 0, 0, 0}, Pool{5, 4, 3, 2, 0, 1, 3, 1},
+                   Pool{2, 7, 1, 0, 3, 1, 3, 0}, Pool{2, 31, 2, 0, 15, 1, 15, 1}, Pool{3, 6, 1, 1, 5, 1, 0, 0}}) {
+      if (q.kw > w + q.pl + q.pr) continue;
+      INFO("width " << w << " window " << q.kh << "x" << q.kw << " H stride " << q.sh << " ceil " << q.ceil);
+      NodeDesc node = make_node("MaxPool", 12, {{"kernel_shape", attr_ints({q.kh, q.kw})},
+                                                {"strides", attr_ints({q.sh, 2})},
+                                                {"pads", attr_ints({q.pt, q.pl, q.pb, q.pr})},
+                                                {"ceil_mode", attr_int(q.ceil)}});
+      check_nans_as_reference(node, x);
+      run_all(node, {random_tensor({2, 150, 5, w}, 34, -2.f, 2.f)});
     }
   }
 }
