@@ -25,6 +25,15 @@ import { fileURLToPath } from 'node:url';
 
 const die = (msg) => { process.stderr.write(`ort_run: ${msg}\n`); process.exit(1); };
 
+// libonnxruntime leaves an empty mat-debug-<pid>.log in the temp directory on every
+// run; the bench and the tests run it hundreds of times.
+process.on('exit', () => {
+  const log = path.join(os.tmpdir(), `mat-debug-${process.pid}.log`);
+  try {
+    if (fs.statSync(log).size === 0) fs.unlinkSync(log);
+  } catch { /* not there: nothing to do */ }
+});
+
 // ---- minimal .npy (v1/v2 read, v1 write), little-endian, C order ----
 const NPY_TYPES = {
   '<f4': ['float32', Float32Array], '<f8': ['float64', Float64Array],

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -29,10 +30,24 @@ struct CliResult {
   }
 };
 
+// The directories temp_dir made, removed when the test process exits (ctest runs
+// each case as a process of its own), so test runs leave nothing in /tmp.
+struct TempDirs {
+  std::set<std::filesystem::path> made;
+  ~TempDirs() {
+    for (const auto& d : made) {
+      std::error_code ec;
+      std::filesystem::remove_all(d, ec);
+    }
+  }
+};
+
 inline std::string temp_dir(const std::string& tag) {
+  static TempDirs dirs;
   auto p = std::filesystem::temp_directory_path() / ("cvtool_test_" + tag + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(p);
   std::filesystem::create_directories(p);
+  dirs.made.insert(p);
   return p.string();
 }
 

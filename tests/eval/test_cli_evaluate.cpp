@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli_util.h"
 #include "eval_test_util.h"
 
 using namespace cvt::eval::testing;
@@ -38,8 +39,7 @@ std::string slurp(const fs::path& p) {
 }
 
 Run run(const std::string& args) {
-  const fs::path dir = fs::temp_directory_path() / ("cvtool_cli_eval_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const fs::path dir = cvt::testing::temp_dir("cli_eval");
   const std::string cmd = binary() + " " + args + " >" + (dir / "out").string() + " 2>" + (dir / "err").string();
   const int st = std::system(cmd.c_str());
   Run r;
