@@ -351,7 +351,12 @@ TEST_CASE("Resize fast paths match the reference on odd shapes", "[ops][resize]"
                     Case{{1, 1, 13, 127}, {1, 1, 0.37f, 1.3f}, "nearest", "half_pixel", "resize_nearest_gather"},
                     Case{{3, 7, 13}, {1, 1.5f, 0.8f}, "linear", "tf_crop_and_resize", "resize_separable_hw_f32"},
                     Case{{2, 3, 5, 6, 7}, {1, 1, 1, 2, 0.5f}, "cubic", "asymmetric", "resize_separable_hw_f32"},
-                    Case{{1, 2, 9, 11}, {1, 1, 1, 3}, "linear", "half_pixel", "resize_separable_hw_f32"});
+                    Case{{1, 2, 9, 11}, {1, 1, 1, 3}, "linear", "half_pixel", "resize_separable_hw_f32"},
+                    // Nearest over thousands of short rows: tasks start mid-plane, and
+                    // rows past the crop box take the extrapolation value.
+                    Case{{2, 40, 13, 13}, {1, 1, 2, 2}, "nearest", "asymmetric", "resize_nearest_gather"},
+                    Case{{2, 3, 40, 21}, {1, 2, 2, 1}, "nearest", "half_pixel", "resize_nearest_gather"},
+                    Case{{2, 30, 20, 9}, {1, 1, 1.7f, 1.3f}, "nearest", "tf_crop_and_resize", "resize_nearest_gather"});
   auto threads = GENERATE(1, 2);
   CAPTURE(shape_str(c.in), c.mode, c.coord, threads);
   Tensor x = testing::random_tensor(c.in, 99);
