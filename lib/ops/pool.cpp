@@ -1,10 +1,10 @@
 // Pooling ops: attribute parsing per opset, output geometry, and the fast path.
 // Float 2-D MaxPool on AVX-512 reduces the window rows, then the W taps, or pools
-// small planes (or narrow stride-2 rows) as one flat run (x86/pool_avx512.cpp); on AVX2 it runs over
-// phase-split planes padded with -inf (x86/pool_avx2.cpp). Otherwise Max (without
-// Indices) and Average pool are separable: one 1-D pass per axis (D, then H, then
-// W) turns k^2 work into 2k and keeps inner loops contiguous. Indices and LpPool
-// use direct windows. Parallel over N*C planes.
+// small planes (or narrow stride-2 rows) as one flat run (x86/pool_avx512.cpp); on
+// AVX2 it runs over phase-split planes padded with -inf (x86/pool_avx2.cpp).
+// Otherwise Max (without Indices) and Average pool are separable: one 1-D pass per
+// axis (D, then H, then W) turns k^2 work into 2k and keeps inner loops contiguous.
+// Indices and LpPool use direct windows. Parallel over N*C planes.
 #include "ops/pool.h"
 
 #include <algorithm>

@@ -86,7 +86,7 @@ bool maxpool2d_flat_supported(const PoolAxis& ah, const PoolAxis& aw);
 MaxPoolFlatMasks maxpool2d_flat_masks(const PoolAxis& ah, const PoolAxis& aw);
 void maxpool2d_flat_f32__avx512(const PoolAxis& ah, const PoolAxis& aw, const MaxPoolFlatMasks& m, const float* x,
                                 int64_t planes, float* y, float* scratch) noexcept;
-/// Stride-2 W axis, rows of up to 64 outputs (undilated, W window up to 32): each
+/// Stride-2 W axis, rows of up to 16 outputs (undilated, W window up to 32): each
 /// output row's window rows are reduced into a scratch row (H pass), then the W taps
 /// run flat over many rows at once, 16 outputs a vector whatever the row width, each
 /// tap masked where it leaves its row; rows padded to an even pitch are compressed

@@ -44,8 +44,9 @@ inline __m256 exp256(__m256 x) {
   return y;
 }
 
-// 1 / (1 + e^-x). Below -kExpMinArg, e^-x under 2^-126 and the clamp's 2^-126
-// both leave 1 + e^-x at 1; only e^-x's overflow to inf (the result 0) needs a fix.
+// 1 / (1 + e^-x). For x above -kExpMinArg, e^-x under 2^-126 and the clamp's
+// 2^-126 both leave 1 + e^-x at 1; only x below -kExpOverflow, where e^-x overflows
+// to inf (the result 0), needs a fix.
 inline __m256 sigmoid256(__m256 x) {
   const __m256 one = _mm256_set1_ps(1.0f);
   const __m256 y = _mm256_div_ps(one, _mm256_add_ps(one, exp_clamped256(_mm256_sub_ps(_mm256_setzero_ps(), x))));

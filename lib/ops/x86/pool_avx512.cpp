@@ -191,6 +191,12 @@ void flat_pass_any(const float* in, float* out, int64_t n, int64_t step, int64_t
     flat_pass<0>(in, out, n, step, taps, first_tap, masks, period);
 }
 
+// The stride-2 kernel's output columns a row: even rows of 2 * pitch in its scratch.
+int64_t stride2_pitch(const PoolAxis& aw) { return std::max(aw.out, ceil_div(aw.in, int64_t{2})); }
+
+// Output rows a W pass takes at once: their window rows' max fits in 16 KB (L1).
+int64_t stride2_chunk_rows(const MaxPoolStride2Masks& m) { return std::max<int64_t>(1, 4096 / (2 * m.pitch_out)); }
+
 // NanMax over taps that hold only on some lanes: the others keep the running max.
 struct MaskedNanMax {
   __m512 acc = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
@@ -252,7 +258,8 @@ void stride2_pass(const PoolAxis& aw, const MaxPoolStride2Masks& m, const float*
     if (compress) {
       const __mmask16 keep = _kand_mask16(m.keep[static_cast<size_t>(v)], tail);
       const int kept = __builtin_popcount(keep);
-      _mm512_mask_storeu_ps(y, static_cast<__mmask16>((1u << kept) - 1u), _mm512_maskz_compress_ps(keep, acc.result()));
+      const __m512 packed = _mm512_maskz_compress_ps(keep, acc.result());
+      _mm512_mask_storeu_ps(y, static_cast<__mmask16>((1u << kept) - 1u), packed);
       y += kept;
     } else {
       _mm512_mask_storeu_ps(y + i, tail, acc.result());
@@ -322,8 +329,6 @@ void maxpool2d_rows_f32__avx512(const PoolAxis& ah, const PoolAxis& aw, const fl
   maxpool_plane<0, 0>(ah, aw, x, y);
 }
 
-int64_t stride2_pitch(const PoolAxis& aw) { return std::max(aw.out, ceil_div(aw.in, int64_t{2})); }
-
 bool maxpool2d_stride2_supported(const PoolAxis& ah, const PoolAxis& aw) {
   // Taps reach (kernel - 1) / 2 < 16 lanes into the next block. Rows of up to 16
   // outputs: wider ones fill the row kernel's vectors, which then saves this kernel's
@@ -350,9 +355,6 @@ MaxPoolStride2Masks maxpool2d_stride2_masks(const PoolAxis& aw) {
   }
   return m;
 }
-
-// Output rows a W pass takes at once: their window rows' max fits in 16 KB (L1).
-int64_t stride2_chunk_rows(const MaxPoolStride2Masks& m) { return std::max<int64_t>(1, 4096 / (2 * m.pitch_out)); }
 
 size_t maxpool2d_stride2_scratch_floats(const MaxPoolStride2Masks& m) {
   return static_cast<size_t>(6 * kV + stride2_chunk_rows(m) * 2 * m.pitch_out);
