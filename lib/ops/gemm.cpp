@@ -349,9 +349,18 @@ void gemm_tile(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& 
     // 256 -> 64 1x1 conv at 56x56. Alternated pairs, whole nets: ResNet-50 3%
     // faster at 1 thread (7 of 10), 7% at 2 (8 of 10), MobileNetV2 3% (6 of 8);
     // GoogLeNet, YOLOX-nano and VGG-16 within 2% either way.
+    // Where the block reads B in place, the first row tile of each panel fetches
+    // the next panel's rows instead, one per k step: the hardware prefetcher lost
+    // track of the kc rows' short pieces. Alone, 1 thread, alternated in one process:
+    // YOLOX-nano's 32 -> 32 at 104x104 23% faster (medians); in model, whole nets,
+    // 1 / 2 threads: YOLOX-nano 0-3% / 4-7%, MobileNetV2 2% / 3-4%, SqueezeNet,
+    // GoogLeNet and ResNet-50 within 2%.
     const float* next_src = nullptr;
     int64_t next_cols = 0;
-    if (!op.packed_b && !op.pack_b && !op.b.trans && direct_cols == 0) {
+    if (direct_cols > 0) {
+      next_src = op.b.data + k0 * op.b.ld + n0 + nr;
+      next_cols = direct_cols - nr;
+    } else if (!op.packed_b && !op.pack_b && !op.b.trans) {
       if (k0 + kc < s.k) {
         next_src = op.b.data + (k0 + kc) * op.b.ld + n0;
         next_cols = ncols;
@@ -396,14 +405,6 @@ void gemm_tile(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& 
         p.fetch_rows = next_src && i0 == m0 && i == 0 && j < next_cols ? next_src + j : nullptr;
         p.fetch_count = 0;
         p.fetch_every = 1;
-        // B read in place (a 1x1 conv's input planes): the block's first row tile
-        // fetches the next panel's rows into L2 as it goes, one per k step; the
-        // hardware prefetcher lost track of the kc rows' short pieces. Alone, 1 thread,
-        // alternated in one process: YOLOX-nano's 32 -> 32 at 104x104 23% faster
-        // (medians); in model, whole nets, 1 / 2 threads: YOLOX-nano 0-3% / 4-7%,
-        // MobileNetV2 2% / 3-4%, SqueezeNet, GoogLeNet and ResNet-50 within 2%.
-        if (j < direct_cols && i0 == m0 && i == 0 && j + nr < direct_cols)
-          p.fetch_rows = op.b.data + k0 * op.b.ld + n0 + j + nr;
         if (op.packed_b && i0 == m0) {
           const bool in_block = j + nr < ncols;
           const float* next = in_block ? b_block + (j / nr + 1) * kc * nr : next_block_panel;

@@ -18,14 +18,13 @@ using KernelOr = Result<std::unique_ptr<Kernel>>;
 
 // ---- fast kernels ------------------------------------------------------------------------
 
-// The axis repeats each input f times in order (output j reads input j / f),
-// e.g. YOLO's and FPN's 2x nearest upsampling; 0 when it does not.
-int64_t repeat_factor(const AxisTaps& a) {
-  if (!a.outside.empty() || a.in_size <= 0 || a.out_size % a.in_size != 0) return 0;
-  const int64_t f = a.out_size / a.in_size;
+// The axis repeats each input twice in order (output j reads input j / 2): YOLO's
+// and FPN's 2x nearest upsampling.
+bool repeats_twice(const AxisTaps& a) {
+  if (!a.outside.empty() || a.out_size != 2 * a.in_size) return false;
   for (int64_t j = 0; j < a.out_size; ++j)
-    if (a.index[static_cast<size_t>(j)] != j / f) return 0;
-  return f;
+    if (a.index[static_cast<size_t>(j)] != j / 2) return false;
+  return true;
 }
 
 // One output row: each input value f times. A fixed f lets the compiler vectorize
@@ -48,7 +47,7 @@ void resize_gather_fast(const Tensor& x, Tensor& y, const ResizePlan& plan) {
   store_double_as(x.dtype(), plan.extrapolation_value, &extrapolation);
   const auto* src = static_cast<const uint8_t*>(x.raw());
   auto* dst = static_cast<uint8_t*>(y.raw());
-  const int64_t factor = repeat_factor(last);
+  const bool twice = repeats_twice(last);
   parallel_for(0, rows, std::max<int64_t>(1, 16384 / row_len), [&](int64_t lo, int64_t hi) {
     // The row's output coordinates on the leading axes, stepped like an odometer:
     // dividing them out of the row number every row cost 10-20% of the time on
@@ -90,7 +89,7 @@ void resize_gather_fast(const Tensor& x, Tensor& y, const ResizePlan& plan) {
         T extra;
         std::memcpy(&extra, &extrapolation, sizeof(T));
         const int64_t* idx = last.index.data();
-        if (factor == 2) {
+        if (twice) {
           repeat_row<T, 2>(s, last.in_size, d);
         } else if (last.outside.empty()) {
           for (int64_t j = 0; j < row_len; ++j) d[j] = s[idx[j]];

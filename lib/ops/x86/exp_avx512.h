@@ -9,11 +9,9 @@
 
 #include <cmath>
 
-namespace cvt::x86 {
+#include "ops/x86/exp_range.h"
 
-constexpr float kExpMaxArg = 88.3762626647949f;    // k stays <= 127
-constexpr float kExpMinArg = -87.3365447505531f;   // k stays >= -126
-constexpr float kExpOverflow = 88.72283935546875f;  // above: e^x is inf in float
+namespace cvt::x86 {
 
 // e^x for x clamped to [kExpMinArg, kExpMaxArg]: past them it returns the clamp
 // point's value (exp512 fixes those lanes; 1 + e^-x in the sigmoid needs only the

@@ -44,6 +44,11 @@ struct NanMax {
     acc = _mm512_max_ps(v, acc);
     nan = _kor_mask16(nan, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q));
   }
+  // A tap that holds on lanes m only: the others keep their running max.
+  void add(__m512 v, __mmask16 m) {
+    acc = _mm512_mask_max_ps(acc, m, v, acc);
+    nan = _kor_mask16(nan, _mm512_mask_cmp_ps_mask(m, v, v, _CMP_UNORD_Q));
+  }
   __m512 result() const {
     return _mm512_mask_mov_ps(acc, nan, _mm512_set1_ps(std::numeric_limits<float>::quiet_NaN()));
   }
@@ -197,19 +202,6 @@ int64_t stride2_pitch(const PoolAxis& aw) { return std::max(aw.out, ceil_div(aw.
 // Output rows a W pass takes at once: their window rows' max fits in 16 KB (L1).
 int64_t stride2_chunk_rows(const MaxPoolStride2Masks& m) { return std::max<int64_t>(1, 4096 / (2 * m.pitch_out)); }
 
-// NanMax over taps that hold only on some lanes: the others keep the running max.
-struct MaskedNanMax {
-  __m512 acc = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-  __mmask16 nan = 0;
-  void add(__m512 v, __mmask16 m) {
-    acc = _mm512_mask_max_ps(acc, m, v, acc);
-    nan = _kor_mask16(nan, _mm512_mask_cmp_ps_mask(m, v, v, _CMP_UNORD_Q));
-  }
-  __m512 result() const {
-    return _mm512_mask_mov_ps(acc, nan, _mm512_set1_ps(std::numeric_limits<float>::quiet_NaN()));
-  }
-};
-
 // H pass of the stride-2 kernel: output row oh's window rows reduced into `row`
 // (pitch columns; the columns past the input's width get 0, never read as a tap).
 void window_rows_max(const PoolAxis& ah, int64_t width, int64_t pitch, const float* plane, int64_t oh, float* row) {
@@ -249,7 +241,7 @@ void stride2_pass(const PoolAxis& aw, const MaxPoolStride2Masks& m, const float*
       lo = _mm512_loadu_ps(p + 2 * kV), hi = _mm512_loadu_ps(p + 3 * kV);
       ev_next = _mm512_permutex2var_ps(lo, even, hi), od_next = _mm512_permutex2var_ps(lo, odd, hi);
     }
-    MaskedNanMax acc;
+    NanMax acc(_mm512_set1_ps(-std::numeric_limits<float>::infinity()));
     acc.add(ev, tap[0]);
     if (kw > 1) acc.add(od, tap[1]);
     for (int64_t t = 2; t < kw; ++t)
