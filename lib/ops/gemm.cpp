@@ -292,10 +292,16 @@ void gemm_empty_k(const GemmShape& s, const GemmOperands& op) {
 //   node minima of the affected 1x1 convs: ResNet-50's 64 -> 256 0.84 / 0.69 -> 0.64
 //   / 0.60 ms, MobileNetV2's 16 -> 96 at 112x112 0.287 -> 0.260, YOLOX-nano's 1x1s
 //   7.16 -> 6.93 in all; at 2 threads the same or better. K <= 128 gained nothing more.
+// - on AVX-512 also up to 64 rows of A at any depth, those deeper than 64 rows of B
+//   then run panel by panel (see sweep_rows): ResNet-50's 256 -> 64 at 56x56 alone,
+//   1 thread, one process alternating, 14% faster by the median (4 of 4 rounds of
+//   200); in model its two such nodes 26% and 32% (median of 20), the whole net 1%.
+constexpr int64_t kMaxShallowDepth = 64;
 bool read_b_in_place(const GemmShape& s, int64_t ldb, Isa isa) {
-  constexpr int64_t kMaxRows = 48, kMaxShallowDepth = 64;
+  constexpr int64_t kMaxRows = 48, kMaxRowsAvx512 = 64;
   const bool avx512 = isa >= Isa::kAvx512;
-  return (s.m <= kMaxRows || (avx512 && s.k <= kMaxShallowDepth)) && rows_spread_over_l1(ldb, avx512 ? 1024 : 256);
+  return (s.m <= kMaxRows || (avx512 && (s.k <= kMaxShallowDepth || s.m <= kMaxRowsAvx512))) &&
+         rows_spread_over_l1(ldb, avx512 ? 1024 : 256);
 }
 
 bool reads_b_in_place(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& op) {
@@ -314,10 +320,12 @@ bool reads_b_in_place(const GemmKernelSet& ks, const GemmShape& s, const GemmOpe
 // GoogLeNet and YOLOX-nano ties. With 32 rows it lost (YOLOX's 16 -> 32 at 104x104,
 // 0.106 -> 0.115), and Winograd's GEMMs, whose C stays cached, looked slower. A
 // prepacked B (weights) keeps the panel order: that B comes from memory, once per
-// block.
-bool sweep_rows(const GemmShape& s, const GemmOperands& op, int64_t mc) {
+// block. So does a B read in place deeper than kMaxShallowDepth: row tile by row
+// tile, each would read its K block's rows (32 KB and more a panel) from memory
+// again from L2 or memory instead of L1 (measured with read_b_in_place's 64 rows).
+bool sweep_rows(const GemmShape& s, const GemmOperands& op, int64_t mc, bool direct_b) {
   constexpr int64_t kMinRows = 64;
-  return s.c_streams_out && !op.packed_b && mc >= kMinRows;
+  return s.c_streams_out && !op.packed_b && mc >= kMinRows && !(direct_b && s.k > kMaxShallowDepth);
 }
 
 void gemm_tile(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& op, int64_t m0, int64_t m1,
@@ -425,7 +433,7 @@ void gemm_tile(const GemmKernelSet& ks, const GemmShape& s, const GemmOperands& 
         else
           ks.ukernel(kc, a_block + (i / mr) * kc * mr, b_panel, op.c + row * op.ldc + n0 + j, op.ldc, rows, cols, p);
       };
-      if (sweep_rows(s, op, mc)) {
+      if (sweep_rows(s, op, mc, direct_b)) {
         for (int64_t i = 0; i < mc; i += mr)
           for (int64_t j = 0; j < ncols; j += nr) tile(i, j);
       } else {

@@ -177,12 +177,14 @@ TEST_CASE("gemm_f32 row bias, accumulate and fused epilogues", "[ops][gemm]") {
 }
 
 TEST_CASE("gemm_f32 reading B in place equals packing it, bit for bit", "[ops][gemm]") {
-  // Few rows of A (the in-place reads apply up to 48; on AVX-512 any M with K <= 64), full and ragged 16-column
-  // panels, K across the 256 block, B a column window of a wider matrix (ld > n),
-  // 1 KiB-strided rows (read in place on AVX-512 only) and 4 KiB-strided ones (packed).
+  // Few rows of A (the in-place reads apply up to 48; on AVX-512 up to 64, and any M with K <= 64), full and
+  // ragged 16-column panels, K across the 256 block, B a column window of a wider matrix (ld > n),
+  // 1 KiB-strided rows (read in place on AVX-512 only) and 4 KiB-strided ones (packed); C
+  // streaming out or not (row tile by row tile, or panel by panel).
   struct Case { int64_t m, n, k, ld; };
   for (Case t : {Case{5, 40, 3, 40}, Case{6, 16, 300, 19}, Case{13, 50, 257, 64}, Case{48, 200, 70, 203},
-                 Case{24, 33, 513, 1024}, Case{16, 40, 40, 256}, Case{100, 70, 64, 75}, Case{1, 17, 1, 17}}) {
+                 Case{24, 33, 513, 1024}, Case{16, 40, 40, 256}, Case{100, 70, 64, 75}, Case{1, 17, 1, 17},
+                 Case{64, 100, 300, 101}, Case{57, 70, 90, 75}, Case{64, 64, 64, 70}}) {
     CAPTURE(t.m, t.n, t.k, t.ld);
     Tensor a = random_tensor({t.m, t.k}, 16), b = random_tensor({t.k, t.ld}, 17), bias = random_tensor({t.m}, 18);
     Tensor c0 = random_tensor({t.m, t.n}, 19);
@@ -199,11 +201,13 @@ TEST_CASE("gemm_f32 reading B in place equals packing it, bit for bit", "[ops][g
                   j + jj < nc ? b.data<float>()[(k0 + kk) * t.ld + n0 + j + jj] : 0.f;
       };
       for (bool accumulate : {false, true})
-        for (int threads : {1, 2}) {
-          CAPTURE(accumulate, threads);
+        for (int threads : {1, 2})
+          for (bool streams : {false, true}) {
+          CAPTURE(accumulate, threads, streams);
           Tensor in_place = c0.clone(), packed = c0.clone();
           GemmShape s;
           s.m = t.m, s.n = t.n, s.k = t.k, s.accumulate = accumulate, s.epilogue = Epilogue::silu();
+          s.c_streams_out = streams;
           for (bool read_in_place : {true, false}) {
             Tensor& c = read_in_place ? in_place : packed;
             tbb::task_arena arena(threads);
