@@ -222,17 +222,22 @@ void conv_direct_taps(const ConvParams& p, const GemmKernelSet& ks, const std::v
   up.load_c = residual != nullptr;  // the residual read in C's place
   up.finish = true;
   up.epilogue = p.activation;
-  // Tasks of output rows; each row runs every row tile of A over the same taps.
+  // Tasks of output rows. A task runs each row tile of A over all its rows before
+  // the next, so it writes C as mr channel streams, each running on from row to row,
+  // where row by row it wrote all the group's channels (64 for the 7x7 stems) a few
+  // lines at a time. The taps are then read once per row tile, from L2. One process
+  // alternating runs, in model, node medians: ResNet-18's stem 12% faster at 1 thread
+  // (6% and 12% in two more rounds with bands of 4 rows), 11% at 2; GoogLeNet's 4%.
   const int64_t rows = p.batch * p.group * out_h;
   const int64_t grain = std::max<int64_t>(1, rows / (4 * int64_t(current_concurrency())));
   parallel_for(0, rows, grain, [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) {
-      const int64_t t = r / out_h, oh = r % out_h, n = t / p.group, g = t % p.group;
-      const float* planes = xp + (n * p.in_channels + g * cg) * stride + oh * layout.phase_w;
-      const int64_t out_at = (n * p.out_channels + g * kg) * p.out_pixels() + oh * out_w;
-      for (int64_t ow = 0; ow < out_w; ow += ks.nr) {
-        const int cols = static_cast<int>(std::min<int64_t>(ks.nr, out_w - ow));
-        for (int64_t i = 0; i < kg; i += ks.mr) {
+    for (int64_t i = 0; i < kg; i += ks.mr)
+      for (int64_t r = lo; r < hi; ++r) {
+        const int64_t t = r / out_h, oh = r % out_h, n = t / p.group, g = t % p.group;
+        const float* planes = xp + (n * p.in_channels + g * cg) * stride + oh * layout.phase_w;
+        const int64_t out_at = (n * p.out_channels + g * kg) * p.out_pixels() + oh * out_w;
+        for (int64_t ow = 0; ow < out_w; ow += ks.nr) {
+          const int cols = static_cast<int>(std::min<int64_t>(ks.nr, out_w - ow));
           UkernelParams tile = up;
           tile.row_bias = bias ? bias + g * kg + i : nullptr;
           tile.c_in = residual ? residual + out_at + i * p.out_pixels() + ow : nullptr;
@@ -241,7 +246,6 @@ void conv_direct_taps(const ConvParams& p, const GemmKernelSet& ks, const std::v
                                 static_cast<int>(std::min<int64_t>(ks.mr, kg - i)), cols, tile);
         }
       }
-    }
   });
 }
 
