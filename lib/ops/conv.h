@@ -202,8 +202,12 @@ std::vector<PackedA> pack_conv_weights(const GemmKernelSet& ks, const Shape& w_s
 /// `w` is pack_conv_weights()'s.
 void conv_gemm(const ConvParams& p, const GemmKernelSet& ks, const std::vector<PackedA>& w, const float* x,
                const float* bias, float* y, const float* residual);
-/// Whether conv_direct_taps() runs this conv: 2-D, not 1x1 stride 1, one K block
-/// of taps, input copies that fit, and a kernel set that reads B indirectly.
+/// Whether conv_direct_taps() can run this conv: 2-D, not 1x1 stride 1, one K
+/// block of taps, at most 64 output channels a group, input copies that fit, and a
+/// kernel set that reads B indirectly.
+bool direct_taps_possible(const ConvParams& p, const GemmKernelSet& ks);
+inline constexpr int64_t kDirectTapsMaxRows = 64;
+/// Whether it runs it by choice: possible, and not a shallow strided conv.
 bool use_direct_taps(const ConvParams& p, const GemmKernelSet& ks);
 /// The im2col GEMM without packing B: the micro-kernel reads each tap's row of
 /// 32 output pixels straight from the phase-split input copies (an offset per
@@ -212,6 +216,25 @@ bool use_direct_taps(const ConvParams& p, const GemmKernelSet& ks);
 /// pack_conv_weights()'s, per group.
 void conv_direct_taps(const ConvParams& p, const GemmKernelSet& ks, const std::vector<PackedA>& w, const float* x,
                       const float* bias, float* y, const float* residual);
+/// conv_direct_taps() a band of rows at a time: the phase copies of the input
+/// and the tap offsets are made once, then rows() computes any band of output
+/// rows, into planes `plane` floats apart (a band's own scratch, or the output).
+class DirectTaps {
+ public:
+  DirectTaps(const ConvParams& p, const GemmKernelSet& ks, const float* x);
+  /// Rows [oh0, oh1) of image n, group g, every output channel of the group: row
+  /// oh of the group's channel c at y + c * plane + (oh - oh0) * out_w; the
+  /// residual (or null) laid out the same.
+  void rows(const std::vector<PackedA>& w, const float* bias, int64_t n, int64_t g, int64_t oh0, int64_t oh1,
+            float* y, int64_t plane, const float* residual) const;
+
+ private:
+  ConvParams p_;
+  const GemmKernelSet& ks_;
+  PhaseLayout layout_;
+  const float* xp_ = nullptr;
+  std::vector<int64_t> offsets_;
+};
 
 /// Copies n values with fixed-size (inlined) moves, the last one overlapping, for
 /// the rows of 7x7 and 14x14 planes, where a memcpy call costs more than the copy.

@@ -191,6 +191,12 @@ Im2colPackers::Im2colPackers(const ConvParams& p, Isa isa, const float* x) {
   }
 }
 
+bool direct_taps_possible(const ConvParams& p, const GemmKernelSet& ks) {
+  const int64_t rows = p.out_channels / p.group, depth = p.in_channels / p.group * p.kernel_size();
+  return ks.ukernel_indirect_b && !p.is_pointwise() && depth <= ks.kc && rows <= kDirectTapsMaxRows &&
+         phase_copies_fit(p);
+}
+
 bool use_direct_taps(const ConvParams& p, const GemmKernelSet& ks) {
   // Packing costs the same per output whatever M, so leaving it out pays most for
   // few output channels: YOLOX-nano's 16-channel focus conv 1.9 -> 1.5 ms, the
@@ -198,54 +204,70 @@ bool use_direct_taps(const ConvParams& p, const GemmKernelSet& ks) {
   // downsample) the taps, read once per row tile, no longer stay in L1: 1.25 ->
   // 1.4 ms. RGB 3x3 stride-2 stems (27 taps) ran slower at 2 threads (SqueezeNet's
   // 0.30 -> 0.35 ms) and no faster at 1.
-  constexpr int64_t kMaxRows = 64, kMinStridedDepth = 64;
-  const int64_t rows = p.out_channels / p.group, depth = p.in_channels / p.group * p.kernel_size();
+  constexpr int64_t kMinStridedDepth = 64;
+  const int64_t depth = p.in_channels / p.group * p.kernel_size();
   const bool strided = p.stride[1] > 1 || p.stride[2] > 1;
-  return ks.ukernel_indirect_b && !p.is_pointwise() && depth <= ks.kc && rows <= kMaxRows &&
-         (!strided || depth >= kMinStridedDepth) && phase_copies_fit(p);
+  return direct_taps_possible(p, ks) && (!strided || depth >= kMinStridedDepth);
+}
+
+DirectTaps::DirectTaps(const ConvParams& p, const GemmKernelSet& ks, const float* x)
+    : p_(p), ks_(ks), layout_(phase_layout(p)) {
+  CVT_ASSERT(phase_copies_fit(p));
+  xp_ = make_phase_copies(p, layout_, ks.isa, x);
+  const int64_t taps = p.kernel_size(), depth = p.in_channels / p.group * taps, stride = layout_.plane_len();
+  // B's row k = (channel, tap), as in the weights: that tap of the channel's copy,
+  // relative to the output pixel's place in it.
+  const std::vector<int64_t> tap = layout_.tap_offsets(p.kernel[1], p.kernel[2], p.dilation[1], p.dilation[2]);
+  offsets_.resize(static_cast<size_t>(depth));
+  for (int64_t k = 0; k < depth; ++k)
+    offsets_[static_cast<size_t>(k)] = (k / taps) * stride + tap[static_cast<size_t>(k % taps)];
+}
+
+void DirectTaps::rows(const std::vector<PackedA>& w, const float* bias, int64_t n, int64_t g, int64_t oh0,
+                      int64_t oh1, float* y, int64_t plane, const float* residual) const {
+  const int64_t cg = p_.in_channels / p_.group, kg = p_.out_channels / p_.group, out_w = p_.out[2];
+  const int64_t depth = cg * p_.kernel_size();
+  UkernelParams up;
+  up.load_c = residual != nullptr;  // the residual read in C's place
+  up.finish = true;
+  up.epilogue = p_.activation;
+  const float* planes = xp_ + (n * p_.in_channels + g * cg) * layout_.plane_len();
+  // Each row tile of A over all the rows before the next, so C is written as mr
+  // channel streams, each running on from row to row, where row by row it wrote
+  // all the group's channels (64 for the 7x7 stems) a few lines at a time. The
+  // taps are then read once per row tile, from L2. One process alternating runs,
+  // in model, node medians: ResNet-18's stem 12% faster at 1 thread (6% and 12% in
+  // two more rounds with bands of 4 rows), 11% at 2; GoogLeNet's 4%.
+  for (int64_t i = 0; i < kg; i += ks_.mr)
+    for (int64_t oh = oh0; oh < oh1; ++oh) {
+      const int64_t at = i * plane + (oh - oh0) * out_w;
+      for (int64_t ow = 0; ow < out_w; ow += ks_.nr) {
+        UkernelParams tile = up;
+        tile.row_bias = bias ? bias + g * kg + i : nullptr;
+        tile.c_in = residual ? residual + at + ow : nullptr;
+        ks_.ukernel_indirect_b(depth, w[static_cast<size_t>(g)].panel(0, depth, i),
+                               planes + oh * layout_.phase_w + ow, offsets_.data(), y + at + ow, plane,
+                               static_cast<int>(std::min<int64_t>(ks_.mr, kg - i)),
+                               static_cast<int>(std::min<int64_t>(ks_.nr, out_w - ow)), tile);
+      }
+    }
 }
 
 void conv_direct_taps(const ConvParams& p, const GemmKernelSet& ks, const std::vector<PackedA>& w, const float* x,
                       const float* bias, float* y, const float* residual) {
-  CVT_ASSERT(phase_copies_fit(p));
-  const PhaseLayout layout = phase_layout(p);
-  const float* xp = make_phase_copies(p, layout, ks.isa, x);
-  const int64_t cg = p.in_channels / p.group, kg = p.out_channels / p.group, taps = p.kernel_size();
-  const int64_t depth = cg * taps, stride = layout.plane_len(), out_h = p.out[1], out_w = p.out[2];
-  // B's row k = (channel, tap), as in the weights: that tap of the channel's copy,
-  // relative to the output pixel's place in it.
-  const std::vector<int64_t> tap = layout.tap_offsets(p.kernel[1], p.kernel[2], p.dilation[1], p.dilation[2]);
-  std::vector<int64_t> offsets(static_cast<size_t>(depth));
-  for (int64_t k = 0; k < depth; ++k)
-    offsets[static_cast<size_t>(k)] = (k / taps) * stride + tap[static_cast<size_t>(k % taps)];
-  UkernelParams up;
-  up.load_c = residual != nullptr;  // the residual read in C's place
-  up.finish = true;
-  up.epilogue = p.activation;
-  // Tasks of output rows. A task runs each row tile of A over all its rows before
-  // the next, so it writes C as mr channel streams, each running on from row to row,
-  // where row by row it wrote all the group's channels (64 for the 7x7 stems) a few
-  // lines at a time. The taps are then read once per row tile, from L2. One process
-  // alternating runs, in model, node medians: ResNet-18's stem 12% faster at 1 thread
-  // (6% and 12% in two more rounds with bands of 4 rows), 11% at 2; GoogLeNet's 4%.
+  const DirectTaps taps(p, ks, x);
+  const int64_t kg = p.out_channels / p.group, out_h = p.out[1], out_w = p.out[2];
+  // Tasks of output rows, each run split where the (image, group) changes.
   const int64_t rows = p.batch * p.group * out_h;
   const int64_t grain = std::max<int64_t>(1, rows / (4 * int64_t(current_concurrency())));
   parallel_for(0, rows, grain, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = 0; i < kg; i += ks.mr)
-      for (int64_t r = lo; r < hi; ++r) {
-        const int64_t t = r / out_h, oh = r % out_h, n = t / p.group, g = t % p.group;
-        const float* planes = xp + (n * p.in_channels + g * cg) * stride + oh * layout.phase_w;
-        const int64_t out_at = (n * p.out_channels + g * kg) * p.out_pixels() + oh * out_w;
-        for (int64_t ow = 0; ow < out_w; ow += ks.nr) {
-          const int cols = static_cast<int>(std::min<int64_t>(ks.nr, out_w - ow));
-          UkernelParams tile = up;
-          tile.row_bias = bias ? bias + g * kg + i : nullptr;
-          tile.c_in = residual ? residual + out_at + i * p.out_pixels() + ow : nullptr;
-          ks.ukernel_indirect_b(depth, w[static_cast<size_t>(g)].panel(0, depth, i), planes + ow, offsets.data(),
-                                y + out_at + i * p.out_pixels() + ow, p.out_pixels(),
-                                static_cast<int>(std::min<int64_t>(ks.mr, kg - i)), cols, tile);
-        }
-      }
+    for (int64_t r = lo; r < hi;) {
+      const int64_t t = r / out_h, oh = r % out_h, n = t / p.group, g = t % p.group;
+      const int64_t oh1 = std::min(out_h, oh + (hi - r));
+      const int64_t at = (n * p.out_channels + g * kg) * p.out_pixels() + oh * out_w;
+      taps.rows(w, bias, n, g, oh, oh1, y + at, p.out_pixels(), residual ? residual + at : nullptr);
+      r += oh1 - oh;
+    }
   });
 }
 
