@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "ops/conv.h"
+
 namespace cvt {
 namespace {
 
@@ -25,6 +27,27 @@ bool is_geometry_neutral(const std::string& op) {
       "BatchNormalization", "InstanceNormalization", "LRN", "Dropout", "Identity", "Concat", "Cast", "Softmax", "Split",
       "Pad", "Erf", "Where", "Equal", "Less", "Greater", "Not", "And", "Or", "Gelu", "LogSoftmax"};
   return ops.count(op) != 0;
+}
+
+// Grows the receptive field by one windowed op (a conv or a pool) with kernel k,
+// strides st and dilations d; a transposed conv divides the jump instead.
+void grow_field(Field& f, const std::vector<int64_t>& k, const std::vector<int64_t>& st,
+                const std::vector<int64_t>& d, bool transpose) {
+  if (k.size() != 2 || st.size() != 2 || d.size() != 2 || !f.known || f.global) return;
+  if (transpose) {
+    f.jump_h /= double(st[0]);
+    f.jump_w /= double(st[1]);
+  }
+  f.rf_h += (d[0] * (k[0] - 1)) * f.jump_h;
+  f.rf_w += (d[1] * (k[1] - 1)) * f.jump_w;
+  if (!transpose) {
+    f.jump_h *= double(st[0]);
+    f.jump_w *= double(st[1]);
+  }
+}
+
+std::vector<int64_t> ints_or(const Attributes& a, const std::string& name, size_t n, int64_t fill) {
+  return a.get_ints(name, std::vector<int64_t>(n, fill));
 }
 
 }  // namespace
@@ -94,24 +117,30 @@ Result<ModelSummary> inspect_model(Session& session, const std::vector<Shape>& i
       L.params_text = "k=" + ints_text(k) + " s=" + ints_text(st) + " d=" + ints_text(d) +
                       (p.empty() ? std::string(" auto_pad=") + n.desc.attrs.get_string("auto_pad", "NOTSET") : " p=" + ints_text(p));
       if (op == "Conv" || op == "ConvTranspose") L.params_text += " g=" + std::to_string(n.desc.attrs.get_int("group", 1));
-      if (k.size() == 2 && st.size() == 2 && d.size() == 2 && out.known && !out.global) {
-        if (op == "ConvTranspose") {
-          out.jump_h /= double(st[0]);
-          out.jump_w /= double(st[1]);
-          out.rf_h += (d[0] * (k[0] - 1)) * out.jump_h;
-          out.rf_w += (d[1] * (k[1] - 1)) * out.jump_w;
-        } else {
-          out.rf_h += (d[0] * (k[0] - 1)) * in_field.jump_h;
-          out.rf_w += (d[1] * (k[1] - 1)) * in_field.jump_w;
-          out.jump_h *= double(st[0]);
-          out.jump_w *= double(st[1]);
-        }
+      grow_field(out, k, st, d, op == "ConvTranspose");
+      // A Conv carrying the MaxPool after it (graph/passes/fuse_maxpool.cpp): its
+      // output is the pooled one; the field grows by the pool too.
+      const bool pooled = op == "Conv" && n.desc.attrs.has(kFusedMaxPoolAttr);
+      if (pooled) {
+        const std::string mp = std::string(kFusedMaxPoolAttr) + ".";
+        const std::vector<int64_t> pk = n.desc.attrs.get_ints(mp + "kernel_shape");
+        const std::vector<int64_t> ps = ints_or(n.desc.attrs, mp + "strides", pk.size(), 1);
+        const std::vector<int64_t> pd = ints_or(n.desc.attrs, mp + "dilations", pk.size(), 1);
+        L.params_text += " +MaxPool k=" + ints_text(pk) + " s=" + ints_text(ps) + " d=" + ints_text(pd) + " p=" +
+                         ints_text(ints_or(n.desc.attrs, mp + "pads", 2 * pk.size(), 0));
+        grow_field(out, pk, ps, pd, false);
       }
       if (op == "Conv" && L.input_shapes.size() > 1 && !L.output_shape.empty()) {
         const Shape& w = L.input_shapes[1];
         int64_t per_out = 1;
         for (size_t i = 1; i < w.size(); ++i) per_out *= w[i];
-        L.macs = shape_numel(L.output_shape) * per_out;
+        Shape conv_out = L.output_shape;  // before the fused pool, if any
+        if (pooled) {
+          auto attrs = parse_conv_attrs(n.desc, false);
+          auto params = attrs.is_ok() ? resolve_conv(attrs.value(), x, w) : Result<ConvParams>(attrs.status());
+          if (params.is_ok()) conv_out = params.value().output_shape();
+        }
+        L.macs = shape_numel(conv_out) * per_out;
       } else if (op == "ConvTranspose" && L.input_shapes.size() > 1 && !x.empty()) {
         const Shape& w = L.input_shapes[1];  // (C, K/g, R, S): every input element scatters K/g*R*S products
         int64_t per_in = 1;

@@ -19,6 +19,10 @@ Status fuse_activation(Graph& g);
 // ResNet residual): `other` becomes Conv input 3, added in the conv's output
 // epilogue before any fused activation. Off with CVT_FUSE_RESIDUAL=0.
 Status fuse_residual(Graph& g);
+// Conv [+ fused activation] followed by MaxPool, the conv output read only there
+// (the stems): one Conv that writes the pooled output, pooling bands of its rows
+// while they are cached. Off with CVT_FUSE_MAXPOOL=0.
+Status fuse_maxpool(Graph& g);
 // Slice of a Slice (constant parameters, other axes, the inner result read only
 // there) becomes one Slice over both axes (YOLOX's Focus).
 Status fuse_slices(Graph& g);

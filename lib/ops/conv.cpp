@@ -17,6 +17,7 @@
 #include "ops/activation.h"
 #include "ops/broadcast.h"
 #include "ops/conv_winograd.h"
+#include "ops/pool.h"
 #include "ops/registry.h"
 
 namespace cvt {
@@ -290,8 +291,10 @@ namespace {
 
 class ConvKernel final : public Kernel {
  public:
-  ConvKernel(ConvAttrs attrs, Epilogue activation, bool residual, const Tensor* const_w)
-      : attrs_(std::move(attrs)), activation_(activation), residual_(residual), ks_(&gemm_kernels()) {
+  ConvKernel(ConvAttrs attrs, Epilogue activation, bool residual, const Tensor* const_w,
+             std::optional<PoolParams> maxpool = std::nullopt)
+      : attrs_(std::move(attrs)), activation_(activation), residual_(residual), maxpool_(std::move(maxpool)),
+        ks_(&gemm_kernels()) {
     impl_ = std::string("conv_f32_im2col_") + ks_->name;
     if (!const_w) return;
     const Shape& ws = const_w->shape();
@@ -328,6 +331,7 @@ class ConvKernel final : public Kernel {
     p.activation = activation_;
     const float* bias = b ? b->data<float>() : nullptr;
     broadcast_residual_ = false;
+    if (maxpool_) return run_pooled(ctx, p, *w, x->data<float>(), bias);
     if (r && r->shape() != p.output_shape()) return run_broadcast_residual(ctx, p, *x, *w, bias, *r);
     CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, DType::kFloat32, p.output_shape()));
     if (y->numel() == 0) return Status::ok();
@@ -448,9 +452,38 @@ class ConvKernel final : public Kernel {
     return Status::ok();
   }
 
+  // The fused MaxPool: banded where conv_maxpool_banded_supported(), else the conv
+  // into a temporary and the pool after it.
+  Status run_pooled(KernelContext& ctx, const ConvParams& p, const Tensor& w, const float* x, const float* bias) {
+    CVT_ASSIGN_OR_RETURN(PoolGeometry g, pool_geometry(*maxpool_, p.output_shape()));
+    CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, DType::kFloat32, g.out_shape));
+    if (y->numel() == 0) return Status::ok();
+    if (!ctx.use_reference() && conv_maxpool_banded_supported(p, g, *ks_)) {
+      const bool constant_w = packed_shape_ == w.shape() && (packed_at_load_ || winograd_candidate_);
+      const std::vector<PackedA> packed =
+          constant_w ? nchw_weights(w) : pack_conv_weights(*ks_, w.shape(), p.group, w.data<float>());
+      impl_ = std::string("conv_f32_direct_taps_") + ks_->name + "+maxpool_banded__avx512";
+      conv_maxpool_banded(p, *ks_, packed, x, bias, g, y->data<float>());
+      return Status::ok();
+    }
+    // The conv's output on the calling thread's slot 8 (the conv paths use 0-7):
+    // kept for the next run, as the arena slot it replaces was.
+    const Shape conv_shape = p.output_shape();
+    Tensor conv_y = Tensor::wrap(DType::kFloat32, conv_shape,
+                                 gemm_scratch(8, static_cast<size_t>(shape_numel(conv_shape))), nullptr);
+    compute(p, ctx.use_reference(), x, w, bias, nullptr, conv_y.data<float>());
+    if (ctx.use_reference()) {
+      pool_ref(*maxpool_, g, conv_y, *y, nullptr);
+      return Status::ok();
+    }
+    impl_ += std::string("+maxpool_") + pool_fast(*maxpool_, g, conv_y, *y, nullptr);
+    return Status::ok();
+  }
+
   ConvAttrs attrs_;
   Epilogue activation_;
   bool residual_;
+  std::optional<PoolParams> maxpool_;
   bool broadcast_residual_ = false;  // last run took the unfused Add path
   const GemmKernelSet* ks_;
   std::mutex weights_mu_;          // guards packed_w_, packed_wt_, keep_both_forms_
@@ -495,7 +528,21 @@ Result<std::unique_ptr<Kernel>> make_conv_kernel(const NodeDesc& node, const Epi
   if (res && (res->kind != Attribute::Kind::kInt || res->i != 1 || node.inputs.size() != 4 || !node.has_input(3)))
     return invalid_argument(std::string("internal attribute ") + kResidualAttr + " needs value 1 and input 3");
   if (!res && node.inputs.size() > 3) return invalid_argument("Conv takes at most 3 inputs (X, W, B)");
-  return std::unique_ptr<Kernel>(std::make_unique<ConvKernel>(std::move(attrs), activation, res != nullptr, w));
+  std::optional<PoolParams> maxpool;
+  if (const Attribute* mp = node.attrs.find(kFusedMaxPoolAttr)) {
+    if (mp->kind != Attribute::Kind::kInt || mp->i != 1 || res)
+      return invalid_argument(std::string("internal attribute ") + kFusedMaxPoolAttr +
+                              " needs value 1 and no fused residual");
+    NodeDesc pool = node;  // the pool's attributes, under their own names
+    pool.op_type = "MaxPool";
+    pool.attrs = Attributes();
+    const std::string prefix = std::string(kFusedMaxPoolAttr) + ".";
+    for (const auto& [name, value] : node.attrs.all())
+      if (name.compare(0, prefix.size(), prefix) == 0) pool.attrs.set(name.substr(prefix.size()), value);
+    CVT_ASSIGN_OR_RETURN(maxpool, parse_pool_attrs(pool, PoolKind::kMax));
+  }
+  return std::unique_ptr<Kernel>(
+      std::make_unique<ConvKernel>(std::move(attrs), activation, res != nullptr, w, std::move(maxpool)));
 }
 
 Result<Epilogue> fused_activation_from_attrs(const NodeDesc& node) {

@@ -236,6 +236,26 @@ class DirectTaps {
   std::vector<int64_t> offsets_;
 };
 
+/// A Conv carrying the MaxPool after it (graph/passes/fuse_maxpool.cpp):
+/// `cvtool_maxpool` (int 1) and the pool's attributes, each named
+/// `cvtool_maxpool.<name>`. The node's output is the pooled one.
+inline constexpr const char* kFusedMaxPoolAttr = "cvtool_maxpool";
+struct PoolGeometry;
+struct PoolParams;
+/// Whether the pass fuses a Conv with weights `w` (constant) and `group` and the
+/// MaxPool `pool` after it: what conv_maxpool_banded_supported() can tell before
+/// the input shape is known, on AVX-512. Elsewhere the fused node computes the
+/// conv into a scratch and pools it.
+bool conv_maxpool_fusable(const Shape& w, int64_t group, const PoolParams& pool);
+/// Whether conv_maxpool_banded() runs conv p pooled by g: AVX-512, one group,
+/// direct taps possible, and an undilated 2-D pool the row kernel takes.
+bool conv_maxpool_banded_supported(const ConvParams& p, const PoolGeometry& g, const GemmKernelSet& ks);
+/// y = maxpool(act(conv(x, w) + bias)) with the conv's rows computed a band at a
+/// time into a per-thread scratch (in L2) and pooled there; bit for bit the
+/// unfused direct-taps conv and the pool. `w` is pack_conv_weights()'s.
+void conv_maxpool_banded(const ConvParams& p, const GemmKernelSet& ks, const std::vector<PackedA>& w, const float* x,
+                         const float* bias, const PoolGeometry& g, float* y);
+
 /// Copies n values with fixed-size (inlined) moves, the last one overlapping, for
 /// the rows of 7x7 and 14x14 planes, where a memcpy call costs more than the copy.
 template <class T>

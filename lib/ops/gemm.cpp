@@ -52,8 +52,8 @@ float* gemm_scratch(int slot, size_t floats) {
     std::shared_ptr<void> mem;
     size_t floats = 0;
   };
-  thread_local Buffer buffers[8];
-  CVT_ASSERT(slot >= 0 && slot < 8);
+  thread_local Buffer buffers[9];
+  CVT_ASSERT(slot >= 0 && slot < 9);
   Buffer& buf = buffers[slot];
   if (buf.floats < floats) {
     buf.mem = aligned_buffer(floats * sizeof(float), false);

@@ -243,8 +243,9 @@ struct MatMulPlan {
 Result<MatMulPlan> plan_matmul(const Shape& a, const Shape& b);
 void matmul_ref(const MatMulPlan& plan, const float* a, const float* b, float* y);
 
-/// Thread-local scratch for kernels: `slot` separates simultaneous users in
-/// one task. Valid until the next call with the same slot on this thread.
+/// Thread-local scratch for kernels: `slot` (0-8) separates simultaneous users
+/// in one task. Valid until the next call with the same slot on this thread.
+/// Slot 8 is the calling thread's only, around whole conv paths (conv_maxpool.cpp).
 float* gemm_scratch(int slot, size_t floats);
 
 }  // namespace cvt

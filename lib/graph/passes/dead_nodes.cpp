@@ -36,6 +36,7 @@ Status optimize_graph(Graph& g) {
   CVT_RETURN_IF_ERROR(fold_batchnorm(g));   // before fusion: BN sits between Conv and Relu
   CVT_RETURN_IF_ERROR(fuse_residual(g));     // before fusion: the Add sits between Conv and Relu
   CVT_RETURN_IF_ERROR(fuse_activation(g));
+  CVT_RETURN_IF_ERROR(fuse_maxpool(g));      // after fusion: a Relu sits between Conv and MaxPool
   return Status::ok();
 }
 
