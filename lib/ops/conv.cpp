@@ -453,7 +453,7 @@ class ConvKernel final : public Kernel {
   }
 
   // The fused MaxPool: banded where conv_maxpool_banded_supported(), else the conv
-  // into a temporary and the pool after it.
+  // into a scratch and the pool after it.
   Status run_pooled(KernelContext& ctx, const ConvParams& p, const Tensor& w, const float* x, const float* bias) {
     CVT_ASSIGN_OR_RETURN(PoolGeometry g, pool_geometry(*maxpool_, p.output_shape()));
     CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, DType::kFloat32, g.out_shape));
