@@ -8,7 +8,6 @@
 // weights of at most 64 output channels, a pool the row kernel takes): other
 // convs before a pool (VGG's, AlexNet's) keep their arena slot and pool kernel.
 // Off with CVT_FUSE_MAXPOOL=0.
-#include <cstdlib>
 #include <string>
 
 #include "graph/passes.h"
@@ -18,11 +17,6 @@
 namespace cvt {
 
 namespace {
-
-bool maxpool_fusion_enabled() {
-  const char* e = std::getenv("CVT_FUSE_MAXPOOL");
-  return !(e && std::string(e) == "0");
-}
 
 // A MaxPool with one input and no Indices output read.
 bool plain_maxpool(const Node& n) {
@@ -39,7 +33,7 @@ bool fusable_conv(const Node& n) {
 }  // namespace
 
 Status fuse_maxpool(Graph& g) {
-  if (!maxpool_fusion_enabled()) return Status::ok();
+  if (!pass_enabled("CVT_FUSE_MAXPOOL")) return Status::ok();
   const std::vector<int> uses = value_use_counts(g);
   const std::vector<int> producer = value_producers(g);
   std::vector<bool> removed(g.nodes.size(), false);

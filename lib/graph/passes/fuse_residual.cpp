@@ -5,7 +5,6 @@
 // Add's place in the node order: every input of both is ready there.
 // Shapes are not known here; the kernel falls back to a broadcasting add when
 // `other` does not have exactly the conv output's shape.
-#include <cstdlib>
 #include <string>
 
 #include "graph/passes.h"
@@ -14,12 +13,6 @@
 namespace cvt {
 
 namespace {
-
-// CVT_FUSE_RESIDUAL=0 turns the pass off (A/B measurements).
-bool residual_fusion_enabled() {
-  const char* e = std::getenv("CVT_FUSE_RESIDUAL");
-  return !(e && std::string(e) == "0");
-}
 
 bool plain_add(const Node& n) {
   // Opset < 7 Add has its own broadcast / axis attributes: leave it alone.
@@ -37,7 +30,7 @@ bool fusable_conv(const Node& n) {
 }  // namespace
 
 Status fuse_residual(Graph& g) {
-  if (!residual_fusion_enabled()) return Status::ok();
+  if (!pass_enabled("CVT_FUSE_RESIDUAL")) return Status::ok();
   std::vector<int> uses = value_use_counts(g);
   std::vector<int> producer = value_producers(g);
   std::vector<bool> removed(g.nodes.size(), false);

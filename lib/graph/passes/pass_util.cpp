@@ -1,8 +1,16 @@
 // Bookkeeping shared by the rewriting passes: who produces each value, dropping
-// fused-away nodes, and fresh constants.
+// fused-away nodes, fresh constants, and the switches that turn passes off.
+#include <cstdlib>
+#include <string>
+
 #include "graph/passes.h"
 
 namespace cvt {
+
+bool pass_enabled(const char* name) {
+  const char* e = std::getenv(name);
+  return !(e && std::string(e) == "0");
+}
 
 std::vector<int> value_producers(const Graph& g) {
   std::vector<int> producer(g.num_values(), -1);
