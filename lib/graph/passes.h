@@ -29,6 +29,8 @@ Status fuse_slices(Graph& g);
 // How many node inputs (and sub-graph outer references) read each value; graph
 // outputs count as one use each.
 std::vector<int> value_use_counts(const Graph& g);
+// A plain ONNX Conv (default domain) with one output: what the fusion passes start from.
+bool plain_conv(const Node& n);
 // False when the environment variable `name` is "0" (a pass turned off for A/B measurements).
 bool pass_enabled(const char* name);
 // The node index producing each value; -1 for graph inputs and constants.

@@ -365,7 +365,7 @@ class ConvKernel final : public Kernel {
       impl_ = "strided_gather+" + impl_;
       return;
     }
-    const bool constant_w = packed_shape_ == w.shape() && (packed_at_load_ || winograd_candidate_);
+    const bool constant_w = is_constant_w(w);
     if (constant_w && winograd_candidate_ && winograd_preferred(p, ks_->isa)) {
       std::call_once(winograd_packed_, [&] { winograd_w_ = winograd_pack_weights(*ks_, w.data<float>(), w.dim(0), w.dim(1)); });
       impl_ = std::string("conv_f32_winograd_f43_") + ks_->name;
@@ -389,13 +389,20 @@ class ConvKernel final : public Kernel {
                         : direct_taps    ? "conv_f32_direct_taps_"
                                          : "conv_f32_im2col_") +
             ks_->name;
-    // Weights computed at run time are packed for this call only.
-    const std::vector<PackedA> packed =
-        constant_w ? nchw_weights(w) : pack_conv_weights(*ks_, w.shape(), p.group, w.data<float>());
+    const std::vector<PackedA> packed = gemm_weights(w, p.group);
     if (direct_taps)
       conv_direct_taps(p, *ks_, packed, x, bias, y, residual);
     else
       conv_gemm(p, *ks_, packed, x, bias, y, residual);
+  }
+
+  // W is the constant the kernel packed (at load, or Winograd's candidate kept).
+  bool is_constant_w(const Tensor& w) const {
+    return packed_shape_ == w.shape() && (packed_at_load_ || winograd_candidate_);
+  }
+  // The NCHW GEMM form of W: the kept one for a constant, else packed for this call only.
+  std::vector<PackedA> gemm_weights(const Tensor& w, int64_t group) {
+    return is_constant_w(w) ? nchw_weights(w) : pack_conv_weights(*ks_, w.shape(), group, w.data<float>());
   }
 
   // Constant weights in the form this run's GEMM takes. Weights packed at load
@@ -459,11 +466,8 @@ class ConvKernel final : public Kernel {
     CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, DType::kFloat32, g.out_shape));
     if (y->numel() == 0) return Status::ok();
     if (!ctx.use_reference() && conv_maxpool_banded_supported(p, g, *ks_)) {
-      const bool constant_w = packed_shape_ == w.shape() && (packed_at_load_ || winograd_candidate_);
-      const std::vector<PackedA> packed =
-          constant_w ? nchw_weights(w) : pack_conv_weights(*ks_, w.shape(), p.group, w.data<float>());
       impl_ = std::string("conv_f32_direct_taps_") + ks_->name + "+maxpool_banded__avx512";
-      conv_maxpool_banded(p, *ks_, packed, x, bias, g, y->data<float>());
+      conv_maxpool_banded(p, *ks_, gemm_weights(w, p.group), x, bias, g, y->data<float>());
       return Status::ok();
     }
     // The conv's output on the calling thread's slot 8 (the conv paths use 0-7):

@@ -321,8 +321,8 @@ bool reads_b_in_place(const GemmKernelSet& ks, const GemmShape& s, const GemmOpe
 // 0.106 -> 0.115), and Winograd's GEMMs, whose C stays cached, looked slower. A
 // prepacked B (weights) keeps the panel order: that B comes from memory, once per
 // block. So does a B read in place deeper than kMaxShallowDepth: row tile by row
-// tile, each would read its K block's rows (32 KB and more a panel) from memory
-// again from L2 or memory instead of L1 (measured with read_b_in_place's 64 rows).
+// tile, each would read its K block's rows (32 KB and more a panel) again from L2
+// or memory instead of L1 (measured with read_b_in_place's 64 rows).
 bool sweep_rows(const GemmShape& s, const GemmOperands& op, int64_t mc, bool direct_b) {
   constexpr int64_t kMinRows = 64;
   return s.c_streams_out && !op.packed_b && mc >= kMinRows && !(direct_b && s.k > kMaxShallowDepth);

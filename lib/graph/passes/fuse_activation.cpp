@@ -74,8 +74,7 @@ namespace {
 
 // A Conv that can take an activation: plain ONNX Conv, one output, none fused yet.
 bool conv_without_activation(const Node& n) {
-  return n.desc.op_type == "Conv" && n.desc.domain.empty() && n.outputs.size() == 1 &&
-         !n.desc.attrs.has(kFusedActivationAttr);
+  return plain_conv(n) && !n.desc.attrs.has(kFusedActivationAttr);
 }
 
 void set_activation(Node& conv, const std::string& kind, const std::vector<float>& params) {

@@ -26,8 +26,8 @@ bool plain_maxpool(const Node& n) {
 
 // A Conv that can take a pool: plain ONNX Conv, one output, no residual or pool fused yet.
 bool fusable_conv(const Node& n) {
-  return n.desc.op_type == "Conv" && n.desc.domain.empty() && n.outputs.size() == 1 && n.inputs.size() >= 2 &&
-         n.inputs.size() <= 3 && !n.desc.attrs.has(kResidualAttr) && !n.desc.attrs.has(kFusedMaxPoolAttr);
+  return plain_conv(n) && n.inputs.size() >= 2 && n.inputs.size() <= 3 && !n.desc.attrs.has(kResidualAttr) &&
+         !n.desc.attrs.has(kFusedMaxPoolAttr);
 }
 
 }  // namespace

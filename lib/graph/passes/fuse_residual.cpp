@@ -23,8 +23,8 @@ bool plain_add(const Node& n) {
 
 // A Conv that can take a residual: plain ONNX Conv, one output, nothing fused yet.
 bool fusable_conv(const Node& n) {
-  return n.desc.op_type == "Conv" && n.desc.domain.empty() && n.outputs.size() == 1 && n.inputs.size() >= 2 &&
-         n.inputs.size() <= 3 && !n.desc.attrs.has(kFusedActivationAttr) && !n.desc.attrs.has(kResidualAttr);
+  return plain_conv(n) && n.inputs.size() >= 2 && n.inputs.size() <= 3 && !n.desc.attrs.has(kFusedActivationAttr) &&
+         !n.desc.attrs.has(kResidualAttr);
 }
 
 }  // namespace

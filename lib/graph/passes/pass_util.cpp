@@ -7,6 +7,10 @@
 
 namespace cvt {
 
+bool plain_conv(const Node& n) {
+  return n.desc.op_type == "Conv" && n.desc.domain.empty() && n.outputs.size() == 1;
+}
+
 bool pass_enabled(const char* name) {
   const char* e = std::getenv(name);
   return !(e && std::string(e) == "0");
