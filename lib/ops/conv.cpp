@@ -465,6 +465,11 @@ class ConvKernel final : public Kernel {
     CVT_ASSIGN_OR_RETURN(PoolGeometry g, pool_geometry(*maxpool_, p.output_shape()));
     CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, DType::kFloat32, g.out_shape));
     if (y->numel() == 0) return Status::ok();
+    if (!ctx.use_reference() && is_constant_w(w) && conv_maxpool_shallow_supported(p, g, *ks_)) {
+      impl_ = "conv_f32_shallow_rows__avx512+maxpool_banded__avx512";
+      conv_maxpool_shallow(p, pixel_major_weights(w), x, bias, g, y->data<float>());
+      return Status::ok();
+    }
     if (!ctx.use_reference() && conv_maxpool_banded_supported(p, g, *ks_)) {
       impl_ = std::string("conv_f32_direct_taps_") + ks_->name + "+maxpool_banded__avx512";
       conv_maxpool_banded(p, *ks_, gemm_weights(w, p.group), x, bias, g, y->data<float>());

@@ -256,6 +256,31 @@ bool conv_maxpool_banded_supported(const ConvParams& p, const PoolGeometry& g, c
 void conv_maxpool_banded(const ConvParams& p, const GemmKernelSet& ks, const std::vector<PackedA>& w, const float* x,
                          const float* bias, const PoolGeometry& g, float* y);
 
+/// Shallow-input convs (RGB stems: at most 4 input channels, up to 64 outputs)
+/// computed pixel by pixel: an output pixel's channels in lanes, 16 a vector, input
+/// values broadcast. The input is a zero-padded copy, so every tap reads inside it.
+inline constexpr int64_t kShallowMaxInChannels = 4;
+struct ShallowConvRows {
+  const float* x;             // one image's padded planes
+  int64_t plane, pitch;       // floats a padded plane, a padded row
+  int64_t in_channels, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w;
+  const float* w;             // W^T in 32-column panels (PackedB, one K block): row k = (c, kh, kw)
+  int64_t panel;              // floats between the panels (depth * 32)
+  const float* bias;          // 16 * vectors values, zero past the channels
+  int vectors;                // channel vectors a pixel, 1-4
+  int64_t out_w;
+  Epilogue act;
+};
+/// Conv rows [oh0, oh1) as pixel-major rows: out[((oh - oh0) * out_w + ow) * 16 * vectors + c].
+void conv_shallow_rows_f32__avx512(const ShallowConvRows& s, int64_t oh0, int64_t oh1, float* out) noexcept;
+/// Whether conv_maxpool_shallow() runs conv p pooled by g: AVX-512, one group, at
+/// most 4 input channels and 64 outputs, one K block, the padded copy fits.
+bool conv_maxpool_shallow_supported(const ConvParams& p, const PoolGeometry& g, const GemmKernelSet& ks);
+/// y = maxpool(act(conv(x, w) + bias)) as conv_maxpool_banded(), the bands pixel
+/// major (conv_shallow_rows). `wt` is pack_conv_weights_pixel_major()'s.
+void conv_maxpool_shallow(const ConvParams& p, const PackedB& wt, const float* x, const float* bias,
+                          const PoolGeometry& g, float* y);
+
 /// Copies n values with fixed-size (inlined) moves, the last one overlapping, for
 /// the rows of 7x7 and 14x14 planes, where a memcpy call costs more than the copy.
 template <class T>

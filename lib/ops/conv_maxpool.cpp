@@ -6,6 +6,11 @@
 // alternated, stem + pool, paired medians fused / unfused: 1 thread ResNet-50 0.89,
 // ResNet-18 0.92-0.96, SqueezeNet 0.86-0.92, GoogLeNet 0.95-0.98; 2 threads
 // 0.89-1.06 (a tie).
+// RGB stems (<= 4 input channels) take pixel-major bands instead (conv_shallow_rows:
+// channels in lanes, no 70-row tiles for 64 channels nor 128 lanes for 111 pixels),
+// pooled and transposed to NCHW 16 x 16 at a time. Against the direct-taps bands,
+// the fused node's paired medians: SqueezeNet 0.65 (1 thread) / 0.73 (2),
+// ResNet-18 0.86 / 0.89, GoogLeNet 0.92 / 0.98.
 #include <algorithm>
 #include <cstring>
 
@@ -37,6 +42,19 @@ PoolAxis band_axis(const PoolAxis& a, int64_t p0, int64_t p1, int64_t& c0, int64
   return b;
 }
 
+// Conv rows of ~384 KB a band, so a band and the input it reads stay in L2:
+// pooled rows a band, for conv rows of row_bytes.
+int64_t band_pooled_rows(const PoolAxis& ah, int64_t row_bytes) {
+  constexpr int64_t kBandBytes = int64_t(384) << 10;
+  const int64_t max_rows = std::max(ah.kernel, kBandBytes / row_bytes);
+  return (max_rows - ah.kernel) / ah.stride + 1;
+}
+
+// The extent of a padded axis that every tap of every output reads inside.
+int64_t padded_extent(int64_t in, int64_t out, int64_t pad, int64_t kernel, int64_t stride, int64_t dilation) {
+  return std::max(pad + in, (out - 1) * stride + (kernel - 1) * dilation + 1);
+}
+
 }  // namespace
 
 bool conv_maxpool_fusable(const Shape& w, int64_t group, const PoolParams& pool) {
@@ -59,11 +77,7 @@ void conv_maxpool_banded(const ConvParams& p, const GemmKernelSet& ks, const std
   const DirectTaps taps(p, ks, x);
   const PoolAxis &ah = g.axes[1], &aw = g.axes[2];
   const int64_t channels = p.out_channels, conv_w = p.out[2], out_plane = ah.out * aw.out;
-  // Bands of up to ~384 KB of conv rows, so a band and the taps it reads stay in L2.
-  constexpr int64_t kBandBytes = int64_t(384) << 10;
-  const int64_t row_bytes = channels * conv_w * static_cast<int64_t>(sizeof(float));
-  const int64_t max_rows = std::max(ah.kernel, kBandBytes / row_bytes);
-  const int64_t band = (max_rows - ah.kernel) / ah.stride + 1;  // pooled rows a band
+  const int64_t band = band_pooled_rows(ah, channels * conv_w * static_cast<int64_t>(sizeof(float)));
   const int64_t pitch = ((band - 1) * ah.stride + ah.kernel) * conv_w;  // a band's channel plane
   const int64_t rows = p.batch * ah.out;
   const int64_t grain = std::max<int64_t>(1, rows / (4 * int64_t(current_concurrency())));
@@ -87,6 +101,78 @@ void conv_maxpool_banded(const ConvParams& p, const GemmKernelSet& ks, const std
       if (from < c1) taps.rows(w, bias, n, 0, from, c1, scratch + (from - c0) * conv_w, pitch, nullptr);
       for (int64_t c = 0; c < channels; ++c)
         maxpool2d_rows_f32__avx512(bh, aw, scratch + c * pitch, y + (n * channels + c) * out_plane + p0 * aw.out);
+      have_n = n, have0 = c0, have1 = c1;
+      r += p1 - p0;
+    }
+  });
+}
+
+bool conv_maxpool_shallow_supported(const ConvParams& p, const PoolGeometry& g, const GemmKernelSet& ks) {
+  constexpr int64_t kMaxPaddedFloats = int64_t(1) << 20;  // as the phase copies
+  const int64_t h = padded_extent(p.in[1], p.out[1], p.pad_begin[1], p.kernel[1], p.stride[1], p.dilation[1]);
+  const int64_t w = padded_extent(p.in[2], p.out[2], p.pad_begin[2], p.kernel[2], p.stride[2], p.dilation[2]);
+  return conv_maxpool_banded_supported(p, g, ks) && ks.nr == 32 && p.in_channels <= kShallowMaxInChannels &&
+         p.batch * p.in_channels * h * w <= kMaxPaddedFloats;
+}
+
+void conv_maxpool_shallow(const ConvParams& p, const PackedB& wt, const float* x, const float* bias,
+                          const PoolGeometry& g, float* y) {
+  const PoolAxis &ah = g.axes[1], &aw = g.axes[2];
+  const int64_t channels = p.out_channels, conv_w = p.out[2], out_plane = ah.out * aw.out;
+  const int vectors = static_cast<int>((channels + 15) / 16);
+  const int64_t cp = 16 * int64_t(vectors), pixel_row = conv_w * cp;
+  // The input zero-padded on the calling thread's slot 5 (the phase copies' slot,
+  // which this path does not use), so no tap needs a bounds test; read in place
+  // where no tap leaves it (SqueezeNet's stem).
+  const int64_t in_h = p.in[1], in_w = p.in[2], top = p.pad_begin[1], left = p.pad_begin[2];
+  const int64_t pad_h = padded_extent(in_h, p.out[1], top, p.kernel[1], p.stride[1], p.dilation[1]);
+  const int64_t pad_w = padded_extent(in_w, p.out[2], left, p.kernel[2], p.stride[2], p.dilation[2]);
+  const int64_t plane = pad_h * pad_w, planes = p.batch * p.in_channels;
+  const float* xp = x;
+  if (pad_h != in_h || pad_w != in_w) {
+    float* copy = gemm_scratch(5, static_cast<size_t>(planes * plane));
+    parallel_for(0, planes, 1, [&](int64_t lo, int64_t hi) {
+      std::memset(copy + lo * plane, 0, sizeof(float) * static_cast<size_t>((hi - lo) * plane));
+      for (int64_t i = lo; i < hi; ++i)
+        for (int64_t r = 0; r < in_h; ++r)
+          std::memcpy(copy + i * plane + (r + top) * pad_w + left, x + (i * in_h + r) * in_w, sizeof(float) * in_w);
+    });
+    xp = copy;
+  }
+  std::vector<float> bias_v(static_cast<size_t>(cp), 0.f);
+  if (bias) std::copy(bias, bias + channels, bias_v.begin());
+  const int64_t depth = p.in_channels * p.kernel_size();
+  ShallowConvRows s{};
+  s.plane = plane, s.pitch = pad_w, s.in_channels = p.in_channels;
+  s.kernel_h = p.kernel[1], s.kernel_w = p.kernel[2], s.stride_h = p.stride[1], s.stride_w = p.stride[2];
+  s.dilation_h = p.dilation[1], s.dilation_w = p.dilation[2];
+  s.w = wt.panel(0, depth, 0), s.panel = depth * 32, s.bias = bias_v.data(), s.vectors = vectors;
+  s.out_w = conv_w, s.act = p.activation;
+
+  const int64_t band = band_pooled_rows(ah, pixel_row * static_cast<int64_t>(sizeof(float)));
+  const int64_t band_rows = (band - 1) * ah.stride + ah.kernel;
+  const int64_t rows = p.batch * ah.out;
+  const int64_t grain = std::max<int64_t>(1, rows / (4 * int64_t(current_concurrency())));
+  parallel_for(0, rows, grain, [&](int64_t lo, int64_t hi) {
+    float* scratch = gemm_scratch(2, static_cast<size_t>(band_rows * pixel_row));
+    ShallowConvRows si = s;
+    int64_t have_n = -1, have0 = 0, have1 = 0;  // conv rows [have0, have1) of image have_n in scratch
+    for (int64_t r = lo; r < hi;) {
+      const int64_t n = r / ah.out, p0 = r % ah.out, p1 = std::min({ah.out, p0 + band, p0 + (hi - r)});
+      int64_t c0 = 0, c1 = 0;
+      const PoolAxis bh = band_axis(ah, p0, p1, c0, c1);
+      int64_t from = c0;  // rows the last band computed too move to the front
+      if (have_n == n && c0 >= have0 && c0 < have1) {
+        if (c0 > have0)
+          std::memmove(scratch, scratch + (c0 - have0) * pixel_row,
+                       sizeof(float) * static_cast<size_t>((have1 - c0) * pixel_row));
+        from = have1;
+      }
+      si.x = xp + n * p.in_channels * plane;
+      if (from < c1) conv_shallow_rows_f32__avx512(si, from, c1, scratch + (from - c0) * pixel_row);
+      for (int64_t q = 0; q < p1 - p0; ++q)
+        maxpool2d_pixel_major_row_f32__avx512(bh, aw, q, vectors, scratch, channels,
+                                              y + n * channels * out_plane + (p0 + q) * aw.out, out_plane);
       have_n = n, have0 = c0, have1 = c1;
       r += p1 - p0;
     }

@@ -73,6 +73,12 @@ void maxpool_run_f32__avx2(const float* x, const int64_t* offset, int64_t taps, 
 /// value), an output row at a time: window rows' max, then the taps along W.
 bool maxpool2d_rows_supported(const PoolAxis& ah, const PoolAxis& aw);
 void maxpool2d_rows_f32__avx512(const PoolAxis& ah, const PoolAxis& aw, const float* x, float* y) noexcept;
+/// One pooled row from pixel-major rows (`vectors` x 16 channels a pixel, aw.in
+/// pixels a row, ah.in rows; every window holds an input value): window o of ah,
+/// all of aw's, channels [0, channels) written as rows y + c * plane. A NaN among
+/// the taps wins.
+void maxpool2d_pixel_major_row_f32__avx512(const PoolAxis& ah, const PoolAxis& aw, int64_t o, int vectors,
+                                           const float* x, int64_t channels, float* y, int64_t plane) noexcept;
 /// Small planes pooled to their own size (stride 1, undilated, windows up to 16x16,
 /// at most 1024 values a plane): `planes` consecutive planes as one flat run, 16 outputs
 /// a vector whatever the row width, each tap masked where it would leave its row or

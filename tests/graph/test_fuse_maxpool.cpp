@@ -2,7 +2,8 @@
 // its rows (ops/conv_maxpool.cpp). Each model runs fused against the plain
 // reference kernels, against itself at 1 and 2 threads (bit for bit), and against
 // the same model with only this pass off (CVT_FUSE_MAXPOOL=0; bit for bit where
-// both convs take the direct-taps kernel). The profile shows which path ran.
+// the unfused conv takes the direct-taps kernel: the pixel-major bands of shallow
+// inputs sum the same products in the same order). The profile shows which path ran.
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@ struct StemCase {
   std::vector<int64_t> pool;    // kernel, stride, pad, ceil_mode, dilation
   bool fused;                   // the pass fuses them
   bool banded;                  // the fused node takes the banded kernel (AVX-512)
+  bool shallow;                 // its bands pixel-major (conv_shallow_rows: <= 4 input channels)
   bool unfused_direct;          // the unfused conv takes direct taps too: bit for bit
 };
 
@@ -90,21 +92,27 @@ TEST_CASE("fuse_maxpool: Conv -> Relu -> MaxPool becomes one Conv pooling bands 
   // several bands a task, each reusing the conv rows the last one shares.
   for (const StemCase& t : {
            StemCase{"ResNet stem: 7x7/2 pad 3, pool 3x3/2 pad 1", {1, 3, 120, 400}, 64, 7, 2, 3, 1, {3, 2, 1, 0, 1},
-                    true, true, true},
+                    true, true, true, true},
            StemCase{"GoogLeNet stem: ceil_mode pool, odd sizes", {1, 3, 61, 331}, 64, 7, 2, 3, 1, {3, 2, 0, 1, 1},
-                    true, true, true},
+                    true, true, true, true},
            StemCase{"SqueezeNet stem: 3x3/2 no pads, batch 2", {2, 3, 47, 413}, 64, 3, 2, 0, 1, {3, 2, 0, 0, 1},
-                    true, true, false},
+                    true, true, true, false},
            StemCase{"2x2/2 pool, 19 channels (a ragged row tile)", {1, 5, 30, 90}, 19, 3, 1, 1, 1, {2, 2, 0, 0, 1},
-                    true, true, true},
+                    true, true, false, true},
            StemCase{"5x5/1 pool (bands overlap by 4 rows)", {1, 3, 40, 700}, 32, 3, 2, 1, 1, {5, 1, 2, 0, 1}, true,
-                    true, false},
+                    true, true, false},
            StemCase{"rows of 1050 pooled values: the conv into scratch, then the pool", {1, 3, 8, 2100}, 16, 3, 1, 1,
-                    1, {2, 2, 0, 0, 1}, true, false, false},
-           StemCase{"dilated pool: not fused", {1, 3, 20, 30}, 16, 3, 1, 1, 1, {3, 1, 2, 0, 2}, false, false, true},
-           StemCase{"grouped conv: not fused", {1, 4, 20, 30}, 8, 3, 1, 1, 2, {3, 2, 1, 0, 1}, false, false, true},
+                    1, {2, 2, 0, 0, 1}, true, false, false, false},
+           StemCase{"1 input channel, 8 outputs (half a vector), 5x5/1 pad 2", {1, 1, 37, 250}, 8, 5, 1, 2, 1,
+                    {3, 2, 1, 0, 1}, true, true, true, true},
+           StemCase{"4 input channels, 48 outputs (three vectors), batch 2", {2, 4, 33, 170}, 48, 3, 1, 1, 1,
+                    {2, 2, 0, 0, 1}, true, true, true, true},
+           StemCase{"2 input channels, 24 outputs, ceil_mode pool", {1, 2, 45, 301}, 24, 3, 2, 1, 1, {3, 2, 0, 1, 1},
+                    true, true, true, false},
+           StemCase{"dilated pool: not fused", {1, 3, 20, 30}, 16, 3, 1, 1, 1, {3, 1, 2, 0, 2}, false, false, false, true},
+           StemCase{"grouped conv: not fused", {1, 4, 20, 30}, 8, 3, 1, 1, 2, {3, 2, 1, 0, 1}, false, false, false, true},
            StemCase{"128 output channels: not fused", {1, 3, 20, 30}, 128, 3, 2, 1, 1, {3, 2, 1, 0, 1}, false, false,
-                    true},
+                    false, true},
        }) {
     CAPTURE(t.name);
     for (bool relu : {true, false}) {
@@ -123,6 +131,7 @@ TEST_CASE("fuse_maxpool: Conv -> Relu -> MaxPool becomes one Conv pooling bands 
       CHECK_TENSOR_NEAR(ref.y, want.y, 0, 0);  // the reference conv, then the reference pool
       const Ran one = run(fused, x, 1, false), two = run(fused, x, 2, false);
       CHECK(one.first_impl.find(avx512 && t.banded ? "+maxpool_banded__avx512" : "+maxpool_") != std::string::npos);
+      CHECK((one.first_impl.find("shallow_rows") != std::string::npos) == (avx512 && t.shallow));
       CHECK_TENSOR_NEAR(one.y, want.y, 1e-4f, 1e-4f);
       CHECK_TENSOR_NEAR(two.y, one.y, 0, 0);
       const Ran plain = run(unfused, x, 1, false);

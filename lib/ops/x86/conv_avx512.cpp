@@ -133,4 +133,67 @@ void conv_dw3x3s2_f32_plane__avx512(const DwPlaneGeometry& g, const float* x, co
   }
 }
 
+namespace {
+
+// NP pixels of a row, NV channel vectors each: NP * NV accumulators, every input
+// value broadcast once against its tap's NV weight vectors. x is the first pixel's
+// window corner in the padded planes; out gets the NP pixels' channels.
+template <int NV, int NP>
+inline void shallow_pixels(const ShallowConvRows& s, const float* x, float* out) {
+  __m512 acc[NP][NV];
+  for (int p = 0; p < NP; ++p)
+    for (int v = 0; v < NV; ++v) acc[p][v] = _mm512_setzero_ps();
+  const float* w = s.w;
+  for (int64_t c = 0; c < s.in_channels; ++c)
+    for (int64_t i = 0; i < s.kernel_h; ++i) {
+      const float* xr = x + c * s.plane + i * s.dilation_h * s.pitch;
+      for (int64_t j = 0; j < s.kernel_w; ++j, w += 32) {
+        const float* xt = xr + j * s.dilation_w;
+        __m512 wv[NV];
+        for (int v = 0; v < NV; ++v) wv[v] = _mm512_loadu_ps(w + (v >> 1) * s.panel + (v & 1) * 16);
+        for (int p = 0; p < NP; ++p) {
+          const __m512 b = _mm512_set1_ps(xt[p * s.stride_w]);
+          for (int v = 0; v < NV; ++v) acc[p][v] = _mm512_fmadd_ps(b, wv[v], acc[p][v]);
+        }
+      }
+    }
+  for (int p = 0; p < NP; ++p)
+    for (int v = 0; v < NV; ++v)
+      _mm512_storeu_ps(out + (p * NV + v) * 16,
+                       x86::apply_epilogue512(_mm512_add_ps(acc[p][v], _mm512_loadu_ps(s.bias + 16 * v)), s.act));
+}
+
+// Six pixels at a time: 24 accumulators and 4 weight vectors for 64 channels.
+template <int NV>
+void shallow_rows(const ShallowConvRows& s, int64_t oh0, int64_t oh1, float* out) {
+  constexpr int kPixels = 6;
+  constexpr int64_t cp = 16 * NV;
+  for (int64_t oh = oh0; oh < oh1; ++oh, out += s.out_w * cp) {
+    const float* x = s.x + oh * s.stride_h * s.pitch;
+    int64_t ow = 0;
+    for (; ow + kPixels <= s.out_w; ow += kPixels) shallow_pixels<NV, kPixels>(s, x + ow * s.stride_w, out + ow * cp);
+    const float* xt = x + ow * s.stride_w;
+    float* o = out + ow * cp;
+    switch (s.out_w - ow) {
+      case 5: shallow_pixels<NV, 5>(s, xt, o); break;
+      case 4: shallow_pixels<NV, 4>(s, xt, o); break;
+      case 3: shallow_pixels<NV, 3>(s, xt, o); break;
+      case 2: shallow_pixels<NV, 2>(s, xt, o); break;
+      case 1: shallow_pixels<NV, 1>(s, xt, o); break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace
+
+void conv_shallow_rows_f32__avx512(const ShallowConvRows& s, int64_t oh0, int64_t oh1, float* out) noexcept {
+  switch (s.vectors) {
+    case 1: return shallow_rows<1>(s, oh0, oh1, out);
+    case 2: return shallow_rows<2>(s, oh0, oh1, out);
+    case 3: return shallow_rows<3>(s, oh0, oh1, out);
+    default: return shallow_rows<4>(s, oh0, oh1, out);
+  }
+}
+
 }  // namespace cvt

@@ -372,4 +372,98 @@ void maxpool2d_stride2_f32__avx512(const PoolAxis& ah, const PoolAxis& aw, const
   }
 }
 
+namespace {
+
+// r[p] (pixel p's 16 channels) -> r[c] (channel c's 16 pixels): unpack pairs,
+// then 64-bit pairs, then 128-bit lanes twice.
+inline void transpose16x16(__m512 r[16]) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int q = 0; q < 4; ++q) {  // rows 4q .. 4q + 3
+    const __m512 *a = t + 4 * q, *b = t + 4 * q + 2;
+    u[4 * q] = _mm512_shuffle_ps(a[0], b[0], 0x44);
+    u[4 * q + 1] = _mm512_shuffle_ps(a[0], b[0], 0xEE);
+    u[4 * q + 2] = _mm512_shuffle_ps(a[1], b[1], 0x44);
+    u[4 * q + 3] = _mm512_shuffle_ps(a[1], b[1], 0xEE);
+  }
+  for (int h = 0; h < 2; ++h)  // rows 8h .. 8h + 7
+    for (int k = 0; k < 4; ++k) {
+      t[8 * h + 2 * k] = _mm512_shuffle_f32x4(u[8 * h + k], u[8 * h + 4 + k], 0x88);
+      t[8 * h + 2 * k + 1] = _mm512_shuffle_f32x4(u[8 * h + k], u[8 * h + 4 + k], 0xDD);
+    }
+  // t[2k] holds columns k and k + 8 of rows 0-7 / 8-15 (t[8 + 2k]) in lanes 0,2 / 1,3.
+  for (int k = 0; k < 4; ++k) {
+    r[k] = _mm512_shuffle_f32x4(t[2 * k], t[8 + 2 * k], 0x88);
+    r[k + 8] = _mm512_shuffle_f32x4(t[2 * k], t[8 + 2 * k], 0xDD);
+    r[k + 4] = _mm512_shuffle_f32x4(t[2 * k + 1], t[8 + 2 * k + 1], 0x88);
+    r[k + 12] = _mm512_shuffle_f32x4(t[2 * k + 1], t[8 + 2 * k + 1], 0xDD);
+  }
+}
+
+// One pooled pixel's NV vectors into out. The window's taps are clipped to the
+// input once, not tested tap by tap (a test per tap took a quarter of
+// SqueezeNet's fused stem).
+template <int NV>
+inline void pool_pixel(const PoolAxis& ah, const PoolAxis& aw, int64_t h0, int64_t i_lo, int64_t i_hi, int64_t ow,
+                       const float* x, float* out) {
+  constexpr int64_t cp = 16 * NV;
+  const int64_t w0 = aw.start(ow);
+  const int64_t j_lo = w0 >= 0 ? 0 : (-w0 + aw.dilation - 1) / aw.dilation;
+  const int64_t j_hi = std::min(aw.kernel, (aw.in - w0 + aw.dilation - 1) / aw.dilation);
+  __m512 acc[NV];
+  __mmask16 nan[NV];
+  for (int v = 0; v < NV; ++v) acc[v] = _mm512_set1_ps(-std::numeric_limits<float>::infinity()), nan[v] = 0;
+  for (int64_t i = i_lo; i < i_hi; ++i) {
+    const float* row = x + ((h0 + i * ah.dilation) * aw.in + w0) * cp;
+    for (int64_t j = j_lo; j < j_hi; ++j)
+      for (int v = 0; v < NV; ++v) {
+        const __m512 t = _mm512_loadu_ps(row + j * aw.dilation * cp + 16 * v);
+        acc[v] = _mm512_max_ps(t, acc[v]);  // as NanMax
+        nan[v] = _kor_mask16(nan[v], _mm512_cmp_ps_mask(t, t, _CMP_UNORD_Q));
+      }
+  }
+  for (int v = 0; v < NV; ++v)
+    _mm512_storeu_ps(out + 16 * v,
+                     _mm512_mask_mov_ps(acc[v], nan[v], _mm512_set1_ps(std::numeric_limits<float>::quiet_NaN())));
+}
+
+// 16 pooled pixels at a time, then each vector's 16 x 16 block transposed into
+// 16 channel rows.
+template <int NV>
+void pixel_major_row(const PoolAxis& ah, const PoolAxis& aw, int64_t o, const float* x, int64_t channels, float* y,
+                     int64_t plane) {
+  constexpr int64_t cp = 16 * NV;
+  const int64_t h0 = ah.start(o);
+  const int64_t i_lo = h0 >= 0 ? 0 : (-h0 + ah.dilation - 1) / ah.dilation;
+  const int64_t i_hi = std::min(ah.kernel, (ah.in - h0 + ah.dilation - 1) / ah.dilation);
+  alignas(64) float pooled[16 * cp];
+  for (int64_t ow0 = 0; ow0 < aw.out; ow0 += 16) {
+    const int n = static_cast<int>(std::min<int64_t>(16, aw.out - ow0));
+    for (int q = 0; q < n; ++q) pool_pixel<NV>(ah, aw, h0, i_lo, i_hi, ow0 + q, x, pooled + q * cp);
+    const __mmask16 pixels = static_cast<__mmask16>((1u << n) - 1);
+    for (int v = 0; v < NV; ++v) {
+      __m512 r[16];
+      for (int q = 0; q < 16; ++q) r[q] = q < n ? _mm512_load_ps(pooled + q * cp + 16 * v) : _mm512_setzero_ps();
+      transpose16x16(r);
+      const int64_t c_end = std::min<int64_t>(16, channels - 16 * v);
+      for (int64_t c = 0; c < c_end; ++c) _mm512_mask_storeu_ps(y + (16 * v + c) * plane + ow0, pixels, r[c]);
+    }
+  }
+}
+
+}  // namespace
+
+void maxpool2d_pixel_major_row_f32__avx512(const PoolAxis& ah, const PoolAxis& aw, int64_t o, int vectors,
+                                           const float* x, int64_t channels, float* y, int64_t plane) noexcept {
+  switch (vectors) {
+    case 1: return pixel_major_row<1>(ah, aw, o, x, channels, y, plane);
+    case 2: return pixel_major_row<2>(ah, aw, o, x, channels, y, plane);
+    case 3: return pixel_major_row<3>(ah, aw, o, x, channels, y, plane);
+    default: return pixel_major_row<4>(ah, aw, o, x, channels, y, plane);
+  }
+}
+
 }  // namespace cvt
