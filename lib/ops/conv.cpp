@@ -300,6 +300,7 @@ class ConvKernel final : public Kernel {
     const Shape& ws = const_w->shape();
     const bool dw_candidate = ws[1] == 1 && ws[0] == attrs_.group && ws.size() <= 4;
     packed_shape_ = ws;
+    if (shallow_weights_shape(ws, attrs_.group)) shallow_w_ = pack_shallow_weights(const_w->data<float>(), ws);
     if (winograd_enabled() && winograd_eligible_weights(attrs_, ws)) {
       // Winograd or im2col depends on the output size: packed at the first run
       // that needs each form, from W, which therefore stays.
@@ -465,9 +466,10 @@ class ConvKernel final : public Kernel {
     CVT_ASSIGN_OR_RETURN(PoolGeometry g, pool_geometry(*maxpool_, p.output_shape()));
     CVT_ASSIGN_OR_RETURN(Tensor * y, ctx.output(0, DType::kFloat32, g.out_shape));
     if (y->numel() == 0) return Status::ok();
-    if (!ctx.use_reference() && is_constant_w(w) && conv_maxpool_shallow_supported(p, g, *ks_)) {
+    if (!ctx.use_reference() && is_constant_w(w) && !shallow_w_.empty() &&
+        conv_maxpool_shallow_supported(p, g, ks_->isa)) {
       impl_ = "conv_f32_shallow_rows__avx512+maxpool_banded__avx512";
-      conv_maxpool_shallow(p, pixel_major_weights(w), x, bias, g, y->data<float>());
+      conv_maxpool_shallow(p, shallow_w_.data(), x, bias, g, y->data<float>());
       return Status::ok();
     }
     if (!ctx.use_reference() && conv_maxpool_banded_supported(p, g, *ks_)) {
@@ -497,6 +499,7 @@ class ConvKernel final : public Kernel {
   const GemmKernelSet* ks_;
   std::mutex weights_mu_;          // guards packed_w_, packed_wt_, keep_both_forms_
   std::vector<PackedA> packed_w_;  // NCHW GEMM form, one per group
+  std::vector<float> shallow_w_;  // RGB stems before a MaxPool: pack_shallow_weights(), at load
   WinogradWeights winograd_w_;  // 3x3 stride-1 convolutions with enough output tiles
   Shape packed_shape_;          // W's shape when W is a constant
   bool packed_at_load_ = false;      // packed_w_ made at load; W itself is not needed

@@ -257,15 +257,17 @@ void conv_maxpool_banded(const ConvParams& p, const GemmKernelSet& ks, const std
                          const float* bias, const PoolGeometry& g, float* y);
 
 /// Shallow-input convs (RGB stems: at most 4 input channels, up to 64 outputs)
-/// computed pixel by pixel: an output pixel's channels in lanes, 16 a vector, input
-/// values broadcast. The input is a zero-padded copy, so every tap reads inside it.
+/// computed pixel by pixel (conv_shallow.cpp): an output pixel's channels in
+/// lanes, 16 a vector, input values broadcast. The input is a zero-padded copy (or
+/// the input itself where no tap leaves it), so every tap reads inside it. Only
+/// the fused stem + MaxPool takes them (conv_maxpool_shallow): unfused, the
+/// transpose to NCHW cost more than they saved (MobileNetV2's stem 1.09x im2col).
 inline constexpr int64_t kShallowMaxInChannels = 4;
 struct ShallowConvRows {
   const float* x;             // one image's padded planes
   int64_t plane, pitch;       // floats a padded plane, a padded row
   int64_t in_channels, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w;
-  const float* w;             // W^T in 32-column panels (PackedB, one K block): row k = (c, kh, kw)
-  int64_t panel;              // floats between the panels (depth * 32)
+  const float* w;             // pack_shallow_weights(): row k = (c, kh, kw) of 16 * vectors values
   const float* bias;          // 16 * vectors values, zero past the channels
   int vectors;                // channel vectors a pixel, 1-4
   int64_t out_w;
@@ -273,12 +275,34 @@ struct ShallowConvRows {
 };
 /// Conv rows [oh0, oh1) as pixel-major rows: out[((oh - oh0) * out_w + ow) * 16 * vectors + c].
 void conv_shallow_rows_f32__avx512(const ShallowConvRows& s, int64_t oh0, int64_t oh1, float* out) noexcept;
-/// Whether conv_maxpool_shallow() runs conv p pooled by g: AVX-512, one group, at
-/// most 4 input channels and 64 outputs, one K block, the padded copy fits.
-bool conv_maxpool_shallow_supported(const ConvParams& p, const PoolGeometry& g, const GemmKernelSet& ks);
+/// Whether W (O, C, kh, kw) with `group` has the shallow form: one group, at most
+/// 4 input channels and 64 outputs.
+bool shallow_weights_shape(const Shape& w, int64_t group);
+/// W as the shallow kernel reads it: [C * kh * kw][outputs rounded up to 16], zeros past O.
+std::vector<float> pack_shallow_weights(const float* w, const Shape& shape);
+/// Whether conv p runs pixel by pixel here: AVX-512, 2-D, shallow weights, the padded copy fits.
+bool shallow_conv_possible(const ConvParams& p, Isa isa);
+/// The padded input copy and the kernel's parameters, made once a run; rows()
+/// then computes any band of output rows of any image, pixel-major.
+class ShallowConv {
+ public:
+  ShallowConv(const ConvParams& p, const float* packed_w, const float* bias, const float* x);
+  int vectors() const { return rows_.vectors; }
+  int64_t pixel_row() const { return rows_.out_w * 16 * rows_.vectors; }  // floats an output row
+  void rows(int64_t n, int64_t oh0, int64_t oh1, float* out) const;
+
+ private:
+  ShallowConvRows rows_{};
+  std::vector<float> bias_;
+  const float* x_ = nullptr;
+  int64_t image_ = 0;  // floats an image of the padded input
+};
+/// Whether conv_maxpool_shallow() runs conv p pooled by g: the shallow conv
+/// possible and an undilated 2-D pool whose windows all hold input.
+bool conv_maxpool_shallow_supported(const ConvParams& p, const PoolGeometry& g, Isa isa);
 /// y = maxpool(act(conv(x, w) + bias)) as conv_maxpool_banded(), the bands pixel
-/// major (conv_shallow_rows). `wt` is pack_conv_weights_pixel_major()'s.
-void conv_maxpool_shallow(const ConvParams& p, const PackedB& wt, const float* x, const float* bias,
+/// major (ShallowConv), pooled and transposed 16 x 16 at a time.
+void conv_maxpool_shallow(const ConvParams& p, const float* packed_w, const float* x, const float* bias,
                           const PoolGeometry& g, float* y);
 
 /// Copies n values with fixed-size (inlined) moves, the last one overlapping, for

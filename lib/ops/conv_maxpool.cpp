@@ -50,16 +50,13 @@ int64_t band_pooled_rows(const PoolAxis& ah, int64_t row_bytes) {
   return (max_rows - ah.kernel) / ah.stride + 1;
 }
 
-// The extent of a padded axis that every tap of every output reads inside.
-int64_t padded_extent(int64_t in, int64_t out, int64_t pad, int64_t kernel, int64_t stride, int64_t dilation) {
-  return std::max(pad + in, (out - 1) * stride + (kernel - 1) * dilation + 1);
-}
-
 }  // namespace
 
 bool conv_maxpool_fusable(const Shape& w, int64_t group, const PoolParams& pool) {
   if (w.size() != 4 || group != 1 || pool.kind != PoolKind::kMax || pool.kernel.size() != 2) return false;
-  if (w[0] > kDirectTapsMaxRows || w[1] * w[2] * w[3] > gemm_kernels(Isa::kAvx512).kc) return false;
+  // One K block for the direct-taps bands; the shallow ones take any depth (AlexNet's 11x11 stem).
+  if (w[0] > kDirectTapsMaxRows) return false;
+  if (w[1] * w[2] * w[3] > gemm_kernels(Isa::kAvx512).kc && !shallow_weights_shape(w, group)) return false;
   PoolAxis ah, aw;  // the row kernel's conditions on kernel, stride and dilation
   ah.kernel = pool.kernel[0], ah.stride = pool.strides[0], ah.dilation = pool.dilations[0];
   aw.kernel = pool.kernel[1], aw.stride = pool.strides[1], aw.dilation = pool.dilations[1];
@@ -107,55 +104,23 @@ void conv_maxpool_banded(const ConvParams& p, const GemmKernelSet& ks, const std
   });
 }
 
-bool conv_maxpool_shallow_supported(const ConvParams& p, const PoolGeometry& g, const GemmKernelSet& ks) {
-  constexpr int64_t kMaxPaddedFloats = int64_t(1) << 20;  // as the phase copies
-  const int64_t h = padded_extent(p.in[1], p.out[1], p.pad_begin[1], p.kernel[1], p.stride[1], p.dilation[1]);
-  const int64_t w = padded_extent(p.in[2], p.out[2], p.pad_begin[2], p.kernel[2], p.stride[2], p.dilation[2]);
-  return conv_maxpool_banded_supported(p, g, ks) && ks.nr == 32 && p.in_channels <= kShallowMaxInChannels &&
-         p.batch * p.in_channels * h * w <= kMaxPaddedFloats;
+bool conv_maxpool_shallow_supported(const ConvParams& p, const PoolGeometry& g, Isa isa) {
+  const PoolAxis &ah = g.axes[1], &aw = g.axes[2];
+  return shallow_conv_possible(p, isa) && g.axes[0].identity() && maxpool2d_rows_supported(ah, aw) &&
+         windows_hold_input(ah) && windows_hold_input(aw);
 }
 
-void conv_maxpool_shallow(const ConvParams& p, const PackedB& wt, const float* x, const float* bias,
+void conv_maxpool_shallow(const ConvParams& p, const float* packed_w, const float* x, const float* bias,
                           const PoolGeometry& g, float* y) {
+  const ShallowConv conv(p, packed_w, bias, x);
   const PoolAxis &ah = g.axes[1], &aw = g.axes[2];
-  const int64_t channels = p.out_channels, conv_w = p.out[2], out_plane = ah.out * aw.out;
-  const int vectors = static_cast<int>((channels + 15) / 16);
-  const int64_t cp = 16 * int64_t(vectors), pixel_row = conv_w * cp;
-  // The input zero-padded on the calling thread's slot 5 (the phase copies' slot,
-  // which this path does not use), so no tap needs a bounds test; read in place
-  // where no tap leaves it (SqueezeNet's stem).
-  const int64_t in_h = p.in[1], in_w = p.in[2], top = p.pad_begin[1], left = p.pad_begin[2];
-  const int64_t pad_h = padded_extent(in_h, p.out[1], top, p.kernel[1], p.stride[1], p.dilation[1]);
-  const int64_t pad_w = padded_extent(in_w, p.out[2], left, p.kernel[2], p.stride[2], p.dilation[2]);
-  const int64_t plane = pad_h * pad_w, planes = p.batch * p.in_channels;
-  const float* xp = x;
-  if (pad_h != in_h || pad_w != in_w) {
-    float* copy = gemm_scratch(5, static_cast<size_t>(planes * plane));
-    parallel_for(0, planes, 1, [&](int64_t lo, int64_t hi) {
-      std::memset(copy + lo * plane, 0, sizeof(float) * static_cast<size_t>((hi - lo) * plane));
-      for (int64_t i = lo; i < hi; ++i)
-        for (int64_t r = 0; r < in_h; ++r)
-          std::memcpy(copy + i * plane + (r + top) * pad_w + left, x + (i * in_h + r) * in_w, sizeof(float) * in_w);
-    });
-    xp = copy;
-  }
-  std::vector<float> bias_v(static_cast<size_t>(cp), 0.f);
-  if (bias) std::copy(bias, bias + channels, bias_v.begin());
-  const int64_t depth = p.in_channels * p.kernel_size();
-  ShallowConvRows s{};
-  s.plane = plane, s.pitch = pad_w, s.in_channels = p.in_channels;
-  s.kernel_h = p.kernel[1], s.kernel_w = p.kernel[2], s.stride_h = p.stride[1], s.stride_w = p.stride[2];
-  s.dilation_h = p.dilation[1], s.dilation_w = p.dilation[2];
-  s.w = wt.panel(0, depth, 0), s.panel = depth * 32, s.bias = bias_v.data(), s.vectors = vectors;
-  s.out_w = conv_w, s.act = p.activation;
-
+  const int64_t channels = p.out_channels, out_plane = ah.out * aw.out, pixel_row = conv.pixel_row();
   const int64_t band = band_pooled_rows(ah, pixel_row * static_cast<int64_t>(sizeof(float)));
   const int64_t band_rows = (band - 1) * ah.stride + ah.kernel;
   const int64_t rows = p.batch * ah.out;
   const int64_t grain = std::max<int64_t>(1, rows / (4 * int64_t(current_concurrency())));
   parallel_for(0, rows, grain, [&](int64_t lo, int64_t hi) {
     float* scratch = gemm_scratch(2, static_cast<size_t>(band_rows * pixel_row));
-    ShallowConvRows si = s;
     int64_t have_n = -1, have0 = 0, have1 = 0;  // conv rows [have0, have1) of image have_n in scratch
     for (int64_t r = lo; r < hi;) {
       const int64_t n = r / ah.out, p0 = r % ah.out, p1 = std::min({ah.out, p0 + band, p0 + (hi - r)});
@@ -168,10 +133,9 @@ void conv_maxpool_shallow(const ConvParams& p, const PackedB& wt, const float* x
                        sizeof(float) * static_cast<size_t>((have1 - c0) * pixel_row));
         from = have1;
       }
-      si.x = xp + n * p.in_channels * plane;
-      if (from < c1) conv_shallow_rows_f32__avx512(si, from, c1, scratch + (from - c0) * pixel_row);
+      if (from < c1) conv.rows(n, from, c1, scratch + (from - c0) * pixel_row);
       for (int64_t q = 0; q < p1 - p0; ++q)
-        maxpool2d_pixel_major_row_f32__avx512(bh, aw, q, vectors, scratch, channels,
+        maxpool2d_pixel_major_row_f32__avx512(bh, aw, q, conv.vectors(), scratch, channels,
                                               y + n * channels * out_plane + (p0 + q) * aw.out, out_plane);
       have_n = n, have0 = c0, have1 = c1;
       r += p1 - p0;

@@ -10,7 +10,10 @@
 #include <utility>
 #include <vector>
 
+#include <tbb/task_arena.h>
+
 #include "core/cpu_features.h"
+#include "core/parallel.h"
 #include "ops/op_runner.h"
 #include "test_util.h"
 
@@ -112,6 +115,16 @@ struct IsaCapGuard {
 };
 
 // Every ISA this CPU can run, scalar first.
+/// fn() on a team of `threads` threads, as a session runs its kernels.
+template <class Fn>
+void in_arena(int threads, Fn fn) {
+  tbb::task_arena arena(threads);
+  arena.execute([&] {
+    TeamScope team;
+    fn();
+  });
+}
+
 inline std::vector<Isa> runnable_isas() {
   std::vector<Isa> v{Isa::kScalar};
   if (cpu_features().has_avx2_fma()) v.push_back(Isa::kAvx2);

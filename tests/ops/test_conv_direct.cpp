@@ -4,9 +4,7 @@
 // plain reference loop.
 #include <cmath>
 #include <limits>
-#include <tbb/task_arena.h>
 
-#include "core/parallel.h"
 #include "ops/conv.h"
 #include "ops/op_test_util.h"
 #include "test_util.h"
@@ -22,15 +20,6 @@ struct DirectCase {
   std::vector<int64_t> strides, dilations, pads;
   int64_t group = 1;
 };
-
-template <class Fn>
-void in_arena(int threads, Fn fn) {
-  tbb::task_arena arena(threads);
-  arena.execute([&] {
-    TeamScope team;
-    fn();
-  });
-}
 
 }  // namespace
 

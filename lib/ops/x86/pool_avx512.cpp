@@ -26,6 +26,7 @@
 
 #include "core/int_math.h"
 #include "ops/pool.h"
+#include "ops/x86/transpose_avx512.h"
 
 namespace cvt {
 namespace {
@@ -374,35 +375,6 @@ void maxpool2d_stride2_f32__avx512(const PoolAxis& ah, const PoolAxis& aw, const
 
 namespace {
 
-// r[p] (pixel p's 16 channels) -> r[c] (channel c's 16 pixels): unpack pairs,
-// then 64-bit pairs, then 128-bit lanes twice.
-inline void transpose16x16(__m512 r[16]) {
-  __m512 t[16], u[16];
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int q = 0; q < 4; ++q) {  // rows 4q .. 4q + 3
-    const __m512 *a = t + 4 * q, *b = t + 4 * q + 2;
-    u[4 * q] = _mm512_shuffle_ps(a[0], b[0], 0x44);
-    u[4 * q + 1] = _mm512_shuffle_ps(a[0], b[0], 0xEE);
-    u[4 * q + 2] = _mm512_shuffle_ps(a[1], b[1], 0x44);
-    u[4 * q + 3] = _mm512_shuffle_ps(a[1], b[1], 0xEE);
-  }
-  for (int h = 0; h < 2; ++h)  // rows 8h .. 8h + 7
-    for (int k = 0; k < 4; ++k) {
-      t[8 * h + 2 * k] = _mm512_shuffle_f32x4(u[8 * h + k], u[8 * h + 4 + k], 0x88);
-      t[8 * h + 2 * k + 1] = _mm512_shuffle_f32x4(u[8 * h + k], u[8 * h + 4 + k], 0xDD);
-    }
-  // t[2k] holds columns k and k + 8 of rows 0-7 / 8-15 (t[8 + 2k]) in lanes 0,2 / 1,3.
-  for (int k = 0; k < 4; ++k) {
-    r[k] = _mm512_shuffle_f32x4(t[2 * k], t[8 + 2 * k], 0x88);
-    r[k + 8] = _mm512_shuffle_f32x4(t[2 * k], t[8 + 2 * k], 0xDD);
-    r[k + 4] = _mm512_shuffle_f32x4(t[2 * k + 1], t[8 + 2 * k + 1], 0x88);
-    r[k + 12] = _mm512_shuffle_f32x4(t[2 * k + 1], t[8 + 2 * k + 1], 0xDD);
-  }
-}
-
 // One pooled pixel's NV vectors into out. The window's taps are clipped to the
 // input once, not tested tap by tap (a test per tap took a quarter of
 // SqueezeNet's fused stem).
@@ -447,7 +419,7 @@ void pixel_major_row(const PoolAxis& ah, const PoolAxis& aw, int64_t o, const fl
     for (int v = 0; v < NV; ++v) {
       __m512 r[16];
       for (int q = 0; q < 16; ++q) r[q] = q < n ? _mm512_load_ps(pooled + q * cp + 16 * v) : _mm512_setzero_ps();
-      transpose16x16(r);
+      x86::transpose16x16(r);
       const int64_t c_end = std::min<int64_t>(16, channels - 16 * v);
       for (int64_t c = 0; c < c_end; ++c) _mm512_mask_storeu_ps(y + (16 * v + c) * plane + ow0, pixels, r[c]);
     }
