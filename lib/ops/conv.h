@@ -2,6 +2,7 @@
 // and the entry points of the reference and fast paths. Spatial dims (1-3) are
 // right-aligned into (D, H, W) so one code path serves Conv1d/2d/3d.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <memory>
@@ -175,6 +176,22 @@ struct PhaseIm2col {
   const int64_t* tap_offset;  // per (kh, kw), row-major
 };
 void phase_im2col_pack(const PhaseIm2col& s, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst);
+/// A panel of `count` output pixels from (oh, ow) on, cut where output rows end:
+/// piece(src, t, len) for each piece, lanes [t, t + len) reading a phase plane from
+/// src = oh * phase_w + ow on. Leaves (oh, ow) past the panel.
+template <class Piece>
+inline void for_each_panel_piece(int64_t& oh, int64_t& ow, int64_t ow_n, int64_t phase_w, int64_t count, Piece piece) {
+  for (int64_t t = 0; t < count;) {
+    const int64_t len = std::min(ow_n - ow, count - t);
+    piece(oh * phase_w + ow, t, len);
+    t += len, ow += len;
+    if (ow == ow_n) ow = 0, ++oh;
+  }
+}
+/// The same for the AVX-512 kernel's 32-column panels: each panel row is its
+/// pieces (runs within output rows) loaded under lane masks, two vectors a row.
+void phase_im2col_pack32_f32__avx512(const PhaseIm2col& s, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
+                                     float* dst) noexcept;
 
 /// The im2col packers of one conv call (not 1x1 stride 1), one per (image,
 /// group) t = image * group + g. 2-D kernels read phase-split padded copies of

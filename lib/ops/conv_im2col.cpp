@@ -105,12 +105,8 @@ void phase_im2col_pack_nr(const PhaseIm2col& s, int64_t k0, int64_t kc, int64_t 
   for (int64_t j = 0; j < nc; j += NR, dst += kc * NR) {
     const int64_t cnt = std::min<int64_t>(NR, nc - j);
     int n_runs = 0;
-    for (int64_t t = 0; t < cnt;) {
-      const int64_t len = std::min(ow_n - ow, cnt - t);
-      runs[n_runs++] = Run{oh * phase_w + ow, t, len};
-      t += len, ow += len;
-      if (ow == ow_n) ow = 0, ++oh;
-    }
+    for_each_panel_piece(oh, ow, ow_n, phase_w, cnt,
+                         [&](int64_t src, int64_t t, int64_t len) { runs[n_runs++] = Run{src, t, len}; });
     int64_t c = k0 / taps, tap = k0 % taps;
     for (int64_t r = 0; r < kc; ++r) {
       const float* base = s.planes + c * s.plane_stride + s.tap_offset[tap];
@@ -185,8 +181,12 @@ Im2colPackers::Im2colPackers(const ConvParams& p, Isa isa, const float* x) {
     phase_src_.push_back(PhaseIm2col{&p, &*layout_, xp + ((t / p.group) * p.in_channels + (t % p.group) * cg) * stride,
                                      stride, tap_offset_.data()});
     const PhaseIm2col* src = &phase_src_.back();
-    packers_.emplace_back([src](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
-      phase_im2col_pack(*src, k0, kc, n0, nc, nr, dst);
+    const bool avx512 = isa >= Isa::kAvx512;
+    packers_.emplace_back([src, avx512](int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
+      if (avx512 && nr == 32)
+        phase_im2col_pack32_f32__avx512(*src, k0, kc, n0, nc, dst);
+      else
+        phase_im2col_pack(*src, k0, kc, n0, nc, nr, dst);
     });
   }
 }
