@@ -300,7 +300,8 @@ class ConvKernel final : public Kernel {
     const Shape& ws = const_w->shape();
     const bool dw_candidate = ws[1] == 1 && ws[0] == attrs_.group && ws.size() <= 4;
     packed_shape_ = ws;
-    if (shallow_weights_shape(ws, attrs_.group)) shallow_w_ = pack_shallow_weights(const_w->data<float>(), ws);
+    if (maxpool_ && shallow_weights_shape(ws, attrs_.group))
+      shallow_w_ = pack_shallow_weights(const_w->data<float>(), ws);
     if (winograd_enabled() && winograd_eligible_weights(attrs_, ws)) {
       // Winograd or im2col depends on the output size: packed at the first run
       // that needs each form, from W, which therefore stays.

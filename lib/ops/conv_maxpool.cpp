@@ -52,6 +52,37 @@ int64_t band_pooled_rows(const PoolAxis& ah, int64_t row_bytes) {
   return (max_rows - ah.kernel) / ah.stride + 1;
 }
 
+// Pooled rows [0, batch * ah.out) in tasks, each a band of up to `band` pooled rows
+// at a time over a per-thread scratch of `scratch_floats`. Conv rows the last band
+// computed too (a 3x3 stride-2 pool shares one) are kept, not computed again:
+// carry(scratch, drop, keep) moves `keep` rows from row `drop` to the front, then
+// conv(scratch, n, from, c1, c0) computes conv rows [from, c1) of image n (the band
+// starts at c0) and pool(scratch, n, bh, p0, p1) pools them into rows [p0, p1).
+template <class Carry, class Conv, class Pool>
+void for_each_band(const PoolAxis& ah, int64_t batch, int64_t band, int64_t scratch_floats, Carry carry, Conv conv,
+                   Pool pool) {
+  const int64_t rows = batch * ah.out;
+  const int64_t grain = std::max<int64_t>(1, rows / (4 * int64_t(current_concurrency())));
+  parallel_for(0, rows, grain, [&](int64_t lo, int64_t hi) {
+    float* scratch = gemm_scratch(2, static_cast<size_t>(scratch_floats));
+    int64_t have_n = -1, have0 = 0, have1 = 0;  // conv rows [have0, have1) of image have_n in scratch
+    for (int64_t r = lo; r < hi;) {
+      const int64_t n = r / ah.out, p0 = r % ah.out, p1 = std::min({ah.out, p0 + band, p0 + (hi - r)});
+      int64_t c0 = 0, c1 = 0;
+      const PoolAxis bh = band_axis(ah, p0, p1, c0, c1);
+      int64_t from = c0;
+      if (have_n == n && c0 >= have0 && c0 < have1) {
+        if (c0 > have0) carry(scratch, c0 - have0, have1 - c0);
+        from = have1;
+      }
+      if (from < c1) conv(scratch, n, from, c1, c0);
+      pool(scratch, n, bh, p0, p1);
+      have_n = n, have0 = c0, have1 = c1;
+      r += p1 - p0;
+    }
+  });
+}
+
 }  // namespace
 
 bool conv_maxpool_fusable(const Shape& w, int64_t group, const PoolParams& pool) {
@@ -78,32 +109,20 @@ void conv_maxpool_banded(const ConvParams& p, const GemmKernelSet& ks, const std
   const int64_t channels = p.out_channels, conv_w = p.out[2], out_plane = ah.out * aw.out;
   const int64_t band = band_pooled_rows(ah, channels * conv_w * static_cast<int64_t>(sizeof(float)));
   const int64_t pitch = ((band - 1) * ah.stride + ah.kernel) * conv_w;  // a band's channel plane
-  const int64_t rows = p.batch * ah.out;
-  const int64_t grain = std::max<int64_t>(1, rows / (4 * int64_t(current_concurrency())));
-  parallel_for(0, rows, grain, [&](int64_t lo, int64_t hi) {
-    float* scratch = gemm_scratch(2, static_cast<size_t>(channels * pitch));
-    int64_t have_n = -1, have0 = 0, have1 = 0;  // conv rows [have0, have1) of image have_n in scratch
-    for (int64_t r = lo; r < hi;) {
-      const int64_t n = r / ah.out, p0 = r % ah.out, p1 = std::min({ah.out, p0 + band, p0 + (hi - r)});
-      int64_t c0 = 0, c1 = 0;
-      const PoolAxis bh = band_axis(ah, p0, p1, c0, c1);
-      // Conv rows the last band computed too (a 3x3 stride-2 pool shares one) move
-      // to the front of each plane instead of being computed again.
-      int64_t from = c0;
-      if (have_n == n && c0 >= have0 && c0 < have1) {
-        if (c0 > have0)
-          for (int64_t c = 0; c < channels; ++c)
-            std::memmove(scratch + c * pitch, scratch + c * pitch + (c0 - have0) * conv_w,
-                         sizeof(float) * static_cast<size_t>((have1 - c0) * conv_w));
-        from = have1;
-      }
-      if (from < c1) taps.rows(w, bias, n, 0, from, c1, scratch + (from - c0) * conv_w, pitch, nullptr);
-      for (int64_t c = 0; c < channels; ++c)
-        maxpool2d_rows_f32__avx512(bh, aw, scratch + c * pitch, y + (n * channels + c) * out_plane + p0 * aw.out);
-      have_n = n, have0 = c0, have1 = c1;
-      r += p1 - p0;
-    }
-  });
+  for_each_band(
+      ah, p.batch, band, channels * pitch,
+      [&](float* scratch, int64_t drop, int64_t keep) {
+        for (int64_t c = 0; c < channels; ++c)
+          std::memmove(scratch + c * pitch, scratch + c * pitch + drop * conv_w,
+                       sizeof(float) * static_cast<size_t>(keep * conv_w));
+      },
+      [&](float* scratch, int64_t n, int64_t from, int64_t c1, int64_t c0) {
+        taps.rows(w, bias, n, 0, from, c1, scratch + (from - c0) * conv_w, pitch, nullptr);
+      },
+      [&](float* scratch, int64_t n, const PoolAxis& bh, int64_t p0, int64_t) {
+        for (int64_t c = 0; c < channels; ++c)
+          maxpool2d_rows_f32__avx512(bh, aw, scratch + c * pitch, y + (n * channels + c) * out_plane + p0 * aw.out);
+      });
 }
 
 bool conv_maxpool_shallow_supported(const ConvParams& p, const PoolGeometry& g, Isa isa) {
@@ -118,31 +137,19 @@ void conv_maxpool_shallow(const ConvParams& p, const float* packed_w, const floa
   const PoolAxis &ah = g.axes[1], &aw = g.axes[2];
   const int64_t channels = p.out_channels, out_plane = ah.out * aw.out, pixel_row = conv.pixel_row();
   const int64_t band = band_pooled_rows(ah, pixel_row * static_cast<int64_t>(sizeof(float)));
-  const int64_t band_rows = (band - 1) * ah.stride + ah.kernel;
-  const int64_t rows = p.batch * ah.out;
-  const int64_t grain = std::max<int64_t>(1, rows / (4 * int64_t(current_concurrency())));
-  parallel_for(0, rows, grain, [&](int64_t lo, int64_t hi) {
-    float* scratch = gemm_scratch(2, static_cast<size_t>(band_rows * pixel_row));
-    int64_t have_n = -1, have0 = 0, have1 = 0;  // conv rows [have0, have1) of image have_n in scratch
-    for (int64_t r = lo; r < hi;) {
-      const int64_t n = r / ah.out, p0 = r % ah.out, p1 = std::min({ah.out, p0 + band, p0 + (hi - r)});
-      int64_t c0 = 0, c1 = 0;
-      const PoolAxis bh = band_axis(ah, p0, p1, c0, c1);
-      int64_t from = c0;  // rows the last band computed too move to the front
-      if (have_n == n && c0 >= have0 && c0 < have1) {
-        if (c0 > have0)
-          std::memmove(scratch, scratch + (c0 - have0) * pixel_row,
-                       sizeof(float) * static_cast<size_t>((have1 - c0) * pixel_row));
-        from = have1;
-      }
-      if (from < c1) conv.rows(n, from, c1, scratch + (from - c0) * pixel_row);
-      for (int64_t q = 0; q < p1 - p0; ++q)
-        maxpool2d_pixel_major_row_f32__avx512(bh, aw, q, conv.vectors(), scratch, channels,
-                                              y + n * channels * out_plane + (p0 + q) * aw.out, out_plane);
-      have_n = n, have0 = c0, have1 = c1;
-      r += p1 - p0;
-    }
-  });
+  for_each_band(
+      ah, p.batch, band, ((band - 1) * ah.stride + ah.kernel) * pixel_row,
+      [&](float* scratch, int64_t drop, int64_t keep) {
+        std::memmove(scratch, scratch + drop * pixel_row, sizeof(float) * static_cast<size_t>(keep * pixel_row));
+      },
+      [&](float* scratch, int64_t n, int64_t from, int64_t c1, int64_t c0) {
+        conv.rows(n, from, c1, scratch + (from - c0) * pixel_row);
+      },
+      [&](float* scratch, int64_t n, const PoolAxis& bh, int64_t p0, int64_t p1) {
+        for (int64_t q = 0; q < p1 - p0; ++q)
+          maxpool2d_pixel_major_row_f32__avx512(bh, aw, q, conv.vectors(), scratch, channels,
+                                                y + n * channels * out_plane + (p0 + q) * aw.out, out_plane);
+      });
 }
 
 }  // namespace cvt
