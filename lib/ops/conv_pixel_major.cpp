@@ -153,13 +153,15 @@ void conv_gemm_pixel_major(const ConvParams& p, const GemmKernelSet& ks, const P
     const int64_t at = image * channels * pixels;
     const float* res = residual ? residual + at : nullptr;
     if (by_pixels) {
-      // Whole row panels a task, about 4 tasks a thread.
+      // Whole row panels a task, about 4 tasks a thread, their sizes differing by at
+      // most one panel: 14 panels as 7 tasks of 2 left one thread 8 and the other 6.
       const int64_t panels = ceil_div(pixels, int64_t(ks.mr));
-      const int64_t task_rows = ceil_div(panels, std::min(panels, 4 * int64_t(current_concurrency()))) * ks.mr;
-      parallel_for(0, ceil_div(pixels, task_rows), 1, [&](int64_t lo, int64_t hi) {
+      const int64_t tasks = std::min(panels, 4 * int64_t(current_concurrency()));
+      parallel_for(0, tasks, 1, [&](int64_t lo, int64_t hi) {
         SerialScope serial;
         for (int64_t t = lo; t < hi; ++t) {
-          const int64_t i0 = t * task_rows, rows = std::min(task_rows, pixels - i0);
+          const int64_t i0 = t * panels / tasks * ks.mr;
+          const int64_t rows = std::min((t + 1) * panels / tasks * ks.mr, pixels) - i0;
           // This thread's slots 3 and 4, as the three-step path uses the caller's.
           float* yt_rows = gemm_scratch(3, static_cast<size_t>(rows * ldc));
           PackedA xt;
