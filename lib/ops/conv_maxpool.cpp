@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/int_math.h"
 #include "core/parallel.h"
 #include "ops/conv.h"
 #include "ops/pool.h"
@@ -61,8 +62,12 @@ int64_t band_pooled_rows(const PoolAxis& ah, int64_t row_bytes) {
 template <class Carry, class Conv, class Pool>
 void for_each_band(const PoolAxis& ah, int64_t batch, int64_t band, int64_t scratch_floats, Carry carry, Conv conv,
                    Pool pool) {
-  const int64_t rows = batch * ah.out;
-  const int64_t grain = std::max<int64_t>(1, rows / (4 * int64_t(current_concurrency())));
+  // Each task computes again the conv rows its first band shares with the task
+  // before it (one a boundary for a 3x3 stride-2 pool): AlexNet's 27 pooled rows
+  // as 9 tasks of 3 computed 63 conv rows for 55. So one task on one thread (the
+  // carry then runs through), else 2 a thread, enough for the team to even out.
+  const int64_t rows = batch * ah.out, threads = current_concurrency();
+  const int64_t grain = threads <= 1 ? rows : std::max<int64_t>(1, ceil_div(rows, 2 * threads));
   parallel_for(0, rows, grain, [&](int64_t lo, int64_t hi) {
     float* scratch = gemm_scratch(2, static_cast<size_t>(scratch_floats));
     int64_t have_n = -1, have0 = 0, have1 = 0;  // conv rows [have0, have1) of image have_n in scratch
