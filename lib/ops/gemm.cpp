@@ -252,13 +252,16 @@ TileGrid plan_tiles(const GemmKernelSet& ks, const GemmShape& s, int64_t batch, 
   // (2 threads, 28x28 1x1 convs: ResNet-50's 512 -> 128 0.39 -> 0.27 ms, GoogLeNet's
   // 3b 1x1s 0.21 -> 0.14; whole nets 2-6% faster), unless A is too big for every task
   // to read all of it from L2 (SqueezeNet's 2 MB classifier: 0.50 -> 0.52 ms, again
-  // 16% slower on a 2 MB-L2 machine). Up to 1.5 MB it pays there: AlexNet's 1.2 MB
-  // conv2 (5x5, 64 -> 192) 11% faster, the whole net 5% (alternated, 2 threads);
-  // ResNet-18, GoogLeNet, SqueezeNet within 2%.
-  constexpr int64_t kMaxWholeAFloats = int64_t(3) << 17;
-  if (!b_prepacked && g.m_tiles > 1 && s.m * s.k <= kMaxWholeAFloats) {
-    const int64_t panels = ceil_div(s.n, ks.nr);
-    const int64_t strip = std::max<int64_t>(1, panels / std::min(panels, want_per_gemm)) * ks.nr;
+  // 16% slower on a 2 MB-L2 machine). An A of 0.5-1.5 MB pays on that machine where
+  // strips are 2 panels or wider (its reads then serve 64 columns and more): AlexNet's
+  // 1.2 MB conv2 (5x5, 64 -> 192, 729 columns) 11% faster, the whole net 5%;
+  // ResNet-50's 3x3 stride-2 128 -> 128 (784 columns) 16% (alternated, 2 threads).
+  // Its 1 MB 256 -> 1024 1x1s at 14x14 (7 panels) ran 10% slower in 1-panel strips.
+  constexpr int64_t kMaxWholeAFloats = int64_t(1) << 17, kMaxWideStripAFloats = int64_t(3) << 17;
+  const int64_t panels = ceil_div(s.n, ks.nr);
+  const int64_t strip = std::max<int64_t>(1, panels / std::min(panels, want_per_gemm)) * ks.nr;
+  const bool whole_a = s.m * s.k <= kMaxWholeAFloats || (s.m * s.k <= kMaxWideStripAFloats && strip >= 2 * ks.nr);
+  if (!b_prepacked && g.m_tiles > 1 && whole_a) {
     if (ceil_div(s.n, strip) >= threads) {
       g.n_tile = strip;
       g.n_tiles = ceil_div(s.n, strip);
