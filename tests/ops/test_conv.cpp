@@ -235,6 +235,8 @@ TEST_CASE("Conv odd shapes: fast paths vs reference", "[ops][conv]") {
       // 2 threads: B packed once, in 2 K blocks x 2 column strips
       ConvCase{{1, 40, 20, 20}, {64, 40, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},
       ConvCase{{1, 8, 127, 127}, {3, 8, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},    // many pixel tiles
+      // 2 threads: 600 KB of weights, 18 pixel panels: strips of 2 panels, every task all rows
+      ConvCase{{1, 120, 48, 48}, {140, 120, 3, 3}, 1, {2, 2}, {}, {1, 1, 1, 1}},
       ConvCase{{1, 1, 1100, 1100}, {2, 1, 3, 3}, 1, {2, 2}, {}, {1, 1, 1, 1}},  // phase copy over its cap: plain im2col
       ConvCase{{3, 4, 5, 5}, {6, 2, 1, 1}, 2},
       // Small output planes (7x7, 3x3): pixel-major GEMM with constant weights
