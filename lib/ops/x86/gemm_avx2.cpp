@@ -88,6 +88,14 @@ inline void tile_rows(int64_t kc, const float* a, const float* b, float* c, int6
     a += kMr;
     b += kStridedB ? ldb : kNr;
   }
+  if (!p.load_c && !p.row_bias && (!p.finish || p.epilogue.kind == Epilogue::Kind::kNone)) {  // as the AVX-512 tile
+#pragma GCC unroll 6
+    for (int i = 0; i < Rows; ++i) {
+      _mm256_storeu_ps(c + i * ldc, lo[i]);
+      _mm256_storeu_ps(c + i * ldc + 8, hi[i]);
+    }
+    return;
+  }
 #pragma GCC unroll 6
   for (int i = 0; i < Rows; ++i) {
     float* ci = c + i * ldc;
